@@ -1,0 +1,27 @@
+# dlrun — every set-up step lives here so a fresh machine needs only `make train` or `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup train test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install dlrun with its test tools
+
+train: $(STAMP)  ## train the bundled, offline digits MLP (writes runs/<id>/)
+	$(BIN)/dlrun train configs/digits_mlp.yaml
+
+test: $(STAMP)   ## run the test suite
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## time dlrun against the hand-written Keras scripts
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

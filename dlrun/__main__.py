@@ -1,0 +1,5 @@
+"""`python -m dlrun` runs the command-line interface."""
+
+from dlrun.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The in-memory dataset every source produces."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Dataset:
+    """Features (a table with named columns, or an array of samples) and raw targets.
+
+    Example:
+        >>> ds = Dataset(pd.DataFrame({"a": [1, 2]}), {"y": np.array([0, 1])}, "toy")
+        >>> ds.n_rows
+        2
+    """
+
+    features: pd.DataFrame | np.ndarray
+    targets: dict[str, np.ndarray]
+    name: str
+    source_test: np.ndarray | None = None      # rows of the source's own test part, if it has one
+    class_names: dict[str, list[str]] = field(default_factory=dict)
+    groups: np.ndarray | None = None           # group labels for group k-fold
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.features)
+
+    @property
+    def is_table(self) -> bool:
+        return isinstance(self.features, pd.DataFrame)
+
+    def take(self, rows: np.ndarray) -> "Dataset":
+        """The dataset restricted to `rows` (source test rows renumbered accordingly)."""
+        rows = np.asarray(rows)
+        features = self.features.iloc[rows].reset_index(drop=True) if self.is_table else self.features[rows]
+        source_test = None
+        if self.source_test is not None:
+            position = {int(r): i for i, r in enumerate(rows)}
+            source_test = np.array([position[int(r)] for r in self.source_test if int(r) in position], dtype=np.int64)
+        return Dataset(features, {k: v[rows] for k, v in self.targets.items()}, self.name, source_test,
+                       dict(self.class_names), None if self.groups is None else self.groups[rows])
+
+    def fingerprint(self) -> str:
+        """SHA-256 over feature and target contents: the same data gives the same print."""
+        digest = hashlib.sha256()
+        if self.is_table:
+            digest.update(",".join(map(str, self.features.columns)).encode())
+            digest.update(pd.util.hash_pandas_object(self.features, index=False).values.tobytes())
+        else:
+            digest.update(str(self.features.shape).encode())
+            digest.update(np.ascontiguousarray(self.features).tobytes())
+        for name in sorted(self.targets):
+            digest.update(name.encode())
+            digest.update(pd.util.hash_pandas_object(pd.Series(self.targets[name]), index=False).values.tobytes())
+        return digest.hexdigest()

@@ -1,0 +1,189 @@
+"""Feature preprocessing fitted on the training rows only, saved as JSON (never pickled).
+
+`FeaturePreprocessor.fit(train_features, spec.data)` learns imputation values, scaling
+statistics and one-hot categories from the training part; `transform` applies exactly
+that to any rows (validation, test, new data), so evaluation and prediction see the
+same transform as training.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dlrun.errors import DataError
+from dlrun.spec.catalog import suggest
+from dlrun.spec.models import DataSpec
+
+
+def _expand(patterns: list[str], columns: list[str]) -> list[str]:
+    return [c for c in columns if any(fnmatch.fnmatchcase(c, p) for p in patterns)]
+
+
+@dataclass
+class FeaturePreprocessor:
+    """Fitted feature transform. Tables keep per-column state; arrays keep per-position state."""
+
+    kind: str                                   # "table" | "array"
+    columns: list[str]                          # input columns (table) in training order
+    numeric: list[str]                          # table columns imputed and scaled
+    categories: dict[str, list[str]]            # categorical column -> categories seen in training
+    passthrough: list[str]
+    impute: str
+    scale: str
+    fill: list[float] = field(default_factory=list)     # per numeric column / array position
+    center: list[float] = field(default_factory=list)
+    spread: list[float] = field(default_factory=list)
+    sample_shape: list[int] = field(default_factory=list)  # shape of one sample after transform
+    output_origin: list[str] = field(default_factory=list)  # for each output column, its input column
+    missing_seen: dict[str, int] = field(default_factory=dict)
+
+    # ---- fitting -------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, features: pd.DataFrame | np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
+        if isinstance(features, pd.DataFrame):
+            return cls._fit_table(features, spec)
+        return cls._fit_array(np.asarray(features), spec)
+
+    @classmethod
+    def _fit_table(cls, frame: pd.DataFrame, spec: DataSpec) -> "FeaturePreprocessor":
+        columns = [str(c) for c in frame.columns]
+        categorical = _expand(spec.categorical, columns)
+        passthrough = [c for c in _expand(spec.passthrough, columns) if c not in categorical]
+        numeric = [c for c in columns if c not in categorical and c not in passthrough]
+        values = frame[numeric].to_numpy(dtype=np.float64) if numeric else np.zeros((len(frame), 0))
+        fill, center, spread = _statistics(values, spec.impute, spec.scale)
+        categories = {}
+        for column in categorical:
+            seen = frame[column].dropna().astype(str).unique().tolist()
+            categories[column] = sorted(seen)
+        origin: list[str] = []
+        for column in columns:
+            origin.extend([column] * (len(categories[column]) if column in categories else 1))
+        missing = {c: int(n) for c, n in frame.isna().sum().items() if n}
+        return cls("table", columns, numeric, categories, passthrough, spec.impute, spec.scale,
+                   fill, center, spread, _sample_shape(len(origin), spec.reshape), origin, missing)
+
+    @classmethod
+    def _fit_array(cls, array: np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
+        flat = array.reshape(len(array), -1).astype(np.float64)
+        fill, center, spread = _statistics(flat, spec.impute, spec.scale)
+        natural = list(array.shape[1:])
+        shape = _sample_shape(flat.shape[1], spec.reshape) if spec.reshape else natural
+        missing = int(np.isnan(flat).sum())
+        return cls("array", [], [], {}, [], spec.impute, spec.scale, fill, center, spread, shape,
+                   [], {"features": missing} if missing else {})
+
+    # ---- applying ------------------------------------------------------------------------
+    def transform(self, features: pd.DataFrame | np.ndarray, where: str = "data") -> np.ndarray:
+        """Transformed float32 samples of shape (rows, *sample_shape)."""
+        if self.kind == "array":
+            if isinstance(features, pd.DataFrame):
+                features = features.to_numpy()
+            flat = np.asarray(features).reshape(len(features), -1).astype(np.float64)
+            if flat.shape[1] != len(self.center):
+                raise DataError(f"{where}: each sample has {flat.shape[1]} values, the model was trained on {len(self.center)}")
+            out = self._numeric(flat)
+        else:
+            out = self._table(features, where)
+        return out.astype(np.float32).reshape(len(out), *self.sample_shape)
+
+    def _numeric(self, values: np.ndarray) -> np.ndarray:
+        if not values.shape[1]:
+            return values
+        fill = np.asarray(self.fill)
+        if self.impute != "none":
+            values = np.where(np.isnan(values), fill, values)
+        if self.scale != "none":
+            values = (values - np.asarray(self.center)) / np.asarray(self.spread)
+        return values
+
+    def _table(self, frame: pd.DataFrame, where: str) -> np.ndarray:
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"{where}: expected a table with columns {', '.join(self.columns)}")
+        present = [str(c) for c in frame.columns]
+        absent = [c for c in self.columns if c not in present]
+        if absent:
+            hint = suggest(absent[0], [c for c in present if c not in self.columns])
+            raise DataError(f"{where}: column '{absent[0]}' used in training is missing{hint}"
+                            + (f" ({len(absent)} missing: {', '.join(absent)})" if len(absent) > 1 else ""))
+        numeric_values = {}
+        if self.numeric:
+            block = frame[self.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+            bad = np.isnan(block) & frame[self.numeric].notna().to_numpy()
+            if bad.any():
+                row, col = map(int, np.argwhere(bad)[0])
+                raise DataError(f"{where}: column '{self.numeric[col]}' holds text on data row {row + 1} "
+                                f"({frame[self.numeric[col]].iloc[row]!r}) where a number is expected")
+            block = self._numeric(block)
+            numeric_values = {c: block[:, i] for i, c in enumerate(self.numeric)}
+        parts = []
+        for column in self.columns:
+            if column in numeric_values:
+                parts.append(numeric_values[column][:, None])
+            elif column in self.categories:
+                seen = frame[column].astype(str).where(frame[column].notna(), None).to_numpy()
+                cats = self.categories[column]
+                parts.append((seen[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64))
+            else:
+                parts.append(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)[:, None])
+        return np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0))
+
+    def output_columns_for(self, patterns: list[str]) -> list[int]:
+        """Positions of the transformed columns that come from input columns matching `patterns`."""
+        chosen = set(_expand(patterns, self.columns))
+        return [i for i, origin in enumerate(self.output_origin) if origin in chosen]
+
+    # ---- JSON ----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FeaturePreprocessor":
+        return cls(**data)
+
+
+def _sample_shape(n_features: int, reshape: list[int] | None) -> list[int]:
+    if not reshape:
+        return [n_features]
+    if math.prod(reshape) != n_features:
+        raise DataError(f"data.reshape {list(reshape)} holds {math.prod(reshape)} values per sample, "
+                        f"but each sample has {n_features} features")
+    return list(reshape)
+
+
+def _statistics(values: np.ndarray, impute: str, scale: str) -> tuple[list, list, list]:
+    """Imputation fill values and scaling centre/spread per column, from training rows only."""
+    n_cols = values.shape[1]
+    if not n_cols:
+        return [], [], []
+    nan = np.isnan(values)
+    if impute == "mean":
+        fill = np.nanmean(np.where(nan.all(axis=0), 0.0, values), axis=0) if nan.any() else values.mean(axis=0)
+    elif impute == "median":
+        fill = np.nanmedian(np.where(nan.all(axis=0), 0.0, values), axis=0) if nan.any() else np.median(values, axis=0)
+    elif impute == "most_frequent":
+        fill = np.array([_mode(values[:, i]) for i in range(n_cols)])
+    else:
+        fill = np.zeros(n_cols)
+    filled = np.where(nan, fill, values)
+    if scale == "standard":
+        center, spread = filled.mean(axis=0), filled.std(axis=0)
+    elif scale == "minmax":
+        center, spread = filled.min(axis=0), filled.max(axis=0) - filled.min(axis=0)
+    else:
+        center, spread = np.zeros(n_cols), np.ones(n_cols)
+    spread = np.where(spread > 1e-12, spread, 1.0)  # a constant column stays finite
+    return fill.tolist(), center.tolist(), spread.tolist()
+
+
+def _mode(column: np.ndarray) -> float:
+    column = column[~np.isnan(column)]
+    if not len(column):
+        return 0.0
+    values, counts = np.unique(column, return_counts=True)
+    return float(values[np.argmax(counts)])

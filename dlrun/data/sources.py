@@ -1,0 +1,158 @@
+"""Data sources: scikit-learn bundled sets, CSV and NPZ files. (Keras datasets: keras_sources.py.)
+
+`load_dataset(spec.data, base_dir)` is the only entry point; every failure that is the
+user's (missing file, missing column, text in a numeric column, ragged rows) is a
+DataError naming the file, column or row.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlrun.data.dataset import Dataset
+from dlrun.errors import DataError
+from dlrun.spec.catalog import suggest
+from dlrun.spec.models import DataSpec
+
+
+def load_dataset(spec: DataSpec, base_dir: Path, group: str | None = None) -> Dataset:
+    """Load the data the spec names; paths are relative to `base_dir` (the spec's folder)."""
+    if spec.scheme == "sklearn":
+        return _from_sklearn(spec)
+    if spec.scheme == "keras":
+        from dlrun.data.keras_sources import load_keras_dataset
+
+        return load_keras_dataset(spec)
+    path = resolve_path(spec.location, base_dir)
+    if spec.scheme == "csv":
+        return _from_csv(spec, path, group)
+    return _from_npz(spec, path)
+
+
+def resolve_path(location: str, base_dir: Path) -> Path:
+    path = Path(location).expanduser()
+    return path if path.is_absolute() else (base_dir / path)
+
+
+def _from_sklearn(spec: DataSpec) -> Dataset:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{spec.location}")(as_frame=True)
+    frame: pd.DataFrame = bunch.frame
+    target = "target"
+    if spec.target not in (None, target):
+        raise DataError(f"data.target: sklearn:{spec.location} has a single target named 'target', not '{spec.target}'")
+    features = frame.drop(columns=[target])
+    if spec.features:
+        features = features[_match_columns(spec.features, list(features.columns), f"sklearn:{spec.location}", "data.features")]
+    class_names = {}
+    if hasattr(bunch, "target_names") and spec.location != "diabetes":
+        class_names[target] = [str(n) for n in bunch.target_names]
+    return Dataset(features.reset_index(drop=True), {target: frame[target].to_numpy()},
+                   f"sklearn:{spec.location}", class_names=class_names)
+
+
+def _match_columns(patterns: list[str], columns: list[str], where: str, field: str) -> list[str]:
+    """Expand names and '*' globs against the file's columns, keeping the file's order."""
+    chosen: list[str] = []
+    for pattern in patterns:
+        hits = [c for c in columns if fnmatch.fnmatchcase(c, pattern)] if any(ch in pattern for ch in "*?[") else \
+            ([pattern] if pattern in columns else [])
+        if not hits:
+            raise DataError(f"{where}: {field} names column '{pattern}', which is not there{suggest(pattern, columns)} "
+                            f"(columns: {', '.join(columns[:15])}{', …' if len(columns) > 15 else ''})")
+        chosen.extend(h for h in hits if h not in chosen)
+    return [c for c in columns if c in chosen]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the data file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: rows do not all have the same number of fields — {exc}".rstrip()) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    if frame.empty:
+        raise DataError(f"{path}: the data file has a header but no rows")
+    return frame
+
+
+def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
+    frame = _read_csv(path)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    targets = spec.targets()
+    if not targets:
+        raise DataError(f"{path}: data.target is required for a CSV source — name the column to predict "
+                        f"(columns: {', '.join(columns[:15])})")
+    for target in targets:
+        if target not in columns:
+            raise DataError(f"{path}: data.target names column '{target}', which is not there{suggest(target, columns)}")
+    reserved = set(targets) | ({group} if group else set())
+    if group and group not in columns:
+        raise DataError(f"{path}: split.group names column '{group}', which is not there{suggest(group, columns)}")
+    if spec.features:
+        feature_cols = [c for c in _match_columns(spec.features, columns, str(path), "data.features") if c not in reserved]
+    else:
+        feature_cols = [c for c in columns if c not in reserved]
+    if not feature_cols:
+        raise DataError(f"{path}: no feature columns left once the target is set aside")
+    for field, names in (("data.categorical", spec.categorical), ("data.passthrough", spec.passthrough)):
+        for name in names:
+            if name not in feature_cols and not any(fnmatch.fnmatchcase(c, name) for c in feature_cols):
+                raise DataError(f"{path}: {field} names column '{name}', which is not a feature column"
+                                f"{suggest(name, feature_cols)}")
+    features = frame[feature_cols].copy()
+    _check_numeric(features, spec, path)
+    groups = frame[group].to_numpy() if group else None
+    return Dataset(features, {t: frame[t].to_numpy() for t in targets}, f"csv:{path.name}", groups=groups)
+
+
+def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path) -> None:
+    """A text column that is not declared categorical is a mistake worth naming exactly."""
+    declared = set()
+    for pattern in [*spec.categorical, *spec.passthrough]:
+        declared.update(c for c in features.columns if fnmatch.fnmatchcase(c, pattern))
+    for column in features.columns:
+        if column in declared or pd.api.types.is_numeric_dtype(features[column]):
+            continue
+        converted = pd.to_numeric(features[column], errors="coerce")
+        bad = features[column].notna() & converted.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{path}: column '{column}' holds text (e.g. {features[column].iloc[row]!r} on data row "
+                            f"{row + 1}, file line {row + 2}) but is not listed in data.categorical — add it there "
+                            f"to one-hot encode it")
+        features[column] = converted
+
+
+def _from_npz(spec: DataSpec, path: Path) -> Dataset:
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
+    x_key = spec.features[0] if spec.features else "x"
+    y_key = spec.targets()[0] if spec.targets() else "y"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            for key, field in ((x_key, "data.features"), (y_key, "data.target")):
+                if key not in keys:
+                    raise DataError(f"{path}: {field} names array '{key}', which is not in the file"
+                                    f"{suggest(key, keys)} (arrays: {', '.join(keys)})")
+            x, y = archive[x_key], archive[y_key]
+    except DataError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a readable NPZ archive of plain arrays ({exc})") from None
+    if len(x) != len(y):
+        raise DataError(f"{path}: '{x_key}' has {len(x)} rows but '{y_key}' has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{path}: the arrays are empty")
+    return Dataset(x, {y_key: y}, f"npz:{path.name}")

@@ -1,0 +1,99 @@
+"""Target columns: which task each one is, and its encoding as numbers (saved as JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from dlrun.errors import DataError
+
+MAX_CLASSES_FOR_INTEGER_TARGET = 30  # more distinct integer values than this reads as regression
+
+
+@dataclass
+class TargetEncoder:
+    """One target: its task, and for classification its classes in encoded order.
+
+    Example:
+        >>> enc = TargetEncoder.fit("y", np.array(["b", "a", "b"]), "auto")
+        >>> enc.task, enc.classes, enc.encode(np.array(["a", "b"])).tolist()
+        ('binary', ['a', 'b'], [0, 1])
+    """
+
+    name: str
+    task: str                       # binary | multiclass | regression
+    classes: list | None = None     # class values (JSON-friendly) in the order of their codes
+    class_names: list[str] | None = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes or [])
+
+    @classmethod
+    def fit(cls, name: str, values: np.ndarray, declared: str, class_names: list[str] | None = None,
+            where: str = "data") -> "TargetEncoder":
+        series = pd.Series(values)
+        _check_values(name, series, where)
+        task = declared if declared != "auto" else infer_task(series)
+        if task == "regression":
+            if not pd.api.types.is_numeric_dtype(series):
+                raise DataError(f"{where}: target '{name}' holds text, so it cannot be a regression target")
+            return cls(name, task)
+        classes = sorted(series.unique().tolist(), key=lambda v: (str(type(v)), v))
+        classes = [c.item() if hasattr(c, "item") else c for c in classes]
+        if len(classes) < 2:
+            raise DataError(f"{where}: target '{name}' has a single class ({classes[0]!r}); a classifier needs at least two")
+        if task == "binary" and len(classes) != 2:
+            raise DataError(f"{where}: data.task is binary but target '{name}' has {len(classes)} classes")
+        if class_names is not None and len(class_names) != len(classes):
+            class_names = None
+        return cls(name, task, classes, class_names)
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return np.asarray(values, dtype=np.float32)
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        try:
+            return np.array([lookup[v.item() if hasattr(v, "item") else v] for v in values], dtype=np.int32)
+        except KeyError as exc:
+            raise DataError(f"target '{self.name}' holds the value {exc.args[0]!r}, which the run never saw "
+                            f"(classes: {self.classes})") from None
+
+    def label(self, code: int) -> str:
+        if self.class_names:
+            return self.class_names[code]
+        return str(self.classes[code])
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TargetEncoder":
+        return cls(**data)
+
+
+def _check_values(name: str, series: pd.Series, where: str) -> None:
+    missing = series.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataError(f"{where}: target '{name}' is missing on {int(missing.sum())} row(s), first on data row {row + 1}; "
+                        f"drop those rows or fill them in")
+    if pd.api.types.is_numeric_dtype(series):
+        bad = ~np.isfinite(series.to_numpy(dtype=np.float64))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where}: target '{name}' holds an infinite value on data row {row + 1}")
+
+
+def infer_task(series: pd.Series) -> str:
+    """Text or booleans → classification; integers with few distinct values → classification; else regression."""
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        n = series.nunique()
+        return "binary" if n == 2 else "multiclass"
+    values = series.to_numpy(dtype=np.float64)
+    distinct = np.unique(values)
+    if np.all(values == np.round(values)) and len(distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "binary" if len(distinct) == 2 else "multiclass"
+    return "regression"

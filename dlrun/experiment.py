@@ -1,0 +1,210 @@
+"""train: the one place where the stages meet.
+
+    YAML ─load─▶ spec ─prepare─▶ splits + preprocessing + arrays ─build─▶ keras.Model
+         ─fit─▶ history + checkpoints ─store─▶ RunDir ─report─▶ metrics.json, plots
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dlrun.errors import Diverged, DlrunError, Interrupted, RunFailed
+from dlrun.prepare import Prepared, prepare
+from dlrun.report.metrics import HEADLINE, classification_metrics, probabilities, regression_metrics
+from dlrun.runs.atomic import write_json, write_yaml
+from dlrun.runs.provenance import provenance
+from dlrun.runs.rundir import RunDir, now_iso
+from dlrun.spec.load import LoadedSpec
+
+MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")
+
+
+@dataclass
+class TrainResult:
+    run: RunDir
+    status: str
+    epochs_run: int
+    best_epoch: int | None
+    monitor: str
+    history: list[dict]
+    metrics: dict
+    notes: list[str] = field(default_factory=list)
+
+
+def monitor_of(prepared: Prepared) -> tuple[str, str]:
+    """The quantity that picks the best epoch, and whether lower or higher is better."""
+    cbs = prepared.spec.callbacks
+    for section in (cbs.early_stopping, cbs.model_checkpoint):
+        if section is not None:
+            mode = section.mode
+            if mode == "auto":
+                mode = "max" if any(k in section.monitor for k in MAX_IS_BETTER) else "min"
+            return section.monitor, mode
+    return ("val_loss" if len(prepared.splits.validation) else "loss"), "min"
+
+
+def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
+    values = [(row.get(monitor), row["epoch"]) for row in history if row.get(monitor) is not None
+              and np.isfinite(row.get(monitor))]
+    if not values:
+        return None
+    pick = min if mode == "min" else max
+    return pick(values, key=lambda item: item[0])[1]
+
+
+def test_metrics(model, prepared: Prepared, rows_part: str = "test") -> dict:
+    """Metrics of the model on one split part, per output, from its predictions."""
+    rows = getattr(prepared.splits, rows_part)
+    if not len(rows):
+        return {}
+    inputs, _ = prepared.part(rows_part)
+    raw = model.predict(inputs, verbose=0, batch_size=max(256, prepared.spec.training.batch_size))
+    raw = raw if isinstance(raw, list) else [raw]
+    train_rows = prepared.splits.train
+    out = {}
+    for entry, predicted in zip(prepared.plan, raw):
+        encoder = prepared.targets[entry["target"]]
+        truth = prepared.codes(encoder.name, rows)
+        train_truth = prepared.codes(encoder.name, train_rows)
+        if encoder.task == "regression":
+            result = regression_metrics(truth, predicted, train_truth)
+        else:
+            labels = [encoder.label(i) for i in range(encoder.n_classes)]
+            result = classification_metrics(truth, probabilities(predicted, encoder.task), labels, train_truth)
+        result["task"] = encoder.task
+        result["target"] = encoder.name
+        out[entry["name"]] = result
+    return out
+
+
+def _save_model(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_inputs(run: RunDir, prepared: Prepared) -> None:
+    spec = prepared.spec
+    header = (f"# Resolved spec of run {run.run_id}: every default filled in.\n"
+              f"# Repeat it with: dlrun train {run.path / 'config.yaml'}\n")
+    resolved = spec.model_dump(mode="json")
+    write_yaml(run.file("config.yaml"), resolved, header)
+    write_json(run.file("splits.json"), {"protocol": "holdout", "n_rows": prepared.dataset.n_rows,
+                                         **prepared.splits.to_json()})
+    write_json(run.file("preprocessing.json"), {
+        "features": prepared.preprocessor.to_json(),
+        "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},
+        "outputs": prepared.plan,
+        "inputs": {name: {"shape": list(info.shape), "dtype": info.dtype} for name, info in prepared.infos.items()},
+    })
+
+
+def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict], None] | None = None,
+          on_start: Callable[[RunDir, Prepared], None] | None = None) -> TrainResult:
+    """Train the experiment the spec describes and write its run directory.
+
+    Example:
+        >>> from dlrun.spec import load_spec
+        >>> result = train(load_spec("configs/iris.yaml", ["training.epochs=1"]))  # doctest: +SKIP
+        >>> result.status
+        'completed'
+    """
+    started = time.time()
+    prepared = prepare(loaded, smoke=smoke)
+    spec = prepared.spec
+    run = RunDir.create(Path(spec.output.runs_dir), spec.name)
+    run.update_info(run_id=run.run_id, name=spec.name, status="running", started=now_iso(), kind="train",
+                    spec_file=str(loaded.path), seed=spec.seed, smoke=smoke,
+                    data={"source": spec.data.source, "fingerprint": prepared.dataset.fingerprint(),
+                          "rows": prepared.dataset.n_rows, "split": prepared.splits.sizes()},
+                    tasks={n: t.task for n, t in prepared.targets.items()},
+                    **provenance(loaded.base_dir))
+    try:
+        _write_inputs(run, prepared)
+        if on_start is not None:
+            on_start(run, prepared)
+        return _fit_and_report(run, prepared, started, on_epoch)
+    except KeyboardInterrupt:
+        run.set_status("interrupted")
+        raise Interrupted(f"interrupted; the run so far is in {run.path}") from None
+    except Diverged as exc:
+        run.set_status("diverged", error=str(exc))
+        raise
+    except DlrunError as exc:
+        run.set_status("failed", error=str(exc))
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the details in the run
+        (run.file("error.log")).write_text(traceback.format_exc(), encoding="utf-8")
+        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise RunFailed(f"training failed: {type(exc).__name__}: {str(exc)[:500]}\n"
+                        f"details: {run.file('error.log')}") from None
+
+
+def _fit_and_report(run: RunDir, prepared: Prepared, started: float, on_epoch) -> TrainResult:
+    from dlrun.train.runtime import setup_runtime
+
+    spec, loaded = prepared.spec, prepared.loaded
+    runtime = setup_runtime(spec.training, spec.seed)  # imports TensorFlow first, quietly
+    from dlrun.model.build import build_or_explain
+    from dlrun.report.plots import learning_curves
+    from dlrun.train.callbacks import HistoryWriter, build_callbacks
+    from dlrun.train.fit import compile_model, fit
+
+    run.update_info(runtime=runtime)
+    model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate)
+    compile_model(model, spec, prepared.plan, loaded.locate)
+    has_val = len(prepared.splits.validation) > 0
+    writer = HistoryWriter(run.file("history.csv"), spec.callbacks.terminate_on_nan, on_epoch)
+    callbacks, handles = build_callbacks(spec, run.path, has_val)
+    x_train, y_train = prepared.part("train")
+    validation = prepared.part("validation") if has_val else None
+    fit_started = time.time()
+    fit(model, spec, x_train, y_train, validation, [*callbacks, writer])
+    fit_seconds = time.time() - fit_started
+    history = writer.rows
+    if writer.diverged_epoch is not None or (history and not np.isfinite(history[-1].get("loss", 0.0))):
+        epoch = writer.diverged_epoch or len(history)
+        raise Diverged(f"the loss became NaN or infinite at epoch {epoch}; try a lower optimizer.learning_rate "
+                       f"(now {spec.optimizer.learning_rate}), gradient clipping (optimizer.clipnorm: 1.0), "
+                       f"or check the data for extreme values")
+    if not history:
+        raise Diverged("the loss became NaN or infinite in the first epoch; try a lower optimizer.learning_rate")
+    monitor, mode = monitor_of(prepared)
+    best = best_epoch(history, monitor, mode)
+    if spec.output.save_model:
+        _save_model(model, run.file("model.keras"))
+    results = test_metrics(model, prepared, "test")
+    single = len(results) == 1
+    best_row = next((row for row in history if row["epoch"] == best), history[-1])
+    metrics = {
+        "run_id": run.run_id,
+        "task": {n: t.task for n, t in prepared.targets.items()},
+        "epochs_run": len(history),
+        "best_epoch": best,
+        "monitor": monitor,
+        "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
+        "test": next(iter(results.values())) if single else results,
+        "split": prepared.splits.sizes(),
+    }
+    write_json(run.file("metrics.json"), metrics)
+    if spec.output.plots:
+        learning_curves(history, run.file("plots"))
+    run.set_status("completed", seconds=round(time.time() - started, 3), fit_seconds=round(fit_seconds, 3),
+                   epochs_run=len(history), best_epoch=best, epoch_seconds=writer.seconds, headline=headline(metrics, prepared))
+    return TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))
+
+
+def headline(metrics: dict, prepared: Prepared) -> dict:
+    """The one number a listing shows: test accuracy (classification) or test MAE (regression)."""
+    entry = prepared.plan[0]
+    task = prepared.targets[entry["target"]].task
+    test = metrics["test"] if len(prepared.plan) == 1 else metrics["test"].get(entry["name"], {})
+    name = HEADLINE[task]
+    return {"name": f"test_{name}", "value": test.get(name)}

@@ -1,0 +1,1 @@
+"""Model: output-head checks per task (no TensorFlow) and the Keras builders."""

@@ -1,0 +1,166 @@
+"""Build a keras.Model from the model section: Sequential layers or a graph of named nodes.
+
+`build_model(spec.model, input_specs, name)` is the only entry point. Layer classes are
+looked up by name in `keras.layers`; regularizers, initializers and constraints may be
+written by name or as mappings (`{l2: 0.001}`, `{GlorotUniform: {seed: 1}}`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dlrun.errors import Problem, SpecError
+from dlrun.spec.models import ModelSpec
+
+NODE_KEYS = ("name", "inputs", "shared")
+
+
+@dataclass
+class InputInfo:
+    """Shape (per sample) and dtype of one model input."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+
+class BuildError(Exception):
+    """A layer could not be made or wired; carries the spec path of the layer."""
+
+    def __init__(self, path: tuple, message: str):
+        super().__init__(message)
+        self.path = path
+
+
+def _object(module, value: Any, what: str):
+    """`{ClassName: {args}}` -> an instance from `module`; strings and None pass through."""
+    if isinstance(value, dict) and len(value) == 1:
+        (name, args), = value.items()
+        cls = getattr(module, name, None)
+        if cls is None:
+            raise ValueError(f"unknown {what} '{name}'")
+        return cls(**(args or {}))
+    return value
+
+
+def _regularizer(value: Any):
+    import keras
+
+    if isinstance(value, dict) and set(value) <= {"l1", "l2"}:
+        l1, l2 = float(value.get("l1", 0.0)), float(value.get("l2", 0.0))
+        if l1 and l2:
+            return keras.regularizers.L1L2(l1=l1, l2=l2)
+        return keras.regularizers.L1(l1) if l1 else keras.regularizers.L2(l2)
+    return _object(keras.regularizers, value, "regularizer")
+
+
+def layer_args(args: dict | None) -> dict:
+    """Turn YAML arguments into Keras constructor arguments."""
+    import keras
+
+    out = {}
+    for key, value in (args or {}).items():
+        if key in ("input_shape", "input_dim"):
+            continue  # the data decides the input shape (checked in build_model)
+        if key.endswith("_regularizer"):
+            value = _regularizer(value)
+        elif key.endswith("_initializer"):
+            value = _object(keras.initializers, value, "initializer")
+        elif key.endswith("_constraint"):
+            value = _object(keras.constraints, value, "constraint")
+        out[key] = value
+    return out
+
+
+def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None = None):
+    import keras
+
+    cls = getattr(keras.layers, class_name)
+    kwargs = layer_args(args)
+    if name is not None:
+        kwargs.setdefault("name", name)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise BuildError((*path, class_name), f"{class_name} cannot be made with these arguments: {exc}") from None
+
+
+def _declared_shape(args: dict | None) -> tuple | None:
+    args = args or {}
+    if "input_shape" in args:
+        return tuple(args["input_shape"])
+    if "input_dim" in args:
+        return (int(args["input_dim"]),)
+    return None
+
+
+def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
+    import keras
+
+    (info,) = inputs.values()
+    first_name, first_args = next(iter(spec.layers[0].items()))
+    declared = _declared_shape(first_args)
+    if declared is not None and tuple(declared) != tuple(info.shape):
+        raise BuildError(("model", "layers", 0, first_name, "input_shape"),
+                         f"says input shape {list(declared)} but the data gives {list(info.shape)} per sample; "
+                         f"remove it (the data decides) or fix data.reshape")
+    x = tensor = keras.Input(shape=info.shape, dtype=info.dtype, name="features")
+    for index, item in enumerate(spec.layers):
+        (class_name, args), = item.items()
+        path = ("model", "layers", index)
+        layer = make_layer(path, class_name, args)
+        x = _call(layer, x, path, class_name)
+    return keras.Model(tensor, x, name=name)
+
+
+def _call(layer, x, path: tuple, class_name: str):
+    try:
+        return layer(x)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a shape mismatch
+        shape = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
+        raise BuildError((*path, class_name), f"{class_name} cannot take input of shape {shape}: "
+                                              f"{str(exc).splitlines()[0][:300]}") from None
+
+
+def _graph(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
+    import keras
+
+    tensors: dict[str, Any] = {}
+    layers: dict[str, Any] = {}
+    model_inputs = []
+    for input_name, info in inputs.items():
+        tensors[input_name] = keras.Input(shape=info.shape, dtype=info.dtype, name=input_name)
+        model_inputs.append(tensors[input_name])
+    for index, node in enumerate(spec.nodes):
+        path = ("model", "nodes", index)
+        feeds = node["inputs"] if isinstance(node["inputs"], list) else [node["inputs"]]
+        x = [tensors[f] for f in feeds]
+        x = x[0] if len(x) == 1 else x
+        if node.get("shared"):
+            layer, class_name = layers[node["shared"]], type(layers[node["shared"]]).__name__
+        else:
+            class_name = next(k for k in node if k not in NODE_KEYS)
+            layer = make_layer(path, class_name, node[class_name], name=node["name"])
+        layers[node["name"]] = layer
+        tensors[node["name"]] = _call(layer, x, path, class_name)
+    outputs = [tensors[o.node] for o in spec.outputs]
+    return keras.Model(model_inputs, outputs, name=name)
+
+
+def build_model(spec: ModelSpec, inputs: dict[str, InputInfo], name: str = "model"):
+    """A keras.Model for the spec, fed by `inputs` (one entry for Sequential)."""
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    if spec.is_graph:
+        return _graph(spec, inputs, safe)
+    return _sequential(spec, inputs, safe)
+
+
+def build_or_explain(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, locate) -> Any:
+    """build_model, turning a BuildError into a located SpecError via `locate(path) -> Loc`."""
+    try:
+        return build_model(spec, inputs, name)
+    except BuildError as exc:
+        from dlrun.spec.yamlsource import dotted
+
+        loc = locate(exc.path)
+        raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None

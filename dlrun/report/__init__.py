@@ -1,0 +1,1 @@
+"""Reports: metrics computed with scikit-learn, plots (matplotlib Agg), console renderables."""

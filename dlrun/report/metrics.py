@@ -1,0 +1,83 @@
+"""Held-out metrics from predictions, computed with scikit-learn, beside a trivial baseline.
+
+    >>> import numpy as np
+    >>> m = classification_metrics(np.array([0, 1, 1]), np.array([[.9, .1], [.2, .8], [.6, .4]]), ["a", "b"], np.array([1, 1]))
+    >>> round(m["accuracy"], 4), m["baseline"]["accuracy"]
+    (0.6667, 0.6667)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def probabilities(raw: np.ndarray, task: str) -> np.ndarray:
+    """Model outputs as class probabilities (n, k); a 1-unit sigmoid becomes two columns."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if task == "binary" and (raw.ndim == 1 or raw.shape[1] == 1):
+        p = raw.reshape(-1)
+        return np.stack([1 - p, p], axis=1)
+    return raw / np.clip(raw.sum(axis=1, keepdims=True), 1e-12, None)  # float32 softmax rows drift from 1
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str],
+                           y_train: np.ndarray) -> dict:
+    from sklearn import metrics as skm
+
+    y_true = np.asarray(y_true)
+    k = proba.shape[1]
+    y_pred = proba.argmax(axis=1)
+    classes = list(range(k))
+    out = {
+        "n": int(len(y_true)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        "precision_macro": float(skm.precision_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "recall_macro": float(skm.recall_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "f1_macro": float(skm.f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "log_loss": float(skm.log_loss(y_true, np.clip(proba, 1e-7, 1), labels=classes)) if len(y_true) else float("nan"),
+        "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+        "labels": list(labels),
+    }
+    present = np.unique(y_true)
+    try:
+        if k == 2 and len(present) == 2:
+            out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
+        elif k > 2 and len(present) == k:
+            out["roc_auc_ovr"] = float(skm.roc_auc_score(y_true, proba / proba.sum(axis=1, keepdims=True),
+                                                         multi_class="ovr", labels=classes))
+    except ValueError:
+        pass
+    per_class = skm.precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    out["per_class"] = {labels[i]: {"precision": float(per_class[0][i]), "recall": float(per_class[1][i]),
+                                    "f1": float(per_class[2][i]), "support": int(per_class[3][i])} for i in classes}
+    majority = int(np.bincount(np.asarray(y_train, dtype=np.int64), minlength=k).argmax())
+    base_acc = float(np.mean(y_true == majority)) if len(y_true) else float("nan")
+    out["baseline"] = {"kind": f"always predict the training majority class '{labels[majority]}'",
+                       "accuracy": base_acc}
+    out["margin_over_baseline"] = out["accuracy"] - base_acc
+    return out
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray) -> dict:
+    from sklearn import metrics as skm
+
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    mse = float(skm.mean_squared_error(y_true, y_pred))
+    mean = float(np.mean(y_train))
+    base_mae = float(np.mean(np.abs(y_true - mean)))
+    out = {
+        "n": int(len(y_true)),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "r2": float(skm.r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan"),
+        "baseline": {"kind": f"always predict the training mean {mean:.4g}", "mae": base_mae,
+                     "mse": float(np.mean((y_true - mean) ** 2))},
+    }
+    out["margin_over_baseline"] = base_mae - out["mae"]
+    return out
+
+
+HEADLINE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "mae"}

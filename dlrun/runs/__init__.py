@@ -1,0 +1,1 @@
+"""Run directories: unique ids, atomic artifact writes, provenance. No TensorFlow here."""

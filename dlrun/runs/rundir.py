@@ -1,0 +1,79 @@
+"""RunDir: one run's folder under the runs directory, and its status in run.json.
+
+    runs/20261121-205301-digits-mlp-3f9a/
+      run.json  config.yaml  splits.json  preprocessing.json  history.csv
+      model.keras  checkpoints/  metrics.json  plots/  tensorboard/
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dlrun.errors import UserError
+from dlrun.runs.atomic import write_json
+
+STATUSES = ("running", "completed", "failed", "interrupted", "diverged")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def new_run_id(name: str) -> str:
+    """`20261121-205301-digits-mlp-3f9a`: sortable by start time, unique by its random tail."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, runs_dir: Path, name: str) -> "RunDir":
+        """Make a fresh, uniquely named run folder (exclusive mkdir: no two runs share one)."""
+        runs_dir = Path(runs_dir)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"runs directory {runs_dir} cannot be created: {exc.strerror}") from None
+        for _ in range(100):
+            path = runs_dir / new_run_id(name)
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise UserError(f"runs directory {runs_dir} is not writable: {exc.strerror}") from None
+            return cls(path)
+        raise UserError(f"could not make a unique run folder in {runs_dir}")  # pragma: no cover
+
+    def file(self, *parts: str) -> Path:
+        return self.path.joinpath(*parts)
+
+    def read_info(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.file("run.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def update_info(self, **fields: Any) -> dict[str, Any]:
+        """Merge fields into run.json (atomically)."""
+        info = self.read_info()
+        info.update(fields)
+        write_json(self.file("run.json"), info)
+        return info
+
+    def set_status(self, status: str, **fields: Any) -> dict[str, Any]:
+        assert status in STATUSES, status
+        stamp = {"finished": now_iso()} if status != "running" else {}
+        return self.update_info(status=status, **stamp, **fields)

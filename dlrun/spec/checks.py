@@ -1,0 +1,136 @@
+"""Checks of the free-form parts of a spec (layers, graph nodes, optimizer arguments)
+against the Keras catalog, each problem with its exact dotted path.
+
+They read the raw YAML data, so they run even when other parts of the spec are invalid
+and every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlrun.spec.catalog import catalog, suggest, unknown_name
+
+NODE_KEYS = ("name", "inputs", "shared")
+REGULARIZER_KEYS = ("l1", "l2")
+
+Found = list[tuple[tuple, str]]  # (path, message)
+
+
+def _check_arg_value(path: tuple, arg: str, value: Any, found: Found) -> None:
+    cat = catalog()
+    if arg == "activation" and isinstance(value, str) and value not in cat["activations"]:
+        found.append(((*path, arg), unknown_name("activation", value, cat["activations"])))
+    elif arg.endswith("_regularizer") and isinstance(value, dict):
+        for key in value:
+            if key not in REGULARIZER_KEYS and key not in cat["regularizers"]:
+                found.append(((*path, arg, key), f"unknown regularizer '{key}'"
+                              f"{suggest(key, [*REGULARIZER_KEYS, *cat['regularizers']])} — write e.g. {{l2: 0.001}}"))
+    elif arg.endswith("_initializer") and isinstance(value, str) and value not in cat["initializers"]:
+        lowered = {n.lower(): n for n in cat["initializers"]}
+        if value.replace("_", "").lower() not in lowered:
+            found.append(((*path, arg), unknown_name("initializer", value, cat["initializers"])))
+
+
+def check_layer(path: tuple, layer: str, args: Any, found: Found) -> None:
+    """Check one `{LayerName: {arg: value}}` against the catalog."""
+    layers = catalog()["layers"]
+    if layer not in layers:
+        found.append(((*path, layer), unknown_name("layer", layer, list(layers))))
+        return
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        found.append(((*path, layer), f"the arguments of {layer} must be a mapping like {{units: 64}}, "
+                                      f"not {type(args).__name__}"))
+        return
+    known = layers[layer]["args"]
+    for arg, value in args.items():
+        if arg not in known:
+            found.append(((*path, layer, arg), f"unknown argument of {layer}{suggest(arg, known)}"))
+        else:
+            _check_arg_value((*path, layer), arg, value, found)
+    for arg in layers[layer]["required"]:
+        if arg not in args:
+            found.append(((*path, layer), f"{layer} needs `{arg}:`"))
+
+
+def _check_sequential(items: list, found: Found) -> None:
+    for index, item in enumerate(items):
+        path = ("model", "layers", index)
+        if not isinstance(item, dict) or len(item) != 1:
+            found.append((path, "each layer is a one-key mapping like {Dense: {units: 64}}"))
+            continue
+        (layer, args), = item.items()
+        check_layer(path, layer, args, found)
+
+
+def _check_graph(model: dict, found: Found) -> None:
+    inputs = model.get("inputs") if isinstance(model.get("inputs"), dict) else {}
+    known: list[str] = list(inputs)
+    nodes = model.get("nodes") if isinstance(model.get("nodes"), list) else []
+    for index, node in enumerate(nodes):
+        path = ("model", "nodes", index)
+        if not isinstance(node, dict):
+            found.append((path, "each node is a mapping with name, inputs and one layer"))
+            continue
+        name = node.get("name")
+        if not isinstance(name, str) or not name:
+            found.append((path, "a node needs `name:`"))
+        elif name in known:
+            found.append(((*path, "name"), f"the name '{name}' is already used by an input or an earlier node"))
+        feeds = node.get("inputs")
+        feeds = [feeds] if isinstance(feeds, str) else feeds
+        if not isinstance(feeds, list) or not feeds:
+            found.append((path, "a node needs `inputs:` — the names of inputs or earlier nodes it reads"))
+        else:
+            for feed in feeds:
+                if feed not in known:
+                    found.append(((*path, "inputs"), f"'{feed}' is not an input or an earlier node"
+                                                     f"{suggest(feed, known)}"))
+        layer_keys = [k for k in node if k not in NODE_KEYS]
+        shared = node.get("shared")
+        if shared is not None:
+            if layer_keys:
+                found.append((path, "a node with `shared:` reuses another node's layer and names no layer of its own"))
+            elif shared not in known or shared in inputs:
+                found.append(((*path, "shared"), f"'{shared}' is not an earlier node{suggest(shared, known)}"))
+        elif len(layer_keys) != 1:
+            what = ", ".join(layer_keys) if layer_keys else "none"
+            found.append((path, f"a node holds exactly one layer (e.g. `Dense: {{units: 8}}`); found: {what}"))
+        else:
+            check_layer(path, layer_keys[0], node[layer_keys[0]], found)
+        if isinstance(name, str) and name:
+            known.append(name)
+    outputs = model.get("outputs") if isinstance(model.get("outputs"), list) else []
+    node_names = known[len(inputs):]
+    for index, output in enumerate(outputs):
+        if isinstance(output, dict) and isinstance(output.get("node"), str) and output["node"] not in node_names:
+            found.append((("model", "outputs", index, "node"),
+                          f"'{output['node']}' is not a node{suggest(output['node'], node_names)}"))
+
+
+def _check_optimizer(optimizer: Any, found: Found) -> None:
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("name", "adam"), str):
+        return
+    entry = catalog()["optimizers"].get(optimizer.get("name", "adam").lower())
+    if entry is None:
+        return  # the name itself is reported by the pydantic model
+    ours = ("name", "learning_rate", "schedule", "clipnorm", "clipvalue")
+    allowed = [*ours, *entry["args"]]
+    for key in optimizer:
+        if key not in allowed:
+            found.append((("optimizer", key), f"unknown argument of {entry['class']}{suggest(key, allowed)}"))
+
+
+def check_free_form(data: dict) -> Found:
+    """Problems in the layers, graph nodes and optimizer arguments of raw spec data."""
+    found: Found = []
+    model = data.get("model")
+    if isinstance(model, dict):
+        if isinstance(model.get("layers"), list):
+            _check_sequential(model["layers"], found)
+        if "nodes" in model:
+            _check_graph(model, found)
+    _check_optimizer(data.get("optimizer"), found)
+    return found

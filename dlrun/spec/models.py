@@ -1,0 +1,311 @@
+"""The experiment spec: pydantic models, `extra="forbid"` at every level.
+
+Each stage of the pipeline receives only its own section (`spec.data`, `spec.model`, ...).
+`Field(description=...)` is the only place help text lives: it feeds `dlrun schema` and
+editors' completion. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dlrun.spec.catalog import check_named
+
+Task = Literal["binary", "multiclass", "regression"]
+SOURCE_SCHEMES = ("sklearn", "csv", "npz", "keras")
+SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataSpec(Section):
+    """Where the data comes from and how it is prepared (fitted on the training part only)."""
+
+    source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes, csv:PATH, npz:PATH "
+                                    "or keras:mnist|fashion_mnist|cifar10|imdb|reuters|boston_housing. "
+                                    "Paths are relative to the spec file.")
+    target: str | list[str] | None = Field(None, description="Target column(s) of a CSV, or the label key of an "
+                                                              "NPZ file (default 'y'). Several for multi-output graphs.")
+    features: list[str] | None = Field(None, description="Feature columns (CSV; '*' globs allowed) or the feature "
+                                                          "key of an NPZ file (default 'x'). Default: every other column.")
+    categorical: list[str] = Field(default_factory=list, description="Columns one-hot encoded, fitted on the training part.")
+    passthrough: list[str] = Field(default_factory=list, description="Columns left exactly as they are: "
+                                                                      "no scaling or imputation (e.g. token ids).")
+    scale: Literal["standard", "minmax", "none"] = Field("standard", description="Feature scaling fitted on the training part.")
+    impute: Literal["mean", "median", "most_frequent", "none"] = Field(
+        "median", description="How missing feature values are filled (statistics from the training part).")
+    reshape: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, description="Per-sample tensor shape for the features, e.g. [8, 8, 1] for digits as images.")
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        "auto", description="auto infers it from the target: few integer or string values → classification.")
+    num_words: int | None = Field(None, ge=1, description="keras:imdb|reuters only: keep the most frequent words.")
+    vectorize: Literal["multi_hot", "sequence"] = Field(
+        "multi_hot", description="keras:imdb|reuters only: multi-hot vectors (as in the seeds) or padded sequences.")
+    maxlen: int = Field(200, ge=1, description="keras:imdb|reuters with vectorize: sequence — padded length.")
+
+    @field_validator("source")
+    @classmethod
+    def _source_known(cls, value: str) -> str:
+        scheme, sep, rest = value.partition(":")
+        if not sep or not rest:
+            raise ValueError(f"'{value}' is not SCHEME:NAME — use one of {', '.join(s + ':' for s in SOURCE_SCHEMES)}")
+        if scheme not in SOURCE_SCHEMES:
+            from dlrun.spec.catalog import suggest
+            raise ValueError(f"unknown data source scheme '{scheme}'{suggest(scheme, SOURCE_SCHEMES)} "
+                             f"(known: {', '.join(SOURCE_SCHEMES)})")
+        known = {"sklearn": SKLEARN_DATASETS, "keras": KERAS_DATASETS}.get(scheme)
+        if known and rest not in known:
+            from dlrun.spec.catalog import unknown_name
+            raise ValueError(unknown_name(f"{scheme} dataset", rest, known))
+        return value
+
+    @property
+    def scheme(self) -> str:
+        return self.source.partition(":")[0]
+
+    @property
+    def location(self) -> str:
+        return self.source.partition(":")[2]
+
+    def targets(self) -> list[str]:
+        if self.target is None:
+            return []
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+
+class SplitSpec(Section):
+    """How rows are divided: a holdout split, or a cross-validation protocol (`dlrun kfold`)."""
+
+    protocol: Literal["holdout", "kfold", "stratified_kfold", "repeated_kfold", "group_kfold", "time_series"] = Field(
+        "holdout", description="holdout for `dlrun train`; the others are cross-validation protocols for `dlrun kfold`.")
+    test: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction of all rows held out as the test set.")
+    validation: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction of all rows used for validation (early stopping, checkpoints).")
+    stratify: bool | None = Field(None, description="Keep class proportions in every part. Default: yes when classifying.")
+    shuffle: bool = Field(True, description="Shuffle with the seed before splitting; false keeps row order "
+                                            "(time-ordered data: the last rows become validation and test).")
+    use_source_test: bool = Field(True, description="When the source ships its own test part (keras datasets), use it as the test set.")
+    folds: int = Field(5, ge=2, description="Number of folds (k) for the k-fold protocols.")
+    repeats: int = Field(1, ge=1, description="repeated_kfold: how many reshuffled rounds of k folds.")
+    group: str | None = Field(None, description="group_kfold: the column whose equal values stay on one side.")
+
+    @model_validator(mode="after")
+    def _parts_fit(self) -> "SplitSpec":
+        if self.test + self.validation >= 1.0:
+            raise ValueError(f"test ({self.test}) + validation ({self.validation}) leave no rows to train on; keep their sum below 1")
+        if self.protocol == "group_kfold" and not self.group:
+            raise ValueError("protocol group_kfold needs `group:` naming the column that holds the groups")
+        return self
+
+
+_LAYER_ITEM = "A one-key mapping: the keras.layers class name, then its arguments, e.g. {Dense: {units: 64, activation: relu}}."
+
+
+class InputSpec(Section):
+    """One named input of a graph model."""
+
+    columns: list[str] | None = Field(None, description="Feature columns fed to this input ('*' globs allowed). "
+                                                         "Default: all features (only when there is one input).")
+    shape: list[Annotated[int, Field(ge=1)]] | None = Field(None, description="Per-sample shape; default: the number of columns.")
+    dtype: Literal["float32", "int32", "int64"] = Field("float32", description="int32 for token ids fed to an Embedding.")
+
+
+class GraphOutputSpec(Section):
+    """One output head of a graph model, with its own target, loss and metrics."""
+
+    node: str = Field(description="The node whose result is this output.")
+    target: str | None = Field(None, description="The target column it predicts. Default: the only target.")
+    loss: str | None = Field(None, description="Loss for this output. Default follows the task of its target.")
+    metrics: list[str] | None = Field(None, description="Metrics for this output. Default follows the task.")
+    loss_weight: float = Field(1.0, ge=0.0, description="Weight of this output's loss in the total.")
+
+    _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
+    _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
+
+
+class ModelSpec(Section):
+    """The architecture: a Sequential `layers:` list, or a graph of `inputs`, `nodes` and `outputs`."""
+
+    layers: list[dict[str, dict[str, Any] | None]] | None = Field(None, description="Sequential model. Each item: " + _LAYER_ITEM)
+    inputs: dict[str, InputSpec] | None = Field(None, description="Graph model: named inputs.")
+    nodes: list[dict[str, Any]] | None = Field(
+        None, description="Graph model: each node has `name`, `inputs` (names of inputs or earlier nodes), and either "
+                          "one layer (e.g. `Dense: {units: 8}`) or `shared: NODE` to reuse another node's layer.")
+    outputs: list[GraphOutputSpec] | None = Field(None, description="Graph model: output heads.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "ModelSpec":
+        graph = [self.inputs is not None, self.nodes is not None, self.outputs is not None]
+        if self.layers is not None and any(graph):
+            raise ValueError("give either `layers:` (Sequential) or `inputs:`/`nodes:`/`outputs:` (graph), not both")
+        if self.layers is None and not all(graph):
+            raise ValueError("a model needs `layers:` (Sequential) or all of `inputs:`, `nodes:` and `outputs:` (graph)")
+        if self.layers is not None and not self.layers:
+            raise ValueError("`layers:` is empty — list at least the output layer")
+        return self
+
+    @property
+    def is_graph(self) -> bool:
+        return self.layers is None
+
+
+class ScheduleBase(Section):
+    pass
+
+
+class ExponentialDecay(ScheduleBase):
+    """lr = lr0 · rate^(epoch / decay_epochs) (stepwise with staircase)."""
+
+    type: Literal["exponential"]
+    decay_rate: float = Field(0.9, gt=0.0, le=1.0)
+    decay_epochs: float = Field(1.0, gt=0.0)
+    staircase: bool = False
+
+
+class StepDrop(ScheduleBase):
+    """The seeds' drop-based schedule: lr = lr0 · drop^floor((1 + epoch) / epochs_drop)."""
+
+    type: Literal["step"]
+    drop: float = Field(0.5, gt=0.0, le=1.0)
+    epochs_drop: int = Field(10, ge=1)
+
+
+class TimeBasedDecay(ScheduleBase):
+    """The seeds' time-based decay: lr = lr0 / (1 + decay · epoch)."""
+
+    type: Literal["time_based"]
+    decay: float = Field(0.01, ge=0.0)
+
+
+class CosineDecay(ScheduleBase):
+    """Linear warm-up for `warmup_epochs`, then cosine decay to alpha · lr0 at the last epoch."""
+
+    type: Literal["cosine"]
+    warmup_epochs: int = Field(0, ge=0)
+    alpha: float = Field(0.0, ge=0.0, le=1.0)
+
+
+Schedule = Annotated[Union[ExponentialDecay, StepDrop, TimeBasedDecay, CosineDecay], Field(discriminator="type")]
+
+
+class OptimizerSpec(BaseModel):
+    """The optimizer by Keras name; other keys are passed to it (checked against its signature)."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    name: str = Field("adam", description="Keras optimizer name: adam, sgd, rmsprop, adamw, ...")
+    learning_rate: float = Field(0.001, gt=0.0, description="Initial learning rate.")
+    schedule: Schedule | None = Field(None, description="Learning-rate schedule over epochs: exponential, step, time_based or cosine.")
+    clipnorm: float | None = Field(None, gt=0.0, description="Clip each gradient to this norm.")
+    clipvalue: float | None = Field(None, gt=0.0, description="Clip each gradient element to ±this value.")
+
+    _known = field_validator("name")(lambda v: check_named("optimizer", v.lower()))
+
+    def extra_args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TrainingSpec(Section):
+    """How long and on what to train."""
+
+    epochs: int = Field(10, ge=1, description="Maximum number of epochs.")
+    batch_size: int = Field(32, ge=1, description="Samples per gradient update.")
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto uses a GPU when one is present.")
+    mixed_precision: bool = Field(False, description="float16 compute on GPU (ignored on CPU, with a note).")
+    deterministic: bool = Field(False, description="Ask TensorFlow for deterministic ops (slower, exactly repeatable).")
+    shuffle: bool = Field(True, description="Reshuffle the training rows every epoch (seeded).")
+
+
+class EarlyStoppingSpec(Section):
+    monitor: str = Field("val_loss", description="Quantity watched, e.g. val_loss or val_accuracy.")
+    patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
+    mode: Literal["auto", "min", "max"] = "auto"
+    restore_best_weights: bool = Field(True, description="End with the weights of the best epoch.")
+
+
+class CheckpointSpec(Section):
+    monitor: str = Field("val_loss", description="Quantity that decides which epoch is best.")
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class ReduceLRSpec(Section):
+    monitor: str = Field("val_loss", description="Quantity watched.")
+    factor: float = Field(0.1, gt=0.0, lt=1.0, description="Multiply the learning rate by this on a plateau.")
+    patience: int = Field(3, ge=0)
+    min_lr: float = Field(0.0, ge=0.0)
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class CallbacksSpec(Section):
+    """Callbacks; history.csv is always written, one row per epoch."""
+
+    early_stopping: EarlyStoppingSpec | None = Field(None, description="Stop when the monitored quantity stops improving.")
+    model_checkpoint: CheckpointSpec | None = Field(None, description="Keep the best epoch's model in checkpoints/best.keras.")
+    reduce_lr_on_plateau: ReduceLRSpec | None = Field(None, description="Lower the learning rate on a plateau.")
+    tensorboard: bool = Field(False, description="Write TensorBoard logs to the run's tensorboard/ folder.")
+    terminate_on_nan: bool = Field(True, description="Stop (status diverged) when the loss becomes NaN or infinite.")
+
+    def monitors(self) -> dict[str, str]:
+        out = {}
+        for name in ("early_stopping", "model_checkpoint", "reduce_lr_on_plateau"):
+            section = getattr(self, name)
+            if section is not None:
+                out[name] = section.monitor
+        return out
+
+
+class OutputSpec(Section):
+    runs_dir: str = Field("runs", description="Where run directories are created (relative to the working directory).")
+    save_model: bool = Field(True, description="Write the final model as model.keras.")
+    plots: bool = Field(True, description="Write learning-curve plots (PNG).")
+
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ExperimentSpec(Section):
+    """One experiment: data, split, model, optimizer, loss, metrics, training, callbacks."""
+
+    name: str = Field("experiment", description="Short name used in the run id (letters, digits, . _ -).")
+    description: str | None = Field(None, description="Free text kept with the run.")
+    seed: int = Field(42, ge=0, lt=2**31, description="Seeds Python, NumPy, TensorFlow and the split.")
+    data: DataSpec
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    model: ModelSpec
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    loss: str | None = Field(None, description="Keras loss name. Default follows the task "
+                                               "(binary_crossentropy, sparse_categorical_crossentropy, mse).")
+    metrics: list[str] | None = Field(None, description="Keras metric names. Default: accuracy (classification) or mae (regression).")
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    callbacks: CallbacksSpec = Field(default_factory=CallbacksSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
+    _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"'{value}' is not a usable run name: use up to 64 letters, digits, '.', '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _combinations(self) -> "ExperimentSpec":
+        if self.optimizer.schedule is not None and self.callbacks.reduce_lr_on_plateau is not None:
+            raise ValueError("optimizer.schedule and callbacks.reduce_lr_on_plateau both set the learning rate; "
+                             "keep one of them")
+        if self.split.validation == 0 and self.split.protocol == "holdout":
+            for name, monitor in self.callbacks.monitors().items():
+                if monitor.startswith("val_"):
+                    raise ValueError(f"callbacks.{name} monitors '{monitor}' but split.validation is 0, so there is no "
+                                     f"validation data; set split.validation (e.g. 0.2) or monitor a training quantity")
+        if self.model.is_graph and self.loss is not None:
+            raise ValueError("a graph model sets `loss:` on each of model.outputs, not at the top level")
+        return self

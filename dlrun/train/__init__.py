@@ -1,0 +1,1 @@
+"""Training: runtime set-up (device, seeds), schedules, callbacks, compile and fit."""

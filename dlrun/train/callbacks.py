@@ -1,0 +1,95 @@
+"""The callbacks a spec asks for, plus the two every run has: history.csv and divergence watch.
+
+Imports Keras: only the training stage imports this module.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import keras
+
+from dlrun.runs.atomic import write_csv
+from dlrun.spec.models import ExperimentSpec
+from dlrun.train.schedules import lr_at
+
+
+def _current_lr(model) -> float:
+    try:
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except Exception:  # noqa: BLE001 - a schedule object: report nothing rather than fail
+        return float("nan")
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites history.csv atomically after every epoch, so a crash never loses finished epochs.
+    Also stops the run when the loss turns NaN or infinite (the run is then `diverged`)."""
+
+    def __init__(self, path: Path, watch_nan: bool = True, on_epoch=None):
+        super().__init__()
+        self.path = Path(path)
+        self.rows: list[dict] = []
+        self.seconds: list[float] = []  # kept out of history.csv so equal runs give equal files
+        self.columns: list[str] = ["epoch"]
+        self.watch_nan = watch_nan
+        self.diverged_epoch: int | None = None
+        self.on_epoch = on_epoch
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        row = {"epoch": epoch + 1}
+        row.update({k: float(v) for k, v in logs.items() if k != "learning_rate"})
+        row["learning_rate"] = float(logs.get("learning_rate", _current_lr(self.model)))
+        self.seconds.append(round(time.perf_counter() - self._started, 4))
+        for key in row:
+            if key not in self.columns:
+                self.columns.append(key)
+        self.rows.append(row)
+        write_csv(self.path, self.rows, self.columns)
+        if self.on_epoch is not None:
+            self.on_epoch(row)
+        loss = row.get("loss")
+        if self.watch_nan and loss is not None and not math.isfinite(loss):
+            self.diverged_epoch = epoch + 1
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if self.watch_nan and loss is not None and not math.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
+def build_callbacks(spec: ExperimentSpec, run_path: Path, has_validation: bool) -> tuple[list, dict]:
+    """Keras callbacks for the spec; also returns named handles the caller needs afterwards."""
+    cbs = spec.callbacks
+    callbacks: list = []
+    handles: dict = {}
+    if spec.optimizer.schedule is not None:
+        schedule, lr0, epochs = spec.optimizer.schedule, spec.optimizer.learning_rate, spec.training.epochs
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr_at(schedule, lr0, epoch, epochs)))
+    if cbs.reduce_lr_on_plateau is not None:
+        r = cbs.reduce_lr_on_plateau
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor, patience=r.patience,
+                                                           min_lr=r.min_lr, mode=r.mode, verbose=0))
+    if cbs.model_checkpoint is not None:
+        c = cbs.model_checkpoint
+        (run_path / "checkpoints").mkdir(exist_ok=True)
+        best = run_path / "checkpoints" / "best.keras"
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor=c.monitor, mode=c.mode,
+                                                         save_best_only=True, verbose=0))
+        handles["best_checkpoint"] = best
+    if cbs.early_stopping is not None:
+        e = cbs.early_stopping
+        stopper = keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience, min_delta=e.min_delta,
+                                                mode=e.mode, restore_best_weights=e.restore_best_weights, verbose=0)
+        callbacks.append(stopper)
+        handles["early_stopping"] = stopper
+    if cbs.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")))
+    return callbacks, handles
