@@ -54,13 +54,20 @@ def _regularizer(value: Any):
     return _object(keras.regularizers, value, "regularizer")
 
 
-def layer_args(args: dict | None) -> dict:
+def _own_args(cls) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(cls.__init__).parameters)
+
+
+def layer_args(args: dict | None, cls=None) -> dict:
     """Turn YAML arguments into Keras constructor arguments."""
     import keras
 
+    own = _own_args(cls) if cls is not None else set()
     out = {}
     for key, value in (args or {}).items():
-        if key in ("input_shape", "input_dim"):
+        if key in ("input_shape", "input_dim") and key not in own:
             continue  # the data decides the input shape (checked in build_model)
         if key.endswith("_regularizer"):
             value = _regularizer(value)
@@ -76,7 +83,7 @@ def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None
     import keras
 
     cls = getattr(keras.layers, class_name)
-    kwargs = layer_args(args)
+    kwargs = layer_args(args, cls)
     if name is not None:
         kwargs.setdefault("name", name)
     try:
@@ -85,11 +92,14 @@ def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None
         raise BuildError((*path, class_name), f"{class_name} cannot be made with these arguments: {exc}") from None
 
 
-def _declared_shape(args: dict | None) -> tuple | None:
+def _declared_shape(class_name: str, args: dict | None) -> tuple | None:
+    import keras
+
     args = args or {}
-    if "input_shape" in args:
+    own = _own_args(getattr(keras.layers, class_name))
+    if "input_shape" in args and "input_shape" not in own:
         return tuple(args["input_shape"])
-    if "input_dim" in args:
+    if "input_dim" in args and "input_dim" not in own:
         return (int(args["input_dim"]),)
     return None
 
@@ -99,7 +109,7 @@ def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
 
     (info,) = inputs.values()
     first_name, first_args = next(iter(spec.layers[0].items()))
-    declared = _declared_shape(first_args)
+    declared = _declared_shape(first_name, first_args)
     if declared is not None and tuple(declared) != tuple(info.shape):
         raise BuildError(("model", "layers", 0, first_name, "input_shape"),
                          f"says input shape {list(declared)} but the data gives {list(info.shape)} per sample; "

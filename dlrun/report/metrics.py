@@ -35,7 +35,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
         "precision_macro": float(skm.precision_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "recall_macro": float(skm.recall_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "f1_macro": float(skm.f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
-        "log_loss": float(skm.log_loss(y_true, np.clip(proba, 1e-7, 1), labels=classes)) if len(y_true) else float("nan"),
+        "log_loss": float(skm.log_loss(y_true, proba, labels=classes)) if len(y_true) else float("nan"),
         "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=classes).tolist(),
         "labels": list(labels),
     }
