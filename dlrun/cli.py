@@ -114,6 +114,148 @@ def train(
         _fail(exc)
 
 
+RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs directory to look in.")]
+RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, a run folder path, or 'latest'.",
+                                       show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _read_metrics(path: Path) -> dict | None:
+    try:
+        return json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@app.command()
+def evaluate(
+    run: RunRef,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this labelled data file (CSV or NPZ) "
+                                                                 "instead of the run's own split.")] = None,
+    split: Annotated[str, typer.Option("--split", help="Which part of the run's own split: test, validation or train.")] = "test",
+    runs_dir: RunsDir = Path("runs"),
+    as_json: Json = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+) -> None:
+    """Re-evaluate a finished run (or evaluate it on new data); writes evaluations/<timestamp>/."""
+    from dlrun.train.runtime import quiet_tensorflow
+
+    quiet_tensorflow(verbose)
+    try:
+        from dlrun.evaluate import evaluate as run_evaluate
+        from dlrun.runs.lookup import resolve_run
+
+        result = run_evaluate(resolve_run(run, runs_dir), data, split)
+        if as_json:
+            _print_json({**result.document, "folder": str(result.folder)})
+        else:
+            from dlrun.report.runs_view import evaluation_panel
+
+            out.print(evaluation_panel(result))
+    except DlrunError as exc:
+        _fail(exc)
+
+
+@app.command()
+def predict(
+    run: RunRef,
+    data: Annotated[Path, typer.Argument(help="New rows: a CSV with the training columns (or an NPZ).", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the predictions to this CSV "
+                                                                          "(default: print them).")] = None,
+    runs_dir: RunsDir = Path("runs"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+) -> None:
+    """Predict new rows with a run's model and preprocessing (classes and probabilities, or values)."""
+    from dlrun.train.runtime import quiet_tensorflow
+
+    quiet_tensorflow(verbose)
+    try:
+        from dlrun.predict import predict as run_predict
+        from dlrun.runs.lookup import resolve_run
+
+        table = run_predict(resolve_run(run, runs_dir), data, output)
+        if output is None:
+            sys.stdout.write(table.to_csv(index=False))
+        else:
+            out.print(f"wrote {len(table)} predictions to {output}")
+    except DlrunError as exc:
+        _fail(exc)
+
+
+@app.command()
+def runs(
+    runs_dir: RunsDir = Path("runs"),
+    name: Annotated[Optional[str], typer.Option("--name", help="Only runs whose name contains this.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status "
+                                                                   "(completed, failed, running, interrupted, diverged).")] = None,
+    as_json: Json = False,
+) -> None:
+    """List runs: id, name, status, start, duration and headline metric."""
+    from dlrun.runs.lookup import list_runs
+
+    found = list_runs(runs_dir, name, status)
+    if as_json:
+        _print_json(found)
+    else:
+        from dlrun.report.runs_view import runs_table
+
+        out.print(runs_table(found))
+
+
+@app.command()
+def show(run: RunRef, runs_dir: RunsDir = Path("runs"), as_json: Json = False) -> None:
+    """Summarise one run: status, data, device, epochs, held-out metrics, fit and audit flags."""
+    try:
+        from dlrun.runs.lookup import resolve_run
+
+        found = resolve_run(run, runs_dir)
+        info, metrics = found.read_info(), _read_metrics(found.path)
+        if as_json:
+            _print_json({"run": info, "metrics": metrics, "path": str(found.path)})
+        else:
+            from dlrun.report.runs_view import run_card
+
+            out.print(run_card(info, metrics))
+            out.print(f"folder: {found.path}")
+    except DlrunError as exc:
+        _fail(exc)
+
+
+@app.command()
+def compare(
+    run_refs: Annotated[list[str], typer.Argument(help="Two or more runs (ids, prefixes, paths or 'latest').",
+                                                  show_default=False)],
+    runs_dir: RunsDir = Path("runs"),
+    as_json: Json = False,
+) -> None:
+    """Put runs' metrics side by side, with the differences between their resolved configs."""
+    try:
+        from dlrun.runs.lookup import resolve_run
+        from dlrun.report.runs_view import comparison, config_differences
+
+        if len(run_refs) < 2:
+            from dlrun.errors import UserError
+
+            raise UserError("compare needs at least two runs")
+        found = [resolve_run(ref, runs_dir) for ref in run_refs]
+        entries = [(r.read_info(), _read_metrics(r.path), r.path) for r in found]
+        if as_json:
+            import yaml
+
+            configs = [yaml.safe_load((r.path / "config.yaml").read_text(encoding="utf-8")) or {}
+                       if (r.path / "config.yaml").is_file() else {} for r in found]
+            _print_json({"runs": [{"run": i, "metrics": m} for i, m, _ in entries],
+                         "config_differences": config_differences(configs)})
+        else:
+            out.print(comparison(entries))
+    except DlrunError as exc:
+        _fail(exc)
+
+
 @app.command()
 def schema(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing.")] = None,

@@ -17,7 +17,7 @@ import numpy as np
 
 from dlrun.errors import Diverged, DlrunError, Interrupted, RunFailed
 from dlrun.prepare import Prepared, prepare
-from dlrun.report.metrics import HEADLINE, classification_metrics, probabilities, regression_metrics
+from dlrun.report.metrics import HEADLINE
 from dlrun.runs.atomic import write_json, write_yaml
 from dlrun.runs.provenance import provenance
 from dlrun.runs.rundir import RunDir, now_iso
@@ -59,29 +59,22 @@ def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
     return pick(values, key=lambda item: item[0])[1]
 
 
-def test_metrics(model, prepared: Prepared, rows_part: str = "test") -> dict:
-    """Metrics of the model on one split part, per output, from its predictions."""
-    rows = getattr(prepared.splits, rows_part)
-    if not len(rows):
-        return {}
-    inputs, _ = prepared.part(rows_part)
+def predict_part(model, prepared: Prepared, part: str) -> list[np.ndarray]:
+    """Raw model outputs (one array per output) on one split part."""
+    inputs, _ = prepared.part(part)
     raw = model.predict(inputs, verbose=0, batch_size=max(256, prepared.spec.training.batch_size))
-    raw = raw if isinstance(raw, list) else [raw]
-    train_rows = prepared.splits.train
-    out = {}
-    for entry, predicted in zip(prepared.plan, raw):
-        encoder = prepared.targets[entry["target"]]
-        truth = prepared.codes(encoder.name, rows)
-        train_truth = prepared.codes(encoder.name, train_rows)
-        if encoder.task == "regression":
-            result = regression_metrics(truth, predicted, train_truth)
-        else:
-            labels = [encoder.label(i) for i in range(encoder.n_classes)]
-            result = classification_metrics(truth, probabilities(predicted, encoder.task), labels, train_truth)
-        result["task"] = encoder.task
-        result["target"] = encoder.name
-        out[entry["name"]] = result
-    return out
+    return raw if isinstance(raw, list) else [raw]
+
+
+def audit_of(prepared: Prepared) -> dict:
+    from dlrun.report.analysis import audit_data
+
+    first = prepared.plan[0]["target"]
+    encoder = prepared.targets[first]
+    codes = None if encoder.task == "regression" else encoder.encode(prepared.dataset.targets[first])
+    labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
+    parts = {p: getattr(prepared.splits, p) for p in ("train", "validation", "test")}
+    return audit_data(prepared.dataset.features, parts, codes, labels)
 
 
 def _save_model(model, path: Path) -> None:
@@ -96,12 +89,14 @@ def _write_inputs(run: RunDir, prepared: Prepared) -> None:
               f"# Repeat it with: dlrun train {run.path / 'config.yaml'}\n")
     resolved = spec.model_dump(mode="json")
     write_yaml(run.file("config.yaml"), resolved, header)
+    sample = {} if prepared.sample is None else {"sample": prepared.sample.tolist()}
     write_json(run.file("splits.json"), {"protocol": "holdout", "n_rows": prepared.dataset.n_rows,
-                                         **prepared.splits.to_json()})
+                                         **prepared.splits.to_json(), **sample})
     write_json(run.file("preprocessing.json"), {
         "features": prepared.preprocessor.to_json(),
         "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},
         "outputs": prepared.plan,
+        "baselines": prepared.baselines(),
         "inputs": {name: {"shape": list(info.shape), "dtype": info.dtype} for name, info in prepared.infos.items()},
     })
 
@@ -121,7 +116,7 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     spec = prepared.spec
     run = RunDir.create(Path(spec.output.runs_dir), spec.name)
     run.update_info(run_id=run.run_id, name=spec.name, status="running", started=now_iso(), kind="train",
-                    spec_file=str(loaded.path), seed=spec.seed, smoke=smoke,
+                    spec_file=str(loaded.path), data_dir=str(loaded.base_dir), seed=spec.seed, smoke=smoke,
                     data={"source": spec.data.source, "fingerprint": prepared.dataset.fingerprint(),
                           "rows": prepared.dataset.n_rows, "split": prepared.splits.sizes()},
                     tasks={n: t.task for n, t in prepared.targets.items()},
@@ -153,7 +148,6 @@ def _fit_and_report(run: RunDir, prepared: Prepared, started: float, on_epoch) -
     spec, loaded = prepared.spec, prepared.loaded
     runtime = setup_runtime(spec.training, spec.seed)  # imports TensorFlow first, quietly
     from dlrun.model.build import build_or_explain
-    from dlrun.report.plots import learning_curves
     from dlrun.train.callbacks import HistoryWriter, build_callbacks
     from dlrun.train.fit import compile_model, fit
 
@@ -180,22 +174,26 @@ def _fit_and_report(run: RunDir, prepared: Prepared, started: float, on_epoch) -
     best = best_epoch(history, monitor, mode)
     if spec.output.save_model:
         _save_model(model, run.file("model.keras"))
-    results = test_metrics(model, prepared, "test")
-    single = len(results) == 1
+    from dlrun.report.analysis import diagnose_fit
+    from dlrun.report.evaluation import score_outputs, write_evaluation
+
+    part = "test" if len(prepared.splits.test) else "validation" if has_val else "train"
+    raw = predict_part(model, prepared, part)
+    results = score_outputs(raw, prepared.plan, prepared.targets, prepared.truths(part), prepared.baselines())
     best_row = next((row for row in history if row["epoch"] == best), history[-1])
-    metrics = {
+    summary = {
         "run_id": run.run_id,
         "task": {n: t.task for n, t in prepared.targets.items()},
         "epochs_run": len(history),
         "best_epoch": best,
         "monitor": monitor,
         "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
-        "test": next(iter(results.values())) if single else results,
         "split": prepared.splits.sizes(),
+        "fit": diagnose_fit(history, best),
+        "audit": audit_of(prepared),
     }
-    write_json(run.file("metrics.json"), metrics)
-    if spec.output.plots:
-        learning_curves(history, run.file("plots"))
+    metrics = write_evaluation(run.path, summary, part, results, raw, prepared.plan, prepared.targets,
+                               prepared.truths(part), history if spec.output.plots else None)
     run.set_status("completed", seconds=round(time.time() - started, 3), fit_seconds=round(fit_seconds, 3),
                    epochs_run=len(history), best_epoch=best, epoch_seconds=writer.seconds, headline=headline(metrics, prepared))
     return TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))
@@ -205,6 +203,7 @@ def headline(metrics: dict, prepared: Prepared) -> dict:
     """The one number a listing shows: test accuracy (classification) or test MAE (regression)."""
     entry = prepared.plan[0]
     task = prepared.targets[entry["target"]].task
-    test = metrics["test"] if len(prepared.plan) == 1 else metrics["test"].get(entry["name"], {})
+    part = metrics["part"]
+    test = metrics[part] if len(prepared.plan) == 1 else metrics[part].get(entry["name"], {})
     name = HEADLINE[task]
-    return {"name": f"test_{name}", "value": test.get(name)}
+    return {"name": f"{part}_{name}", "value": test.get(name)}

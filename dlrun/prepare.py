@@ -35,6 +35,7 @@ class Prepared:
     plan: list[dict]                   # per model output: target, loss, metrics, weight
     x: np.ndarray                      # every row, transformed
     y: object                          # encoded targets in output order (array or list of arrays)
+    sample: np.ndarray | None = None   # --smoke: the source rows kept
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -49,6 +50,16 @@ class Prepared:
 
     def codes(self, target: str, rows: np.ndarray) -> np.ndarray:
         return self.targets[target].encode(self.dataset.targets[target][rows])
+
+    def baselines(self) -> dict[str, dict]:
+        """Per target, what the trivial baseline predicts (from the training rows only)."""
+        from dlrun.report.metrics import baseline_of
+
+        return {name: baseline_of(enc.task, self.codes(name, self.splits.train)) for name, enc in self.targets.items()}
+
+    def truths(self, part: str) -> dict[str, np.ndarray]:
+        rows = getattr(self.splits, part)
+        return {name: self.codes(name, rows) for name in self.targets}
 
 
 def fit_targets(dataset: Dataset, spec: ExperimentSpec) -> dict[str, TargetEncoder]:
@@ -96,8 +107,10 @@ def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
     loaded = loaded.with_data(resolved)
     spec = loaded.spec
     labels = stratify_labels(dataset, targets, spec.split.stratify)
+    sample = None
     if smoke:
-        dataset = dataset.take(smoke_rows(dataset.n_rows, labels, spec.seed))
+        sample = smoke_rows(dataset.n_rows, labels, spec.seed)
+        dataset = dataset.take(sample)
         labels = stratify_labels(dataset, targets, spec.split.stratify)
     splits = holdout_split(dataset.n_rows, spec.split, spec.seed, labels, dataset.source_test)
     train_features = dataset.features.iloc[splits.train] if dataset.is_table else dataset.features[splits.train]
@@ -106,4 +119,4 @@ def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
     infos = input_infos(spec.model, pre)
     plan = output_plan(spec, targets)
     y = encode_targets(plan, targets, dataset.targets)
-    return Prepared(loaded, dataset, targets, splits, pre, infos, plan, x, y)
+    return Prepared(loaded, dataset, targets, splits, pre, infos, plan, x, y, sample)

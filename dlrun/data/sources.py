@@ -69,7 +69,7 @@ def _match_columns(patterns: list[str], columns: list[str], where: str, field: s
     return [c for c in columns if c in chosen]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
     try:
@@ -86,7 +86,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
-    frame = _read_csv(path)
+    frame = read_csv(path)
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     targets = spec.targets()

@@ -1,7 +1,7 @@
 """Held-out metrics from predictions, computed with scikit-learn, beside a trivial baseline.
 
     >>> import numpy as np
-    >>> m = classification_metrics(np.array([0, 1, 1]), np.array([[.9, .1], [.2, .8], [.6, .4]]), ["a", "b"], np.array([1, 1]))
+    >>> m = classification_metrics(np.array([0, 1, 1]), np.array([[.9, .1], [.2, .8], [.6, .4]]), ["a", "b"], 1)
     >>> round(m["accuracy"], 4), m["baseline"]["accuracy"]
     (0.6667, 0.6667)
 """
@@ -20,8 +20,9 @@ def probabilities(raw: np.ndarray, task: str) -> np.ndarray:
     return raw / np.clip(raw.sum(axis=1, keepdims=True), 1e-12, None)  # float32 softmax rows drift from 1
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str],
-                           y_train: np.ndarray) -> dict:
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str], majority: int) -> dict:
+    """Accuracy, balanced accuracy, precision/recall/F1 (macro and per class), ROC-AUC, log loss,
+    confusion matrix, and the majority-class baseline (`majority`: the training majority's code)."""
     from sklearn import metrics as skm
 
     y_true = np.asarray(y_true)
@@ -51,7 +52,6 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
     per_class = skm.precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     out["per_class"] = {labels[i]: {"precision": float(per_class[0][i]), "recall": float(per_class[1][i]),
                                     "f1": float(per_class[2][i]), "support": int(per_class[3][i])} for i in classes}
-    majority = int(np.bincount(np.asarray(y_train, dtype=np.int64), minlength=k).argmax())
     base_acc = float(np.mean(y_true == majority)) if len(y_true) else float("nan")
     out["baseline"] = {"kind": f"always predict the training majority class '{labels[majority]}'",
                        "accuracy": base_acc}
@@ -59,13 +59,13 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
     return out
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray) -> dict:
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: float) -> dict:
+    """MAE, MSE, RMSE, R² and the baseline that always predicts the training mean `mean`."""
     from sklearn import metrics as skm
 
     y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
     mse = float(skm.mean_squared_error(y_true, y_pred))
-    mean = float(np.mean(y_train))
     base_mae = float(np.mean(np.abs(y_true - mean)))
     out = {
         "n": int(len(y_true)),
@@ -81,3 +81,27 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarr
 
 
 HEADLINE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "mae"}
+
+
+def baseline_of(task: str, train_codes: np.ndarray) -> dict:
+    """What the trivial baseline needs from the training rows: the majority class or the mean."""
+    if task == "regression":
+        return {"mean": float(np.mean(train_codes))}
+    return {"majority": int(np.bincount(np.asarray(train_codes, dtype=np.int64)).argmax())}
+
+
+def score(task: str, truth: np.ndarray, predicted: np.ndarray, labels: list[str], baseline: dict) -> dict:
+    """The metric family for `task`, from encoded truth and raw model outputs."""
+    if task == "regression":
+        return regression_metrics(truth, predicted, baseline["mean"])
+    return classification_metrics(truth, probabilities(predicted, task), labels, baseline["majority"])
+
+
+def baseline_verdict(result: dict) -> str | None:
+    """A warning when the model does not beat its trivial baseline, else None."""
+    margin = result.get("margin_over_baseline")
+    if margin is None or not np.isfinite(margin) or margin > 0:
+        return None
+    what = "accuracy" if "accuracy" in result else "MAE"
+    return (f"the model does not beat the trivial baseline ({result['baseline']['kind']}): "
+            f"its {what} is no better than the baseline's")

@@ -1,0 +1,131 @@
+"""`dlrun evaluate RUN`: the saved model on the run's own split (re-derived exactly from
+splits.json) or on a new labelled data file, written to evaluations/<timestamp>/ without
+touching anything training wrote."""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dlrun.data.dataset import Dataset
+from dlrun.data.inputs import model_inputs
+from dlrun.data.sources import load_dataset
+from dlrun.errors import DataError, UserError
+from dlrun.restore import SavedRun, load_saved_run
+from dlrun.runs.rundir import RunDir
+
+PARTS = ("test", "validation", "train")
+
+
+@dataclass
+class EvaluationResult:
+    run: RunDir
+    folder: Path
+    part: str
+    document: dict
+    notes: list[str]
+
+
+def read_history(run: RunDir) -> list[dict]:
+    path = run.file("history.csv")
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(handle)]
+
+
+def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
+    """A new data file read with the run's data settings (its own format decides csv or npz)."""
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    scheme = "npz" if path.suffix.lower() == ".npz" else "csv"
+    data_spec = saved.spec.data.model_copy(update={"source": f"{scheme}:{path.resolve()}"})
+    return load_dataset(data_spec, path.parent)
+
+
+def load_model(run: RunDir):
+    from dlrun.train.runtime import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    path = run.file("model.keras")
+    if not path.is_file():
+        raise UserError(f"{run.path}: the run has no model.keras (output.save_model was off, or it did not finish)")
+    # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
+    return keras.models.load_model(path, compile=False, safe_mode=True)
+
+
+def _new_folder(run: RunDir) -> Path:
+    base = run.file("evaluations")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        folder = base / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise UserError(f"cannot make a new evaluation folder in {base}")  # pragma: no cover
+
+
+def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> EvaluationResult:
+    """Evaluate a finished run's model and write the report."""
+    from dlrun.report.analysis import audit_data, diagnose_fit
+    from dlrun.report.evaluation import score_outputs, write_evaluation
+
+    if part not in PARTS:
+        raise UserError(f"--split must be one of {', '.join(PARTS)}, not '{part}'")
+    saved = load_saved_run(run)
+    spec, notes = saved.spec, []
+    if data is not None:
+        dataset = load_file_dataset(Path(data), saved)
+        missing = [t for t in saved.targets if t not in dataset.targets]
+        if missing:
+            raise DataError(f"{data}: evaluation needs the target column(s) {', '.join(missing)}; "
+                            f"for rows without targets use `dlrun predict`")
+        rows = np.arange(dataset.n_rows)
+        part_name = "data"
+        audit = audit_data(dataset.features, {"data": rows}, None, None)
+    else:
+        dataset = load_dataset(spec.data, saved.data_dir, spec.split.group)
+        sample = saved.sample()
+        if sample is not None:
+            dataset = dataset.take(sample)
+        if dataset.fingerprint() != saved.info.get("data", {}).get("fingerprint"):
+            notes.append("the data differs from what this run was trained on (its fingerprint changed); "
+                         "the split indices may no longer mean the same rows")
+        splits = saved.splits()
+        rows = getattr(splits, part)
+        if not len(rows):
+            raise UserError(f"run {run.run_id} has no {part} rows (split.{part} was 0)")
+        part_name = part
+        first = saved.plan[0]["target"]
+        encoder = saved.targets[first]
+        codes = None if encoder.task == "regression" else encoder.encode(dataset.targets[first])
+        labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
+        audit = audit_data(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, codes, labels)
+    features = dataset.features.iloc[rows] if dataset.is_table else dataset.features[rows]
+    where = str(data) if data is not None else dataset.name
+    x = saved.preprocessor.transform(features, where=where)
+    inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
+    truths = {name: enc.encode(dataset.targets[name][rows]) for name, enc in saved.targets.items()}
+    model = load_model(run)
+    raw = model.predict(inputs, verbose=0, batch_size=max(256, spec.training.batch_size))
+    raw = raw if isinstance(raw, list) else [raw]
+    per_output = score_outputs(raw, saved.plan, saved.targets, truths, saved.baselines)
+    history = read_history(run)
+    info = saved.info
+    summary = {"run_id": run.run_id, "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+               "data": str(Path(data).resolve()) if data is not None else spec.data.source,
+               "task": {n: t.task for n, t in saved.targets.items()},
+               "fit": diagnose_fit(history, info.get("best_epoch")), "audit": audit, "notes": notes}
+    folder = _new_folder(run)
+    document = write_evaluation(folder, summary, part_name, per_output, raw, saved.plan, saved.targets, truths,
+                                history or None)
+    return EvaluationResult(run, folder, part_name, document, notes)

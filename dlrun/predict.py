@@ -1,0 +1,75 @@
+"""`dlrun predict RUN DATA`: predictions for new rows with the run's own preprocessing,
+after checking the file's columns against the training schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlrun.data.inputs import model_inputs
+from dlrun.data.sources import read_csv
+from dlrun.errors import DataError
+from dlrun.report.metrics import probabilities
+from dlrun.restore import load_saved_run
+from dlrun.runs.atomic import write_text
+from dlrun.runs.rundir import RunDir
+
+
+def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str], path: Path) -> pd.DataFrame:
+    """The frame's training columns, in training order; a missing or unexpected column is an error."""
+    present = [str(c) for c in frame.columns]
+    missing = [c for c in expected if c not in present]
+    extra = [c for c in present if c not in expected and c not in ignorable]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) the model was trained on: {', '.join(missing)}")
+    if extra:
+        problems.append(f"column(s) the model has never seen: {', '.join(extra)} — remove them")
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems) + f" (training columns: {', '.join(expected)})")
+    return frame[expected]
+
+
+def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame:
+    """A table of predictions: for each output, the predicted class and its probabilities, or the value."""
+    from dlrun.evaluate import load_model
+
+    saved = load_saved_run(run)
+    data = Path(data)
+    pre = saved.preprocessor
+    if pre.kind == "table":
+        frame = read_csv(data)
+        frame.columns = [str(c) for c in frame.columns]
+        ignorable = set(saved.targets) | ({saved.spec.split.group} if saved.spec.split.group else set())
+        features = check_columns(frame, pre.columns, ignorable, data)
+    else:
+        if not data.is_file():
+            raise DataError(f"{data}: data file not found")
+        key = saved.spec.data.features[0] if saved.spec.data.features else "x"
+        try:
+            with np.load(data, allow_pickle=False) as archive:
+                if key not in archive:
+                    raise DataError(f"{data}: no array '{key}' (arrays: {', '.join(archive.keys())})")
+                features = archive[key]
+        except (ValueError, OSError) as exc:
+            raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
+    x = pre.transform(features, where=str(data))
+    inputs = model_inputs(x, saved.spec.model, pre, saved.infos)
+    raw = load_model(run).predict(inputs, verbose=0, batch_size=256)
+    raw = raw if isinstance(raw, list) else [raw]
+    table = pd.DataFrame(index=range(len(x)))
+    for entry, values in zip(saved.plan, raw):
+        encoder = saved.targets[entry["target"]]
+        prefix = encoder.name
+        if encoder.task == "regression":
+            table[f"{prefix}_predicted"] = np.asarray(values, dtype=float).reshape(-1)
+            continue
+        proba = probabilities(values, encoder.task)
+        table[f"{prefix}_predicted"] = [encoder.label(i) for i in proba.argmax(axis=1)]
+        for i in range(encoder.n_classes):
+            table[f"{prefix}_p_{encoder.label(i)}"] = proba[:, i]
+    if output is not None:
+        write_text(Path(output), table.to_csv(index=False))
+    return table

@@ -1,0 +1,97 @@
+"""Reading a run like a careful reviewer: fit diagnosis from the history, and a data audit
+(leakage through duplicate rows, class balance per split, missing values)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OVERFIT_RISE = 0.10      # validation loss this far above its minimum at the end → overfitting
+LARGE_GAP = 0.25         # validation loss this far above training loss at the best epoch → a large gap
+
+
+def diagnose_fit(history: list[dict], best_epoch: int | None) -> dict:
+    """Best epoch, the train–validation gap, and a plain-words verdict.
+
+    Example:
+        >>> rows = [{"epoch": e, "loss": 1 / e, "val_loss": [.9, .6, .5, .6, .8][e - 1]} for e in range(1, 6)]
+        >>> diagnose_fit(rows, 3)["verdict"]
+        'overfitting'
+    """
+    out: dict = {"epochs_run": len(history), "best_epoch": best_epoch, "flags": []}
+    if not history:
+        out["verdict"] = "no history"
+        return out
+    has_val = "val_loss" in history[0]
+    best_row = next((r for r in history if r["epoch"] == best_epoch), history[-1])
+    last = history[-1]
+    if has_val:
+        gap = best_row["val_loss"] - best_row["loss"]
+        out["gap_at_best"] = {"loss": best_row["loss"], "val_loss": best_row["val_loss"], "difference": gap,
+                              "relative": gap / abs(best_row["loss"]) if best_row["loss"] else None}
+        lowest = min(r["val_loss"] for r in history)
+        lowest_epoch = next(r["epoch"] for r in history if r["val_loss"] == lowest)
+        rise = (last["val_loss"] - lowest) / abs(lowest) if lowest else 0.0
+        if lowest_epoch < last["epoch"] and rise > OVERFIT_RISE and last["loss"] < history[lowest_epoch - 1]["loss"]:
+            out["flags"].append(f"overfitting: validation loss rose {rise:.0%} above its minimum (epoch {lowest_epoch}) "
+                                f"while training loss kept falling — early stopping, dropout or L2 would help")
+        elif out["gap_at_best"]["relative"] is not None and out["gap_at_best"]["relative"] > LARGE_GAP and gap > 0.05:
+            out["flags"].append(f"overfitting risk: validation loss is {out['gap_at_best']['relative']:.0%} above "
+                                f"training loss at the best epoch")
+    if len(history) > 1 and best_epoch == last["epoch"]:
+        out["flags"].append("still improving at the last epoch: more epochs may help (underfitting)")
+    if any(f.startswith("overfitting:") for f in out["flags"]):
+        out["verdict"] = "overfitting"
+    elif any("underfitting" in f for f in out["flags"]):
+        out["verdict"] = "underfitting"
+    elif out["flags"]:
+        out["verdict"] = "overfitting risk"
+    else:
+        out["verdict"] = "good fit"
+    return out
+
+
+def _row_keys(features) -> np.ndarray:
+    """One hashable key per row: equal feature values give equal keys."""
+    if isinstance(features, pd.DataFrame):
+        return pd.util.hash_pandas_object(features, index=False).to_numpy()
+    flat = np.ascontiguousarray(np.asarray(features).reshape(len(features), -1))
+    return np.array([row.tobytes() for row in flat], dtype=object)
+
+
+def _take(features, rows):
+    return features.iloc[rows] if isinstance(features, pd.DataFrame) else features[rows]
+
+
+def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray | None,
+               labels: list[str] | None) -> dict:
+    """Leakage (rows of validation/test that also appear in train), class balance and missing values per part."""
+    keys = _row_keys(features)
+    train_keys = set(keys[splits["train"]].tolist())
+    out: dict = {"duplicates_shared_with_train": {}, "class_balance": {}, "missing_values": {}, "flags": []}
+    for part, rows in splits.items():
+        if part != "train" and len(rows):
+            shared = int(sum(1 for k in keys[rows].tolist() if k in train_keys))
+            out["duplicates_shared_with_train"][part] = shared
+            if shared:
+                out["flags"].append(f"leakage: {shared} of {len(rows)} {part} rows also appear in the training rows "
+                                    f"(identical features) — their scores are optimistic; drop duplicates before splitting")
+        if class_codes is not None and labels is not None and len(rows):
+            counts = np.bincount(class_codes[rows], minlength=len(labels))
+            out["class_balance"][part] = {labels[i]: int(c) for i, c in enumerate(counts)}
+        block = _take(features, rows)
+        if isinstance(block, pd.DataFrame):
+            missing = {c: int(n) for c, n in block.isna().sum().items() if n}
+        else:
+            arr = np.asarray(block)
+            missing = {"features": int(np.isnan(arr).sum())} if arr.dtype.kind == "f" and np.isnan(arr).any() else {}
+        out["missing_values"][part] = missing
+    if class_codes is not None and labels is not None and "train" in out["class_balance"]:
+        counts = np.array(list(out["class_balance"]["train"].values()))
+        if counts.min() * 5 < counts.max():
+            out["flags"].append(f"class imbalance: the rarest class has {counts.min()} training rows against "
+                                f"{counts.max()} for the commonest — look at balanced accuracy and per-class recall")
+    if any(out["missing_values"].values()):
+        total = sum(sum(m.values()) for m in out["missing_values"].values())
+        out["flags"].append(f"missing values: {total} cells were missing and were imputed")
+    return out

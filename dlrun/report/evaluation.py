@@ -1,0 +1,118 @@
+"""One evaluation, written the same way by `dlrun train` (run root) and `dlrun evaluate`
+(evaluations/<timestamp>/): metrics.json for machines, report.md and plots/ for people.
+
+Takes predictions, not a model, so it never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dlrun.report import plots
+from dlrun.report.metrics import baseline_verdict, probabilities, score
+from dlrun.runs.atomic import write_json, write_text
+
+
+def score_outputs(raw_outputs: list[np.ndarray], plan: list[dict], targets: dict, truths: dict[str, np.ndarray],
+                  baselines: dict[str, dict]) -> dict[str, dict]:
+    """Metrics per model output. `truths` are encoded target values by target name."""
+    out = {}
+    for entry, raw in zip(plan, raw_outputs):
+        encoder = targets[entry["target"]]
+        labels = [encoder.label(i) for i in range(encoder.n_classes)]
+        result = score(encoder.task, truths[encoder.name], raw, labels, baselines[encoder.name])
+        result["task"], result["target"] = encoder.task, encoder.name
+        warning = baseline_verdict(result)
+        if warning:
+            result["warning"] = warning
+        out[entry["name"]] = result
+    return out
+
+
+def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[str, dict],
+                     raw_outputs: list[np.ndarray], plan: list[dict], targets: dict,
+                     truths: dict[str, np.ndarray], history: list[dict] | None = None) -> dict:
+    """Write metrics.json, report.md and plots into `folder`; return the metrics document.
+
+    `summary` holds the run-level facts (run id, fit diagnosis, audit, ...) kept beside the metrics.
+    """
+    folder = Path(folder)
+    single = len(per_output) == 1
+    document = {**summary, "part": part, part: next(iter(per_output.values())) if single else per_output}
+    write_json(folder / "metrics.json", document)
+    images = []
+    if history:
+        images += plots.learning_curves(history, folder / "plots")
+    for entry, raw in zip(plan, raw_outputs):
+        encoder = targets[entry["target"]]
+        result = per_output[entry["name"]]
+        if not result.get("n"):
+            continue
+        suffix = "" if single else f"_{entry['name']}"
+        truth = truths[encoder.name]
+        if encoder.task == "regression":
+            sub = folder / "plots" / entry["name"] if not single else folder / "plots"
+            images += plots.regression_plots(np.asarray(truth, float), np.asarray(raw, float).reshape(-1), sub)
+        else:
+            images.append(plots.confusion_matrix_plot(result["confusion_matrix"], result["labels"],
+                                                      folder / "plots" / f"confusion_matrix{suffix}.png"))
+            if encoder.task == "binary" and len(np.unique(truth)) == 2:
+                sub = folder / "plots" / entry["name"] if not single else folder / "plots"
+                images += plots.binary_curves(np.asarray(truth), probabilities(raw, "binary")[:, 1], sub)
+    write_text(folder / "report.md", render_markdown(document, part, per_output, images, folder))
+    return document
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "—" if not np.isfinite(value) else f"{value:.4f}"
+    return str(value)
+
+
+def render_markdown(document: dict, part: str, per_output: dict[str, dict], images: list[Path], folder: Path) -> str:
+    lines = [f"# Evaluation of run `{document.get('run_id', '?')}` on {part}", ""]
+    for name, result in per_output.items():
+        title = f"## Output `{name}` — target `{result['target']}` ({result['task']}, {result['n']} rows)"
+        lines += [title, "", "| metric | value |", "| --- | --- |"]
+        keys = ("mae", "mse", "rmse", "r2") if result["task"] == "regression" else \
+            ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
+             "roc_auc_ovr", "log_loss")
+        lines += [f"| {k} | {_fmt(result[k])} |" for k in keys if k in result]
+        base = result["baseline"]
+        base_key = "mae" if result["task"] == "regression" else "accuracy"
+        lines += ["", f"Baseline — {base['kind']}: {base_key} {_fmt(base[base_key])}; "
+                      f"the model's margin over it: {_fmt(result['margin_over_baseline'])}.", ""]
+        if result.get("warning"):
+            lines += [f"**Warning:** {result['warning']}.", ""]
+        if "per_class" in result:
+            lines += ["| class | precision | recall | f1 | support |", "| --- | --- | --- | --- | --- |"]
+            lines += [f"| {c} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"
+                      for c, v in result["per_class"].items()]
+            lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
+                      "| | " + " | ".join(result["labels"]) + " |", "| --- " * (len(result["labels"]) + 1) + "|"]
+            lines += [f"| **{label}** | " + " | ".join(str(c) for c in row) + " |"
+                      for label, row in zip(result["labels"], result["confusion_matrix"])]
+            lines.append("")
+    fit = document.get("fit")
+    if fit:
+        lines += ["## Fit", "", f"Verdict: **{fit['verdict']}** — {fit['epochs_run']} epochs, best epoch {fit['best_epoch']}."]
+        if "gap_at_best" in fit:
+            gap = fit["gap_at_best"]
+            lines.append(f"At the best epoch: training loss {_fmt(gap['loss'])}, validation loss {_fmt(gap['val_loss'])}.")
+        lines += [f"- {flag}" for flag in fit["flags"]] + [""]
+    audit = document.get("audit")
+    if audit:
+        lines += ["## Data audit", ""]
+        lines += [f"- {flag}" for flag in audit["flags"]] or ["- no leakage through duplicate rows, no missing values found"]
+        if audit.get("class_balance"):
+            lines += ["", "Class balance per split:", ""]
+            labels = list(next(iter(audit["class_balance"].values())))
+            lines += ["| split | " + " | ".join(labels) + " |", "| --- " * (len(labels) + 1) + "|"]
+            lines += [f"| {p} | " + " | ".join(str(c) for c in counts.values()) + " |"
+                      for p, counts in audit["class_balance"].items()]
+        lines.append("")
+    if images:
+        lines += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(folder).as_posix()})" for p in images] + [""]
+    return "\n".join(lines)

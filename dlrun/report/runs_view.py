@@ -1,0 +1,185 @@
+"""Renderables for finding and comparing runs: `dlrun runs`, `show`, `compare`, and the
+evaluation summary. Reads only JSON/YAML files: no TensorFlow, scikit-learn or matplotlib."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "diverged": "magenta"}
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+    return "—" if value is None else str(value)
+
+
+def _duration(info: dict) -> str:
+    seconds = info.get("seconds")
+    if seconds is None:
+        try:
+            start = datetime.fromisoformat(info["started"])
+            end = datetime.fromisoformat(info["finished"])
+            seconds = (end - start).total_seconds()
+        except (KeyError, ValueError, TypeError):
+            return "—"
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def runs_table(runs: list[dict]) -> Table:
+    table = Table(show_header=True, header_style="bold", title=f"{len(runs)} run(s)")
+    for column in ("id", "name", "status", "started", "duration", "headline"):
+        table.add_column(column, justify="right" if column in ("duration", "headline") else "left",
+                         no_wrap=column in ("id", "status"))
+    for info in runs:
+        status = info.get("status", "?")
+        headline = info.get("headline") or {}
+        shown = f"{headline.get('name', '')} {fmt(headline.get('value'))}" if headline else "—"
+        table.add_row(info.get("run_id", "?"), str(info.get("name", "?")),
+                      f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", str(info.get("started", "—"))[:19],
+                      _duration(info), shown)
+    return table
+
+
+def run_card(info: dict, metrics: dict | None) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan")
+    table.add_column()
+    status = info.get("status", "?")
+    table.add_row("status", f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+                  + (f" — {info['error']}" if info.get("error") else ""))
+    for key in ("name", "kind", "started", "finished", "seed", "spec_file", "git_commit"):
+        if info.get(key) is not None:
+            table.add_row(key, str(info[key]))
+    table.add_row("duration", _duration(info))
+    data = info.get("data", {})
+    if data:
+        table.add_row("data", f"{data.get('source')}  rows={data.get('rows')}  split={data.get('split')}")
+    runtime = info.get("runtime", {})
+    if runtime:
+        table.add_row("device", f"{runtime.get('device')}  deterministic={runtime.get('deterministic')}")
+    if info.get("epochs_run") is not None:
+        table.add_row("epochs", f"{info['epochs_run']} run, best {info.get('best_epoch')}")
+    if metrics:
+        part = metrics.get("part", "test")
+        for name, result in _outputs(metrics.get(part, {})).items():
+            keys = ("mae", "rmse", "r2") if result.get("task") == "regression" else ("accuracy", "balanced_accuracy", "f1_macro")
+            shown = "  ".join(f"{k}={fmt(result[k])}" for k in keys if k in result)
+            table.add_row(f"{part} {name}".strip(), shown)
+            if result.get("warning"):
+                table.add_row("", f"[yellow]{result['warning']}[/]")
+        fit = metrics.get("fit")
+        if fit:
+            table.add_row("fit", fit.get("verdict", "?"))
+        for flag in (metrics.get("audit") or {}).get("flags", []):
+            table.add_row("audit", f"[yellow]{flag}[/]")
+    if info.get("kind") == "kfold" and info.get("summary"):
+        for key, value in info["summary"].items():
+            table.add_row(key, fmt(value))
+    return Panel(table, title=f"[bold]{info.get('run_id', '?')}[/]", expand=False)
+
+
+def _outputs(section: dict) -> dict[str, dict]:
+    """A metrics section as {output name: metrics}; a single output is keyed ''."""
+    if section and all(isinstance(v, dict) and "task" in v for v in section.values()):
+        return section
+    return {"": section} if section else {}
+
+
+def flatten(data, prefix: str = "") -> dict[str, object]:
+    out = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(data, list) and data and any(isinstance(v, (dict, list)) for v in data):
+        for index, value in enumerate(data):
+            out.update(flatten(value, f"{prefix}[{index}]"))
+    else:
+        out[prefix] = data
+    return out
+
+
+def config_differences(configs: list[dict]) -> dict[str, list]:
+    flat = [flatten(c) for c in configs]
+    keys = sorted(set().union(*flat))
+    return {k: [f.get(k) for f in flat] for k in keys if len({repr(f.get(k)) for f in flat}) > 1}
+
+
+def comparison(runs: list[tuple[dict, dict | None, Path]]) -> Group:
+    """Metrics side by side, then the config keys whose values differ."""
+    metrics_table = Table(show_header=True, header_style="bold", title="metrics")
+    metrics_table.add_column("metric")
+    for info, _, _ in runs:
+        metrics_table.add_column(info.get("run_id", "?"), justify="right")
+    rows: dict[str, list] = {}
+    for index, (info, metrics, _) in enumerate(runs):
+        values = {"status": info.get("status"), "epochs run": info.get("epochs_run"), "best epoch": info.get("best_epoch")}
+        if metrics:
+            part = metrics.get("part", "test")
+            for name, result in _outputs(metrics.get(part, {})).items():
+                for key in ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss", "mae", "rmse", "r2"):
+                    if key in result:
+                        values[f"{part} {name} {key}".replace("  ", " ")] = result[key]
+            for key, value in metrics.get("validation_at_best", {}).items():
+                values[key] = value
+        if info.get("kind") == "kfold" and info.get("summary"):
+            values.update(info["summary"])
+        for key, value in values.items():
+            rows.setdefault(key, [None] * len(runs))[index] = value
+    for key, values in rows.items():
+        metrics_table.add_row(key, *(fmt(v) for v in values))
+    configs = []
+    for _, _, path in runs:
+        try:
+            configs.append(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {})
+        except (OSError, yaml.YAMLError):
+            configs.append({})
+    diff = config_differences(configs)
+    diff_table = Table(show_header=True, header_style="bold", title="config differences")
+    diff_table.add_column("key")
+    for info, _, _ in runs:
+        diff_table.add_column(info.get("run_id", "?"))
+    for key, values in diff.items():
+        diff_table.add_row(key, *(fmt(v) for v in values))
+    if not diff:
+        diff_table.add_row("(the resolved configs are identical)", *([""] * len(runs)))
+    return Group(metrics_table, diff_table)
+
+
+def evaluation_panel(result) -> Panel:
+    document = result.document
+    part = result.part
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for name, values in _outputs(document.get(part, {})).items():
+        prefix = f"{name} " if name else ""
+        keys = ("mae", "mse", "rmse", "r2") if values.get("task") == "regression" else \
+            ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "roc_auc_ovr", "log_loss")
+        for key in keys:
+            if key in values:
+                table.add_row(prefix + key, fmt(values[key]))
+        base = values.get("baseline", {})
+        key = "mae" if values.get("task") == "regression" else "accuracy"
+        if key in base:
+            table.add_row(prefix + f"baseline {key}", fmt(base[key]))
+            table.add_row(prefix + "margin over baseline", fmt(values.get("margin_over_baseline")))
+    items: list = [table]
+    for name, values in _outputs(document.get(part, {})).items():
+        if values.get("warning"):
+            items.append(f"[yellow]warning:[/] {values['warning']}")
+    fit = document.get("fit") or {}
+    if fit.get("verdict"):
+        items.append(f"fit: [bold]{fit['verdict']}[/]" + "".join(f"\n  - {f}" for f in fit.get("flags", [])))
+    for flag in (document.get("audit") or {}).get("flags", []):
+        items.append(f"[yellow]audit:[/] {flag}")
+    for note in result.notes:
+        items.append(f"[yellow]note:[/] {note}")
+    items.append(f"report: [bold]{result.folder / 'report.md'}[/]")
+    return Panel(Group(*items), title=f"[bold]{result.run.run_id}[/] on {part}", expand=False)

@@ -1,0 +1,90 @@
+"""Find runs: by id, unique id prefix, path, or `latest`; list them from their run.json files.
+
+Ids never resolve outside the runs directory. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from dlrun.errors import RunLookupError
+from dlrun.runs.rundir import RunDir
+from dlrun.spec.catalog import suggest
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "run.json").is_file()
+
+
+def run_dirs(runs_dir: Path) -> list[Path]:
+    """Run folders under runs_dir, oldest first (ids start with their start time)."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and _is_run(p))
+
+
+def resolve_run(ref: str, runs_dir: Path) -> RunDir:
+    """The run `ref` names.
+
+    Example:
+        >>> resolve_run("latest", Path("runs"))  # doctest: +SKIP
+        RunDir(path=PosixPath('runs/20261121-205301-digits-mlp-3f9a'))
+    """
+    runs_dir = Path(runs_dir)
+    if ref == "latest":
+        runs = run_dirs(runs_dir)
+        if not runs:
+            raise RunLookupError(f"no runs in {runs_dir} yet — train one with `dlrun train CONFIG`")
+        return RunDir(max(runs, key=_started))
+    if "/" in ref or "\\" in ref or ref in (".", ".."):
+        path = Path(ref)
+        if path.is_dir() and _is_run(path):
+            return RunDir(path)
+        raise RunLookupError(f"{ref}: not a run directory (it has no run.json)")
+    if not ID_RE.match(ref):
+        raise RunLookupError(f"'{ref}' is not a run id: ids hold only letters, digits, '.', '_' and '-'")
+    runs = run_dirs(runs_dir)
+    exact = [p for p in runs if p.name == ref]
+    if exact:
+        return RunDir(exact[0])
+    matches = [p for p in runs if p.name.startswith(ref)]
+    if len(matches) == 1:
+        return RunDir(matches[0])
+    if len(matches) > 1:
+        listing = ", ".join(p.name for p in matches[:5]) + (", …" if len(matches) > 5 else "")
+        raise RunLookupError(f"'{ref}' matches {len(matches)} runs in {runs_dir} ({listing}); give more of the id")
+    names = [p.name for p in runs]
+    hint = suggest(ref, names) if names else ""
+    raise RunLookupError(f"no run '{ref}' in {runs_dir}{hint}" + ("" if names else " (it holds no runs)"))
+
+
+def _started(path: Path) -> str:
+    info = read_info(path)
+    return f"{info.get('started', '')}|{path.name}"
+
+
+def read_info(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def list_runs(runs_dir: Path, name: str | None = None, status: str | None = None) -> list[dict]:
+    """run.json of every run (with `path`), filtered by a name substring and a status."""
+    out = []
+    for path in run_dirs(runs_dir):
+        info = read_info(path)
+        info.setdefault("run_id", path.name)
+        info["path"] = str(path)
+        if name and name not in str(info.get("name", "")):
+            continue
+        if status and info.get("status") != status:
+            continue
+        out.append(info)
+    return out
