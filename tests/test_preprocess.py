@@ -233,8 +233,6 @@ def test_text_in_a_passthrough_column_is_a_data_error_naming_column_and_row():
     assert "'tok'" in str(err.value) and "data row 2" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with impute: none, missing values count as 0 in the scaling statistics "
-                                       "(the column [1, NaN, 3] gets centre 1.333 instead of 2)")
 def test_scaling_statistics_ignore_missing_values_when_not_imputing():
     pre = FeaturePreprocessor.fit(pd.DataFrame({"a": [1.0, np.nan, 3.0]}), spec(impute="none", scale="standard"))
     assert pre.center == pytest.approx([2.0])

@@ -68,9 +68,6 @@ def test_explicit_name_wins_over_the_file_stem(write_spec):
     assert load_spec(path).spec.name == "chosen"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _default_name keeps non-ASCII letters (str.isalnum is Unicode-aware) "
-                                       "but NAME_RE allows only ASCII, so a spec without `name:` in résumé.yaml "
-                                       "fails with a name error at 1:1 the user never wrote")
 def test_default_name_from_a_non_ascii_stem_is_a_usable_run_name(write_spec):
     loaded = load_spec(write_spec(MINIMAL, "résumé.yaml"))
     assert loaded.spec.name
@@ -307,9 +304,6 @@ def test_python_tag_is_never_executed(write_spec, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: yamlsource._walk builds mappings and sequences itself and never looks "
-                                       "at node.tag, so a !!python/... tag on a sequence or mapping is silently "
-                                       "dropped instead of being refused as malformed YAML")
 def test_python_tag_on_a_sequence_is_refused_as_malformed_yaml(write_spec, tmp_path):
     marker = tmp_path / "executed"
     path = write_spec(MINIMAL + f'    metrics: !!python/object/apply:os.system ["touch {marker}"]\n')
@@ -320,8 +314,6 @@ def test_python_tag_on_a_sequence_is_refused_as_malformed_yaml(write_spec, tmp_p
     assert "Python object tags" in problem.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a !!python/object tag on a mapping is silently dropped and the spec "
-                                       "loads as if the tag were not there")
 def test_python_tag_on_a_mapping_is_refused_as_malformed_yaml(write_spec):
     path = write_spec(MINIMAL + "    optimizer: !!python/object:collections.OrderedDict {name: adam}\n")
     with pytest.raises(SpecError) as excinfo:

@@ -143,8 +143,6 @@ def test_validation_taking_every_remaining_row_is_a_data_error():
         split(10, source_test=np.arange(2, 10), validation=0.2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a too-small unstratified shuffled split reports 'cannot stratify these rows "
-                                       "... set split.stratify: false' although nothing was stratified")
 def test_too_few_rows_without_labels_does_not_blame_stratification():
     with pytest.raises(DataError) as err:
         split(1, shuffle=True, labels=None)

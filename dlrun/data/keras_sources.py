@@ -35,15 +35,36 @@ def keras_cache_dir() -> Path:
     return Path(home) / "datasets"
 
 
+KERAS_SHUFFLE_SEED = 113  # keras.datasets.imdb/reuters shuffle with this seed
+START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
+
+
+def _keras_word_ids(sequences) -> list[list[int]]:
+    """Raw word ranks as keras.datasets returns them: a start mark, then ranks shifted by 3."""
+    return [[START_CHAR] + [int(w) + INDEX_FROM for w in seq] for seq in sequences]
+
+
 def _read_npz(path: Path, sequences: bool) -> tuple:
-    # imdb and reuters store ragged word-index lists as object arrays; Keras's own loader
-    # reads them the same way. The plain-array sets are read with pickling off.
+    """Read a cached Keras .npz; for imdb and reuters, produce exactly what keras.datasets would."""
+    # imdb and reuters store ragged word-rank lists as object arrays; Keras's own loader reads
+    # them the same way. The plain-array sets are read with pickling off.
     with np.load(path, allow_pickle=sequences) as archive:
-        if "x" in archive and "x_train" not in archive:  # reuters.npz keeps one array; Keras splits it 80/20
+        if not sequences:
+            return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
+        rng = np.random.RandomState(KERAS_SHUFFLE_SEED)
+        if "x" in archive and "x_train" not in archive:  # reuters: one array, shuffled, then split 80/20
             x, y = archive["x"], archive["y"]
+            order = np.arange(len(x))
+            rng.shuffle(order)
+            x, y = _keras_word_ids(x[order]), y[order]
             cut = int(len(x) * 0.8)
             return (x[:cut], y[:cut]), (x[cut:], y[cut:])
-        return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
+        parts = []
+        for xs, ys in ((archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])):
+            order = np.arange(len(xs))
+            rng.shuffle(order)
+            parts.append((_keras_word_ids(xs[order]), ys[order]))
+        return tuple(parts)
 
 
 def _read_idx_gz(path: Path, offset: int) -> np.ndarray:
@@ -76,12 +97,12 @@ def _vectorize(sequences: np.ndarray, spec: DataSpec) -> np.ndarray:
         out = np.zeros((len(sequences), num_words), dtype=np.float32)
         for row, seq in enumerate(sequences):
             idx = np.asarray(seq, dtype=np.int64)
-            out[row, idx[idx < num_words]] = 1.0
+            out[row, np.where(idx < num_words, idx, OOV_CHAR)] = 1.0
         return out
     out = np.zeros((len(sequences), spec.maxlen), dtype=np.int32)
     for row, seq in enumerate(sequences):
         idx = np.asarray(seq, dtype=np.int64)
-        idx = np.where(idx < num_words, idx, 2)[-spec.maxlen:]  # 2 is Keras's out-of-vocabulary index
+        idx = np.where(idx < num_words, idx, OOV_CHAR)[-spec.maxlen:]
         out[row, spec.maxlen - len(idx):] = idx
     return out
 
@@ -104,7 +125,11 @@ def load_keras_dataset(spec: DataSpec) -> Dataset:
             f"({type(exc).__name__}: {str(exc)[:200]}). Put '{CACHE_FILES[name]}' in {keras_cache_dir()} "
             f"(or point KERAS_HOME at a folder whose datasets/ holds it), then run again.") from None
     (x_train, y_train), (x_test, y_test) = parts
-    x = np.concatenate([x_train, x_test])
+    if name in ("imdb", "reuters"):
+        x = np.empty(len(x_train) + len(x_test), dtype=object)
+        x[:] = [list(seq) for seq in x_train] + [list(seq) for seq in x_test]
+    else:
+        x = np.concatenate([x_train, x_test])
     y = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
     if name in ("imdb", "reuters"):
         x = _vectorize(x, spec)

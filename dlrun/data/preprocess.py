@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -130,7 +131,13 @@ class FeaturePreprocessor:
                 cats = self.categories[column]
                 parts.append((seen[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64))
             else:
-                parts.append(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)[:, None])
+                values = pd.to_numeric(frame[column], errors="coerce")
+                bad = values.isna() & frame[column].notna()
+                if bad.any():
+                    row = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise DataError(f"{where}: passthrough column '{column}' holds text on data row {row + 1} "
+                                    f"({frame[column].iloc[row]!r}); passthrough columns must hold numbers")
+                parts.append(values.to_numpy(dtype=np.float64)[:, None])
         return np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0))
 
     def output_columns_for(self, patterns: list[str]) -> list[int]:
@@ -170,13 +177,18 @@ def _statistics(values: np.ndarray, impute: str, scale: str) -> tuple[list, list
         fill = np.array([_mode(values[:, i]) for i in range(n_cols)])
     else:
         fill = np.zeros(n_cols)
-    filled = np.where(nan, fill, values)
-    if scale == "standard":
-        center, spread = filled.mean(axis=0), filled.std(axis=0)
-    elif scale == "minmax":
-        center, spread = filled.min(axis=0), filled.max(axis=0) - filled.min(axis=0)
-    else:
-        center, spread = np.zeros(n_cols), np.ones(n_cols)
+    # with impute: none the missing cells stay missing, so they must not count in the statistics
+    filled = np.where(nan, fill, values) if impute != "none" else values
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: statistics fall back below
+        if scale == "standard":
+            center, spread = np.nanmean(filled, axis=0), np.nanstd(filled, axis=0)
+        elif scale == "minmax":
+            center, spread = np.nanmin(filled, axis=0), np.nanmax(filled, axis=0) - np.nanmin(filled, axis=0)
+        else:
+            center, spread = np.zeros(n_cols), np.ones(n_cols)
+    center = np.where(np.isfinite(center), center, 0.0)
+    spread = np.where(np.isfinite(spread), spread, 1.0)
     spread = np.where(spread > 1e-12, spread, 1.0)  # a constant column stays finite
     return fill.tolist(), center.tolist(), spread.tolist()
 

@@ -82,7 +82,19 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     if frame.empty:
         raise DataError(f"{path}: the data file has a header but no rows")
+    _check_row_lengths(path, len(frame.columns))
     return frame
+
+
+def _check_row_lengths(path: Path, width: int) -> None:
+    """pandas pads a short row with NaN; a row with missing fields is a mistake worth naming."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if row and len(row) != width:
+                raise DataError(f"{path}: line {number} has {len(row)} field(s) but the header has {width}; "
+                                f"rows do not all have the same number of fields")
 
 
 def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
@@ -119,7 +131,7 @@ def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
 def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path) -> None:
     """A text column that is not declared categorical is a mistake worth naming exactly."""
     declared = set()
-    for pattern in [*spec.categorical, *spec.passthrough]:
+    for pattern in spec.categorical:
         declared.update(c for c in features.columns if fnmatch.fnmatchcase(c, pattern))
     for column in features.columns:
         if column in declared or pd.api.types.is_numeric_dtype(features[column]):
@@ -130,8 +142,13 @@ def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path) -> None:
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{path}: column '{column}' holds text (e.g. {features[column].iloc[row]!r} on data row "
                             f"{row + 1}, file line {row + 2}) but is not listed in data.categorical — add it there "
-                            f"to one-hot encode it")
+                            f"to one-hot encode it" + (" (passthrough columns must hold numbers)"
+                                                       if column in _passthrough(spec, features) else ""))
         features[column] = converted
+
+
+def _passthrough(spec: DataSpec, features: pd.DataFrame) -> set[str]:
+    return {c for c in features.columns for p in spec.passthrough if fnmatch.fnmatchcase(c, p)}
 
 
 def _from_npz(spec: DataSpec, path: Path) -> Dataset:

@@ -41,6 +41,8 @@ def _cut(rows: np.ndarray, size: int, labels: np.ndarray | None, seed: int, shuf
     try:
         rest, taken = train_test_split(rows, test_size=size, random_state=seed, shuffle=True, stratify=strat)
     except ValueError as exc:
+        if strat is None:
+            raise DataError(f"split: {len(rows)} rows are too few for this split ({exc})") from None
         raise DataError(f"split: cannot stratify these rows ({exc}); a class has too few rows — "
                         f"set split.stratify: false or use more data") from None
     return np.sort(rest), np.sort(taken)

@@ -186,7 +186,8 @@ def resolve_for_data(data: dict, targets: dict[str, TargetEncoder]) -> tuple[dic
         else:
             output = next(o for o in data["model"]["outputs"] if o["node"] == head.output)
             output["loss"] = loss
-            output.setdefault("target", head.target.name)
+            if output.get("target") is None:
+                output["target"] = head.target.name
             if output.get("metrics") is None:
                 output["metrics"] = list(DEFAULT_METRICS[task])
     return data, found

@@ -29,9 +29,17 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
     k = proba.shape[1]
     y_pred = proba.argmax(axis=1)
     classes = list(range(k))
+    if not len(y_true):
+        nan = float("nan")
+        return {"n": 0, **{key: nan for key in ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro",
+                                                 "f1_macro", "log_loss")},
+                "confusion_matrix": [[0] * k for _ in range(k)], "labels": list(labels), "per_class": {},
+                "baseline": {"kind": f"always predict the training majority class '{labels[majority]}'",
+                             "accuracy": nan},
+                "margin_over_baseline": nan}
     out = {
         "n": int(len(y_true)),
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
         "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
         "precision_macro": float(skm.precision_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "recall_macro": float(skm.recall_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),

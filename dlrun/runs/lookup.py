@@ -43,6 +43,10 @@ def resolve_run(ref: str, runs_dir: Path) -> RunDir:
         return RunDir(max(runs, key=_started))
     if "/" in ref or "\\" in ref or ref in (".", ".."):
         path = Path(ref)
+        inside = path.resolve().parent == runs_dir.resolve()
+        if not inside:
+            raise RunLookupError(f"{ref}: not a run directory inside the runs directory {runs_dir} "
+                                 f"(point --runs-dir at the folder that holds it)")
         if path.is_dir() and _is_run(path):
             return RunDir(path)
         raise RunLookupError(f"{ref}: not a run directory (it has no run.json)")
@@ -63,9 +67,15 @@ def resolve_run(ref: str, runs_dir: Path) -> RunDir:
     raise RunLookupError(f"no run '{ref}' in {runs_dir}{hint}" + ("" if names else " (it holds no runs)"))
 
 
-def _started(path: Path) -> str:
-    info = read_info(path)
-    return f"{info.get('started', '')}|{path.name}"
+def _started(path: Path) -> tuple[float, str]:
+    """Sort key: the start time as a moment (UTC offsets compared properly), then the id."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(read_info(path)["started"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        moment = float("-inf")
+    return moment, path.name
 
 
 def read_info(path: Path) -> dict:

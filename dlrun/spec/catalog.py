@@ -46,7 +46,8 @@ def suggest(word: str, choices) -> str:
         return f" — did you mean '{by_lower[word.lower()]}'?"
     close = set(difflib.get_close_matches(word, choices, n=5, cutoff=0.6))
     close |= {by_lower[c] for c in difflib.get_close_matches(word.lower(), list(by_lower), n=5, cutoff=0.6)}
-    close |= {c for c in choices if _edits(word, c) <= max(1, len(word) // 4)}
+    if len(word) >= 3:
+        close |= {c for c in choices if _edits(word, c) <= max(1, len(word) // 4)}
     if not close:
         return ""
     best = min(close, key=lambda c: (_edits(word, c), -difflib.SequenceMatcher(None, word, c).ratio(), c))
@@ -57,8 +58,9 @@ def unknown_name(kind: str, name: str, choices) -> str:
     """The message for an unknown Keras name, e.g. "unknown optimizer 'adma' — did you mean 'adam'?"."""
     hint = suggest(name, choices)
     if not hint:
-        listing = ", ".join(sorted(choices)[:12])
-        more = ", …" if len(choices) > 12 else ""
+        shown = sorted(choices) if len(choices) <= 20 else sorted(choices)[:12]
+        listing = ", ".join(shown)
+        more = ", …" if len(shown) < len(choices) else ""
         hint = f" (known: {listing}{more})"
     return f"unknown {kind} '{name}'{hint}"
 

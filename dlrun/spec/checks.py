@@ -134,3 +134,20 @@ def check_free_form(data: dict) -> Found:
             _check_graph(model, found)
     _check_optimizer(data.get("optimizer"), found)
     return found
+
+
+def check_combinations(spec) -> Found:
+    """Settings that are each valid but cannot work together, placed at the setting to change."""
+    found: Found = []
+    if spec.optimizer.schedule is not None and spec.callbacks.reduce_lr_on_plateau is not None:
+        found.append((("callbacks", "reduce_lr_on_plateau"), "optimizer.schedule and reduce_lr_on_plateau both set "
+                                                             "the learning rate; keep one of them"))
+    if spec.split.validation == 0 and spec.split.protocol == "holdout":
+        for name, monitor in spec.callbacks.monitors().items():
+            if monitor.startswith("val_"):
+                found.append((("callbacks", name, "monitor"),
+                              f"monitors '{monitor}' but split.validation is 0, so there is no validation data; "
+                              f"set split.validation (e.g. 0.2) or monitor a training quantity"))
+    if spec.model.is_graph and spec.loss is not None:
+        found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))
+    return found

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from dlrun.errors import Problem, SpecError
 from dlrun.spec.catalog import suggest
-from dlrun.spec.checks import check_free_form
+from dlrun.spec.checks import check_combinations, check_free_form
 from dlrun.spec.models import ExperimentSpec
 from dlrun.spec.schema_walk import allowed_keys
 from dlrun.spec.yamlsource import Loc, Located, dotted, read_located
@@ -205,6 +205,10 @@ def validate_data(located: Located, default_file: str) -> ExperimentSpec:
     for path, message in check_free_form(located.data):
         loc = located.loc_of(path, default_file)
         problems.append(Problem(loc.file, loc.line, loc.col, dotted(path), message))
+    if spec is not None:
+        for path, message in check_combinations(spec):
+            loc = located.loc_of(path, default_file)
+            problems.append(Problem(loc.file, loc.line, loc.col, dotted(path), message))
     if problems:
         raise SpecError(problems)
     return spec
@@ -229,5 +233,5 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
 
 
 def _default_name(path: Path) -> str:
-    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in path.stem).strip("-._")
+    stem = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "-" for c in path.stem).strip("-._")
     return stem[:64] or "experiment"

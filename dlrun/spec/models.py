@@ -295,17 +295,3 @@ class ExperimentSpec(Section):
         if not NAME_RE.match(value):
             raise ValueError(f"'{value}' is not a usable run name: use up to 64 letters, digits, '.', '_' or '-'")
         return value
-
-    @model_validator(mode="after")
-    def _combinations(self) -> "ExperimentSpec":
-        if self.optimizer.schedule is not None and self.callbacks.reduce_lr_on_plateau is not None:
-            raise ValueError("optimizer.schedule and callbacks.reduce_lr_on_plateau both set the learning rate; "
-                             "keep one of them")
-        if self.split.validation == 0 and self.split.protocol == "holdout":
-            for name, monitor in self.callbacks.monitors().items():
-                if monitor.startswith("val_"):
-                    raise ValueError(f"callbacks.{name} monitors '{monitor}' but split.validation is 0, so there is no "
-                                     f"validation data; set split.validation (e.g. 0.2) or monitor a training quantity")
-        if self.model.is_graph and self.loss is not None:
-            raise ValueError("a graph model sets `loss:` on each of model.outputs, not at the top level")
-        return self

@@ -16,6 +16,7 @@ import yaml
 
 from dlrun.errors import Problem, SpecError
 
+PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 PathKey = tuple  # a path into the data: ("model", "layers", 2, "Dense", "units")
 
 
@@ -49,6 +50,11 @@ def _mark(file: str, node: yaml.Node) -> Loc:
 def _walk(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: PathKey,
           locs: dict, problems: list[Problem]) -> Any:
     """Build Python data from a composed node, recording locations on the way."""
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in PLAIN_TAGS:
+        here = _mark(file, node)
+        problems.append(Problem(file, here.line, here.col, dotted(path),
+                                f"malformed YAML: the tag {node.tag} is not allowed (only plain YAML is accepted: no Python object tags)"))
+        return None
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[str, Any] = {}
@@ -100,13 +106,7 @@ def parse_located(text: str, file: str) -> Located:
         locs: dict[PathKey, Loc] = {(): Loc(file, 1, 1)}
         data = _walk(node, loader, file, (), locs, problems)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        what = exc.problem or "malformed YAML"
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            what = f"{what} (only plain YAML is accepted: no Python object tags)"
-        raise SpecError([Problem(file, line, col, "", f"malformed YAML: {what}")]) from None
+        raise SpecError([_malformed(exc, file, text)]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - PyYAML marks nearly everything
         raise SpecError([Problem(file, None, None, "", f"malformed YAML: {exc}")]) from None
     finally:
@@ -114,6 +114,34 @@ def parse_located(text: str, file: str) -> Located:
     if problems:
         raise SpecError(problems)
     return Located(data, locs)
+
+
+JARGON = {"'<scalar>'": "a value", "'<stream end>'": "the end of the file", "<block end>": "the end of a block",
+          "'<block mapping start>'": "a new mapping", "'<block end>'": "the end of a block"}
+
+
+def _malformed(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
+    """A PyYAML error in plain words, placed where the broken construct starts when that helps."""
+    mark = exc.problem_mark or exc.context_mark
+    last_line = max(1, len(text.splitlines()))
+    line = min(mark.line + 1, last_line) if mark else None
+    col = mark.column + 1 if mark and mark.line + 1 <= last_line else 1
+    what = exc.problem or "malformed YAML"
+    for word, plain in JARGON.items():
+        what = what.replace(word, plain)
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        what = f"{what} (only plain YAML is accepted: no Python object tags)"
+    elif exc.context and exc.context_mark is not None and "flow" in exc.context:
+        # an unclosed [ or {: point at where it opened, which is where the fix goes
+        start = exc.context_mark
+        opener, closer = ("[", "]") if "sequence" in exc.context else ("{", "}")
+        where = f"line {line}" if line else "the end"
+        what = f"the '{opener}' opened here is not closed: {what} at {where} (is a '{closer}' or a comma missing?)"
+        line, col = start.line + 1, start.column + 1
+    elif exc.context and exc.context_mark is not None:
+        start = exc.context_mark
+        what = f"{what} — {exc.context} that starts at line {start.line + 1}, column {start.column + 1}"
+    return Problem(file, line, col, "", f"malformed YAML: {what}")
 
 
 def read_located(path: Path, shown_as: str | None = None) -> Located:
