@@ -1,11 +1,15 @@
 """train: the one place where the stages meet.
 
     YAML ─load─▶ spec ─prepare─▶ splits + preprocessing + arrays ─build─▶ keras.Model
-         ─fit─▶ history + checkpoints ─store─▶ RunDir ─report─▶ metrics.json, plots
+         ─fit─▶ history + checkpoints ─store─▶ RunDir ─report─▶ metrics.json, report.md, plots
+
+`fit_in_dir` is the unit every protocol shares: one model, fitted on one Prepared split, with
+all its artifacts in one folder (a holdout run, one k-fold fold, or the k-fold final model).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -38,7 +42,7 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-def monitor_of(prepared: Prepared) -> tuple[str, str]:
+def monitor_of(prepared: Prepared, has_val: bool) -> tuple[str, str]:
     """The quantity that picks the best epoch, and whether lower or higher is better."""
     cbs = prepared.spec.callbacks
     for section in (cbs.early_stopping, cbs.model_checkpoint):
@@ -47,7 +51,7 @@ def monitor_of(prepared: Prepared) -> tuple[str, str]:
             if mode == "auto":
                 mode = "max" if any(k in section.monitor for k in MAX_IS_BETTER) else "min"
             return section.monitor, mode
-    return ("val_loss" if len(prepared.splits.validation) else "loss"), "min"
+    return ("val_loss" if has_val else "loss"), "min"
 
 
 def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
@@ -77,28 +81,60 @@ def audit_of(prepared: Prepared) -> dict:
     return audit_data(prepared.dataset.features, parts, codes, labels)
 
 
-def _save_model(model, path: Path) -> None:
+def save_model(model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
 
 
-def _write_inputs(run: RunDir, prepared: Prepared) -> None:
+def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", extra: dict | None = None) -> None:
+    """config.yaml, splits.json and preprocessing.json: everything needed to redo or re-evaluate the fit."""
     spec = prepared.spec
-    header = (f"# Resolved spec of run {run.run_id}: every default filled in.\n"
-              f"# Repeat it with: dlrun train {run.path / 'config.yaml'}\n")
-    resolved = spec.model_dump(mode="json")
-    write_yaml(run.file("config.yaml"), resolved, header)
+    header = (f"# Resolved spec of run {folder.run_id}: every default filled in.\n"
+              f"# Repeat it with: dlrun {'kfold' if protocol != 'holdout' else 'train'} {folder.path / 'config.yaml'}\n")
+    write_yaml(folder.file("config.yaml"), spec.model_dump(mode="json"), header)
     sample = {} if prepared.sample is None else {"sample": prepared.sample.tolist()}
-    write_json(run.file("splits.json"), {"protocol": "holdout", "n_rows": prepared.dataset.n_rows,
-                                         **prepared.splits.to_json(), **sample})
-    write_json(run.file("preprocessing.json"), {
+    write_json(folder.file("splits.json"), {"protocol": protocol, "n_rows": prepared.dataset.n_rows,
+                                            **(extra or {}), **prepared.splits.to_json(), **sample})
+    write_json(folder.file("preprocessing.json"), {
         "features": prepared.preprocessor.to_json(),
         "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},
         "outputs": prepared.plan,
         "baselines": prepared.baselines(),
         "inputs": {name: {"shape": list(info.shape), "dtype": info.dtype} for name, info in prepared.infos.items()},
     })
+
+
+def start_info(run: RunDir, loaded: LoadedSpec, prepared_or_resolved, kind: str, smoke: bool, **more) -> None:
+    spec = prepared_or_resolved.spec
+    dataset = prepared_or_resolved.dataset
+    run.update_info(run_id=run.run_id, name=spec.name, status="running", started=now_iso(), kind=kind,
+                    spec_file=str(loaded.path), data_dir=str(loaded.base_dir), seed=spec.seed, smoke=smoke,
+                    data={"source": spec.data.source, "fingerprint": dataset.fingerprint(), "rows": dataset.n_rows,
+                          **more.pop("data", {})},
+                    tasks={n: t.task for n, t in prepared_or_resolved.targets.items()},
+                    **provenance(loaded.base_dir), **more)
+
+
+@contextlib.contextmanager
+def run_status(run: RunDir, what: str = "training"):
+    """Map whatever ends the block onto run.json's status; an unexpected error keeps its details."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        run.set_status("interrupted")
+        raise Interrupted(f"interrupted; the run so far is in {run.path}") from None
+    except Diverged as exc:
+        run.set_status("diverged", error=str(exc))
+        raise
+    except DlrunError as exc:
+        run.set_status("failed", error=str(exc))
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the details in the run
+        run.file("error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise RunFailed(f"{what} failed: {type(exc).__name__}: {str(exc)[:500]}\n"
+                        f"details: {run.file('error.log')}") from None
 
 
 def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict], None] | None = None,
@@ -115,39 +151,36 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     prepared = prepare(loaded, smoke=smoke)
     spec = prepared.spec
     run = RunDir.create(Path(spec.output.runs_dir), spec.name)
-    run.update_info(run_id=run.run_id, name=spec.name, status="running", started=now_iso(), kind="train",
-                    spec_file=str(loaded.path), data_dir=str(loaded.base_dir), seed=spec.seed, smoke=smoke,
-                    data={"source": spec.data.source, "fingerprint": prepared.dataset.fingerprint(),
-                          "rows": prepared.dataset.n_rows, "split": prepared.splits.sizes()},
-                    tasks={n: t.task for n, t in prepared.targets.items()},
-                    **provenance(loaded.base_dir))
-    try:
-        _write_inputs(run, prepared)
+    start_info(run, loaded, prepared, "train", smoke, data={"split": prepared.splits.sizes()})
+    with run_status(run):
+        write_inputs(run, prepared)
         if on_start is not None:
             on_start(run, prepared)
-        return _fit_and_report(run, prepared, started, on_epoch)
-    except KeyboardInterrupt:
-        run.set_status("interrupted")
-        raise Interrupted(f"interrupted; the run so far is in {run.path}") from None
-    except Diverged as exc:
-        run.set_status("diverged", error=str(exc))
-        raise
-    except DlrunError as exc:
-        run.set_status("failed", error=str(exc))
-        raise
-    except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the details in the run
-        (run.file("error.log")).write_text(traceback.format_exc(), encoding="utf-8")
-        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
-        raise RunFailed(f"training failed: {type(exc).__name__}: {str(exc)[:500]}\n"
-                        f"details: {run.file('error.log')}") from None
+        result = fit_in_dir(run, prepared, on_epoch)
+        run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
+        return result.result
 
 
-def _fit_and_report(run: RunDir, prepared: Prepared, started: float, on_epoch) -> TrainResult:
+@dataclass
+class _Fitted:
+    result: TrainResult
+    notes_info: dict
+
+
+def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False) -> _Fitted:
+    """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
+
+    With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
+    only to record per-epoch curves (k-fold without an inner split, as the seeds do); no callback
+    may monitor it (spec validation refuses val_* monitors when split.validation is 0).
+    """
     from dlrun.train.runtime import setup_runtime
 
     spec, loaded = prepared.spec, prepared.loaded
     runtime = setup_runtime(spec.training, spec.seed)  # imports TensorFlow first, quietly
     from dlrun.model.build import build_or_explain
+    from dlrun.report.analysis import diagnose_fit
+    from dlrun.report.evaluation import score_outputs, write_evaluation
     from dlrun.train.callbacks import HistoryWriter, build_callbacks
     from dlrun.train.fit import compile_model, fit
 
@@ -156,27 +189,27 @@ def _fit_and_report(run: RunDir, prepared: Prepared, started: float, on_epoch) -
     compile_model(model, spec, prepared.plan, loaded.locate)
     has_val = len(prepared.splits.validation) > 0
     writer = HistoryWriter(run.file("history.csv"), spec.callbacks.terminate_on_nan, on_epoch)
-    callbacks, handles = build_callbacks(spec, run.path, has_val)
+    callbacks, _ = build_callbacks(spec, run.path, has_val)
     x_train, y_train = prepared.part("train")
-    validation = prepared.part("validation") if has_val else None
+    if has_val:
+        validation = prepared.part("validation")
+    elif curves_on_test and len(prepared.splits.test):
+        validation = prepared.part("test")
+    else:
+        validation = None
     fit_started = time.time()
     fit(model, spec, x_train, y_train, validation, [*callbacks, writer])
     fit_seconds = time.time() - fit_started
     history = writer.rows
-    if writer.diverged_epoch is not None or (history and not np.isfinite(history[-1].get("loss", 0.0))):
-        epoch = writer.diverged_epoch or len(history)
+    if writer.diverged_epoch is not None or not history or not np.isfinite(history[-1].get("loss", 0.0)):
+        epoch = writer.diverged_epoch or max(1, len(history))
         raise Diverged(f"the loss became NaN or infinite at epoch {epoch}; try a lower optimizer.learning_rate "
                        f"(now {spec.optimizer.learning_rate}), gradient clipping (optimizer.clipnorm: 1.0), "
                        f"or check the data for extreme values")
-    if not history:
-        raise Diverged("the loss became NaN or infinite in the first epoch; try a lower optimizer.learning_rate")
-    monitor, mode = monitor_of(prepared)
+    monitor, mode = monitor_of(prepared, validation is not None)
     best = best_epoch(history, monitor, mode)
     if spec.output.save_model:
-        _save_model(model, run.file("model.keras"))
-    from dlrun.report.analysis import diagnose_fit
-    from dlrun.report.evaluation import score_outputs, write_evaluation
-
+        save_model(model, run.file("model.keras"))
     part = "test" if len(prepared.splits.test) else "validation" if has_val else "train"
     raw = predict_part(model, prepared, part)
     results = score_outputs(raw, prepared.plan, prepared.targets, prepared.truths(part), prepared.baselines())
@@ -193,17 +226,18 @@ def _fit_and_report(run: RunDir, prepared: Prepared, started: float, on_epoch) -
         "audit": audit_of(prepared),
     }
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.plan, prepared.targets,
-                               prepared.truths(part), history if spec.output.plots else None)
-    run.set_status("completed", seconds=round(time.time() - started, 3), fit_seconds=round(fit_seconds, 3),
-                   epochs_run=len(history), best_epoch=best, epoch_seconds=writer.seconds, headline=headline(metrics, prepared))
-    return TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))
+                               prepared.truths(part), history if spec.output.plots else None, spec.output.plots)
+    info = {"fit_seconds": round(fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
+            "epoch_seconds": writer.seconds, "headline": headline(metrics, prepared)}
+    result = TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))
+    return _Fitted(result, info)
 
 
 def headline(metrics: dict, prepared: Prepared) -> dict:
-    """The one number a listing shows: test accuracy (classification) or test MAE (regression)."""
+    """The one number a listing shows: accuracy (classification) or MAE (regression) on held-out rows."""
     entry = prepared.plan[0]
     task = prepared.targets[entry["target"]].task
     part = metrics["part"]
-    test = metrics[part] if len(prepared.plan) == 1 else metrics[part].get(entry["name"], {})
+    held_out = metrics[part] if len(prepared.plan) == 1 else metrics[part].get(entry["name"], {})
     name = HEADLINE[task]
-    return {"name": f"{part}_{name}", "value": test.get(name)}
+    return {"name": f"{part}_{name}", "value": held_out.get(name)}

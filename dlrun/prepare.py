@@ -91,32 +91,60 @@ def smoke_rows(n_rows: int, labels, seed: int, keep: int = SMOKE_ROWS) -> np.nda
     return np.sort(taken)
 
 
-def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
-    """Load the data, fill in task defaults, split, and fit preprocessing on the training rows."""
-    from dlrun.train.fit import encode_targets, output_plan
+@dataclass
+class Resolved:
+    """The loaded data with the spec's task defaults filled in: the start of every protocol."""
 
+    loaded: LoadedSpec
+    dataset: Dataset
+    targets: dict[str, TargetEncoder]
+    sample: np.ndarray | None = None
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        return self.loaded.spec
+
+    def labels(self):
+        return stratify_labels(self.dataset, self.targets, self.spec.split.stratify)
+
+
+def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
+    """Load the data and fill in the task defaults (output activation, loss, metrics)."""
     spec = loaded.spec
-    if spec.split.protocol != "holdout":
-        raise loaded.error([(("split", "protocol"), f"{spec.split.protocol} is a cross-validation protocol, run by "
-                                                    f"`dlrun kfold`; `dlrun train` uses protocol: holdout")])
     dataset = load_dataset(spec.data, loaded.base_dir, spec.split.group)
     targets = fit_targets(dataset, spec)
     resolved, found = resolve_for_data(loaded.data, targets)
     if found:
         raise loaded.error(found)
     loaded = loaded.with_data(resolved)
-    spec = loaded.spec
-    labels = stratify_labels(dataset, targets, spec.split.stratify)
     sample = None
     if smoke:
-        sample = smoke_rows(dataset.n_rows, labels, spec.seed)
+        sample = smoke_rows(dataset.n_rows, stratify_labels(dataset, targets, spec.split.stratify), spec.seed)
         dataset = dataset.take(sample)
-        labels = stratify_labels(dataset, targets, spec.split.stratify)
-    splits = holdout_split(dataset.n_rows, spec.split, spec.seed, labels, dataset.source_test)
+    return Resolved(loaded, dataset, targets, sample)
+
+
+def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
+    """Fit preprocessing on `splits.train` only, then transform every row."""
+    from dlrun.train.fit import encode_targets, output_plan
+
+    spec, dataset = resolved.spec, resolved.dataset
     train_features = dataset.features.iloc[splits.train] if dataset.is_table else dataset.features[splits.train]
     pre = FeaturePreprocessor.fit(train_features, spec.data)
     x = pre.transform(dataset.features, where=dataset.name)
     infos = input_infos(spec.model, pre)
-    plan = output_plan(spec, targets)
-    y = encode_targets(plan, targets, dataset.targets)
-    return Prepared(loaded, dataset, targets, splits, pre, infos, plan, x, y, sample)
+    plan = output_plan(spec, resolved.targets)
+    y = encode_targets(plan, resolved.targets, dataset.targets)
+    return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, plan, x, y, resolved.sample)
+
+
+def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
+    """Holdout: load the data, fill in task defaults, split, and fit preprocessing on the training rows."""
+    spec = loaded.spec
+    if spec.split.protocol != "holdout":
+        raise loaded.error([(("split", "protocol"), f"{spec.split.protocol} is a cross-validation protocol, run by "
+                                                    f"`dlrun kfold`; `dlrun train` uses protocol: holdout")])
+    resolved = load_resolved(loaded, smoke)
+    splits = holdout_split(resolved.dataset.n_rows, resolved.spec.split, resolved.spec.seed, resolved.labels(),
+                           resolved.dataset.source_test)
+    return prepare_rows(resolved, splits)

@@ -223,8 +223,6 @@ def test_transform_uses_columns_by_name_not_position():
 
 # ---- reported bugs ---------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: text in a passthrough column is silently turned into NaN by transform "
-                                       "(pd.to_numeric(errors='coerce')); the CSV loader also lets it through")
 def test_text_in_a_passthrough_column_is_a_data_error_naming_column_and_row():
     train = pd.DataFrame({"tok": ["5", "abc", "7"], "x": [1.0, 2.0, 3.0]})
     pre = FeaturePreprocessor.fit(train, spec(passthrough=["tok"]))

@@ -124,7 +124,7 @@ def test_latest_follows_started_not_the_folder_name(runs_dir):
     assert resolve_run("latest", runs_dir).run_id == "aaa-new"
 
 
-@pytest.mark.xfail(strict=True, reason="latest compares run.json `started` as text, so ISO times with different "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="latest compares run.json `started` as text, so ISO times with different "
                                        "UTC offsets (DST change, another machine) are ordered wrongly")
 def test_latest_orders_started_times_with_different_utc_offsets(runs_dir):
     # 02:30+02:00 is 00:30 UTC; 02:10+01:00 is 01:10 UTC (the autumn DST change in Central Europe)
@@ -196,7 +196,7 @@ def test_id_never_resolves_to_a_run_outside_the_runs_dir(tmp_path):
     assert resolve_run("20260101-100000", runs).run_id == "20260101-100000-inside-aaaa"
 
 
-@pytest.mark.xfail(strict=True, reason="a path ref is resolved against the working directory and accepted "
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="a path ref is resolved against the working directory and accepted "
                                        "wherever it points, so '../x' names a run outside --runs-dir "
                                        "(errors.RunLookupError promises an error for that)")
 def test_dotdot_path_never_resolves_to_a_run_outside_the_runs_dir(tmp_path, monkeypatch):
@@ -209,7 +209,7 @@ def test_dotdot_path_never_resolves_to_a_run_outside_the_runs_dir(tmp_path, monk
     assert outside.is_dir()
 
 
-@pytest.mark.xfail(strict=True, reason="'..' is resolved against the working directory, so it names a run "
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="'..' is resolved against the working directory, so it names a run "
                                        "folder outside --runs-dir when the working directory is inside one")
 def test_dotdot_alone_never_resolves_outside_the_runs_dir(tmp_path, monkeypatch):
     runs = tmp_path / "runs"

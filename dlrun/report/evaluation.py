@@ -33,7 +33,7 @@ def score_outputs(raw_outputs: list[np.ndarray], plan: list[dict], targets: dict
 
 def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[str, dict],
                      raw_outputs: list[np.ndarray], plan: list[dict], targets: dict,
-                     truths: dict[str, np.ndarray], history: list[dict] | None = None) -> dict:
+                     truths: dict[str, np.ndarray], history: list[dict] | None = None, plots_on: bool = True) -> dict:
     """Write metrics.json, report.md and plots into `folder`; return the metrics document.
 
     `summary` holds the run-level facts (run id, fit diagnosis, audit, ...) kept beside the metrics.
@@ -43,6 +43,9 @@ def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[st
     document = {**summary, "part": part, part: next(iter(per_output.values())) if single else per_output}
     write_json(folder / "metrics.json", document)
     images = []
+    if not plots_on:
+        write_text(folder / "report.md", render_markdown(document, part, per_output, images, folder))
+        return document
     if history:
         images += plots.learning_curves(history, folder / "plots")
     for entry, raw in zip(plan, raw_outputs):
