@@ -2,4 +2,5 @@
 
 from dlrun.cli import main
 
-main()
+if __name__ == "__main__":  # guarded: k-fold worker processes (spawn) import this module again
+    main()

@@ -114,6 +114,67 @@ def train(
         _fail(exc)
 
 
+@app.command()
+def kfold(
+    config: Annotated[Optional[Path], typer.Argument(help="The experiment spec (YAML); optional with --resume.",
+                                                     show_default=False)] = None,
+    set_: Sets = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Folds run in parallel processes "
+                                                           "(TensorFlow threads divided among them).")] = 1,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted k-fold run (id, prefix, "
+                                                                   "path or 'latest') from its first unfinished fold.")] = None,
+    allow_changed: Annotated[bool, typer.Option("--allow-changed", help="With --resume: continue even if the spec "
+                                                                        "differs from the run's.")] = False,
+    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="Where the run directory is created "
+                                                                        "(default: output.runs_dir, 'runs').")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: the spec's name).")] = None,
+    smoke: Annotated[bool, typer.Option("--smoke", help="Quick end-to-end check: a small sample of rows, 1 epoch.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+) -> None:
+    """Cross-validate: k-fold, stratified, repeated, group or time-series folds, with mean, std and 95% CI."""
+    from dlrun.train.runtime import quiet_tensorflow
+
+    quiet_tensorflow(verbose)
+    overrides = list(set_ or [])
+    if runs_dir is not None:
+        overrides.append(f"output.runs_dir={json.dumps(str(runs_dir))}")
+    if name is not None:
+        overrides.append(f"name={json.dumps(name)}")
+    if smoke:
+        overrides.append("training.epochs=1")
+    try:
+        from dlrun.kfold import kfold as run_kfold
+        from dlrun.report.runs_view import kfold_panel
+        from dlrun.runs.lookup import resolve_run
+        from dlrun.spec import load_spec
+
+        previous = None
+        if resume is not None:
+            previous = resolve_run(resume, runs_dir or Path("runs"))
+        if config is None:
+            if previous is None:
+                from dlrun.errors import UserError
+
+                raise UserError("give a CONFIG, or --resume RUN to continue an interrupted k-fold run")
+            loaded = load_spec(previous.file("config.yaml"), overrides)
+            loaded.data_dir = Path(previous.read_info().get("data_dir", "."))
+            loaded = loaded.with_data(loaded.data)
+        else:
+            loaded = load_spec(config, overrides)
+
+        def report(result: dict, total: int) -> None:
+            from dlrun.report.cv_summary import fold_scalars
+
+            scalars = fold_scalars(result["metrics"])
+            shown = "  ".join(f"{k}={v:.4f}" for k, v in scalars.items() if "baseline" not in k)
+            out.print(f"fold {result['fold']}/{total}  {shown}", highlight=False)
+
+        result = run_kfold(loaded, smoke=smoke, jobs=jobs, resume=previous, allow_changed=allow_changed, on_fold=report)
+        out.print(kfold_panel(result))
+    except DlrunError as exc:
+        _fail(exc)
+
+
 RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs directory to look in.")]
 RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, a run folder path, or 'latest'.",
                                        show_default=False)]
@@ -196,6 +257,11 @@ def runs(
 ) -> None:
     """List runs: id, name, status, start, duration and headline metric."""
     from dlrun.runs.lookup import list_runs
+    from dlrun.runs.rundir import STATUSES
+
+    if status is not None and status not in STATUSES:
+        err.print(f"[bold red]error:[/] --status must be one of {', '.join(STATUSES)}, not '{status}'", highlight=False)
+        raise typer.Exit(2)
 
     found = list_runs(runs_dir, name, status)
     if as_json:

@@ -44,7 +44,10 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     scheme = "npz" if path.suffix.lower() == ".npz" else "csv"
-    data_spec = saved.spec.data.model_copy(update={"source": f"{scheme}:{path.resolve()}"})
+    update = {"source": f"{scheme}:{path.resolve()}"}
+    if scheme == "csv":  # the run's own target names (a sklearn source calls its target 'target')
+        update["target"] = list(saved.targets)
+    data_spec = saved.spec.data.model_copy(update=update)
     return load_dataset(data_spec, path.parent)
 
 

@@ -4,6 +4,7 @@ run folders for the listing commands and on two tiny trained runs for compare an
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -346,7 +347,7 @@ def test_listing_commands_answer_for_fifty_runs(tmp_path):
                   accuracy=0.5 + i / 100, learning_rate=0.001 * (i + 1),
                   status="failed" if i % 10 == 0 else "completed")
         ids.append(run_id)
-    env = {**__import__("os").environ, "COLUMNS": "250"}
+    env = {**os.environ, "COLUMNS": "250"}
     commands = {"runs": ["runs", "--runs-dir", str(runs)],
                 "runs --json": ["runs", "--runs-dir", str(runs), "--json"],
                 "show": ["show", ids[17], "--runs-dir", str(runs)],

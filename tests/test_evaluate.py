@@ -212,10 +212,26 @@ def test_evaluate_notes_when_the_data_changed_since_training(binary, tmp_path):
     assert result.document["notes"] == result.notes
 
 
+def test_evaluate_a_smoke_run_uses_the_same_sampled_rows(tmp_path):
+    spec = _write(tmp_path, "smoke.yaml", """
+    name: smoke-digits
+    seed: 2
+    data: {source: "sklearn:digits"}
+    model:
+      layers:
+        - Dense: {units: 10, activation: softmax}
+    training: {epochs: 1}
+    """)
+    trained = train(load_spec(spec, [f"output.runs_dir={tmp_path / 'runs'}"]), smoke=True)
+    assert len(_splits(trained.run)["sample"]) < 1797
+    result = evaluate(trained.run)
+    assert result.notes == []
+    assert result.document["test"]["n"] == trained.metrics["test"]["n"] == len(_splits(trained.run)["test"])
+    assert result.document["test"]["accuracy"] == trained.metrics["test"]["accuracy"]
+
+
 # ---- evaluate on a new data file ---------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="evaluate --data calls audit_data with splits {'data': rows}, and "
-                                       "audit_data reads splits['train'] unconditionally: KeyError: 'train'")
 def test_data_file_with_labels_is_evaluated_for_a_csv_trained_run(binary, tmp_path):
     fresh = _pets_frame(n=30, seed=99)
     path = tmp_path / "new_pets.csv"
@@ -227,9 +243,6 @@ def test_data_file_with_labels_is_evaluated_for_a_csv_trained_run(binary, tmp_pa
     assert (result.folder / "report.md").is_file()
 
 
-@pytest.mark.xfail(strict=True, raises=DataError, reason="a run trained on a sklearn: source has data.target unset, "
-                                                        "so --data CSV fails with 'data.target is required for a "
-                                                        "CSV source' although the file has the run's 'target' column")
 def test_data_file_for_a_sklearn_trained_run_is_read_with_the_runs_target_column(iris, tmp_path):
     path = _iris_csv(np.arange(0, 150, 5), tmp_path / "iris_labelled.csv", with_target=True)
     result = evaluate(iris.run, data=path)

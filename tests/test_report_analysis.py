@@ -161,7 +161,7 @@ def test_a_rare_class_in_training_is_flagged_as_imbalance():
     audit = audit_data(features, splits, codes, ["common", "rare"])
     assert audit["class_balance"]["train"] == {"common": 10, "rare": 1}
     (flag,) = audit["flags"]
-    assert flag.startswith("class imbalance: the rarest class has 1 training rows against 10")
+    assert flag.startswith("class imbalance: the rarest class has 1 training row against 10")
     assert "balanced accuracy" in flag
 
 
@@ -186,7 +186,7 @@ def test_missing_values_are_counted_per_split_and_column_in_a_dataframe():
     splits = {"train": np.array([0, 1, 2]), "test": np.array([3, 4])}
     audit = audit_data(frame, splits, None, None)
     assert audit["missing_values"] == {"train": {"a": 1, "b": 1}, "test": {"a": 1}}
-    assert "missing values: 3 cells were missing and were imputed" in audit["flags"]
+    assert "missing values: 3 cells were missing (data.impute decides how they are filled)" in audit["flags"]
 
 
 def test_missing_values_are_counted_in_a_float_array():
@@ -195,7 +195,7 @@ def test_missing_values_are_counted_in_a_float_array():
     array[3, :] = np.nan
     audit = audit_data(array, {"train": np.array([0, 1, 2]), "test": np.array([3])}, None, None)
     assert audit["missing_values"] == {"train": {"features": 1}, "test": {"features": 3}}
-    assert "missing values: 4 cells were missing and were imputed" in audit["flags"]
+    assert "missing values: 4 cells were missing (data.impute decides how they are filled)" in audit["flags"]
 
 
 def test_no_missing_values_gives_empty_counts_and_no_flag():

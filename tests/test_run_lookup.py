@@ -124,8 +124,6 @@ def test_latest_follows_started_not_the_folder_name(runs_dir):
     assert resolve_run("latest", runs_dir).run_id == "aaa-new"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="latest compares run.json `started` as text, so ISO times with different "
-                                       "UTC offsets (DST change, another machine) are ordered wrongly")
 def test_latest_orders_started_times_with_different_utc_offsets(runs_dir):
     # 02:30+02:00 is 00:30 UTC; 02:10+01:00 is 01:10 UTC (the autumn DST change in Central Europe)
     make_run(runs_dir, "run-before-dst-change", started="2026-10-25T02:30:00+02:00")
@@ -196,29 +194,41 @@ def test_id_never_resolves_to_a_run_outside_the_runs_dir(tmp_path):
     assert resolve_run("20260101-100000", runs).run_id == "20260101-100000-inside-aaaa"
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="a path ref is resolved against the working directory and accepted "
-                                       "wherever it points, so '../x' names a run outside --runs-dir "
-                                       "(errors.RunLookupError promises an error for that)")
 def test_dotdot_path_never_resolves_to_a_run_outside_the_runs_dir(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     make_run(runs, "20260101-100000-inside-aaaa")
     outside = make_run(tmp_path, "elsewhere")
     monkeypatch.chdir(runs)
-    with pytest.raises(RunLookupError):  # today it resolves to tmp_path/elsewhere
+    with pytest.raises(RunLookupError) as caught:
         resolve_run("../elsewhere", runs)
+    assert "not a run directory inside the runs directory" in str(caught.value)
     assert outside.is_dir()
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="'..' is resolved against the working directory, so it names a run "
-                                       "folder outside --runs-dir when the working directory is inside one")
 def test_dotdot_alone_never_resolves_outside_the_runs_dir(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     make_run(runs, "20260101-100000-inside-aaaa")
     outside = make_run(tmp_path, "elsewhere")
     (outside / "plots").mkdir()
     monkeypatch.chdir(outside / "plots")
-    with pytest.raises(RunLookupError):
+    with pytest.raises(RunLookupError, match="inside the runs directory"):
         resolve_run("..", runs)
+
+
+def test_absolute_path_to_a_run_in_another_runs_dir_is_an_error(tmp_path):
+    runs = tmp_path / "runs"
+    make_run(runs, "20260101-100000-inside-aaaa")
+    other = make_run(tmp_path / "other_runs", "20260101-100000-other-bbbb")
+    with pytest.raises(RunLookupError) as caught:
+        resolve_run(str(other), runs)
+    assert "point --runs-dir at the folder that holds it" in str(caught.value)
+    assert resolve_run(str(other), tmp_path / "other_runs").path == other
+
+
+def test_latest_without_a_readable_started_sorts_oldest(runs_dir):
+    make_run(runs_dir, "zzz-no-start")
+    make_run(runs_dir, "aaa-started", started="2020-01-01T00:00:00+00:00")
+    assert resolve_run("latest", runs_dir).run_id == "aaa-started"
 
 
 def test_absolute_path_outside_the_runs_dir_that_is_no_run_is_an_error(three_runs):

@@ -67,10 +67,10 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
                labels: list[str] | None) -> dict:
     """Leakage (rows of validation/test that also appear in train), class balance and missing values per part."""
     keys = _row_keys(features)
-    train_keys = set(keys[splits["train"]].tolist())
+    train_keys = set(keys[splits["train"]].tolist()) if "train" in splits else set()
     out: dict = {"duplicates_shared_with_train": {}, "class_balance": {}, "missing_values": {}, "flags": []}
     for part, rows in splits.items():
-        if part != "train" and len(rows):
+        if part != "train" and train_keys and len(rows):
             shared = int(sum(1 for k in keys[rows].tolist() if k in train_keys))
             out["duplicates_shared_with_train"][part] = shared
             if shared:
@@ -89,9 +89,11 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
     if class_codes is not None and labels is not None and "train" in out["class_balance"]:
         counts = np.array(list(out["class_balance"]["train"].values()))
         if counts.min() * 5 < counts.max():
-            out["flags"].append(f"class imbalance: the rarest class has {counts.min()} training rows against "
-                                f"{counts.max()} for the commonest — look at balanced accuracy and per-class recall")
+            rarest = int(counts.min())
+            out["flags"].append(f"class imbalance: the rarest class has {rarest} training row{'s' if rarest != 1 else ''}"
+                                f" against {counts.max()} for the commonest — look at balanced accuracy and per-class recall")
     if any(out["missing_values"].values()):
         total = sum(sum(m.values()) for m in out["missing_values"].values())
-        out["flags"].append(f"missing values: {total} cells were missing and were imputed")
+        out["flags"].append(f"missing values: {total} cell{'s were' if total != 1 else ' was'} missing "
+                            f"(data.impute decides how they are filled)")
     return out

@@ -73,6 +73,11 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: float) -> d
 
     y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    if not len(y_true):
+        nan = float("nan")
+        return {"n": 0, "mae": nan, "mse": nan, "rmse": nan, "r2": nan,
+                "baseline": {"kind": f"always predict the training mean {mean:.4g}", "mae": nan, "mse": nan},
+                "margin_over_baseline": nan}
     mse = float(skm.mean_squared_error(y_true, y_pred))
     base_mae = float(np.mean(np.abs(y_true - mean)))
     out = {

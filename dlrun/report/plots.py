@@ -24,7 +24,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def learning_curves(history: list[dict], folder: Path) -> list[Path]:
+def learning_curves(history: list[dict], folder: Path, prefix: str = "") -> list[Path]:
     """One PNG per quantity (loss and each metric): training beside validation, per epoch."""
     if not history:
         return []
@@ -40,10 +40,10 @@ def learning_curves(history: list[dict], folder: Path) -> list[Path]:
                     label=f"validation {quantity}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(quantity)
-        ax.set_title(f"{quantity} per epoch")
+        ax.set_title(f"{quantity} per epoch" + (" (mean over folds)" if prefix else ""))
         ax.grid(alpha=0.3)
         ax.legend()
-        written.append(_save(fig, Path(folder) / f"{quantity}.png"))
+        written.append(_save(fig, Path(folder) / f"{prefix}{quantity}.png"))
         plt.close(fig)
     return written
 

@@ -183,3 +183,31 @@ def evaluation_panel(result) -> Panel:
         items.append(f"[yellow]note:[/] {note}")
     items.append(f"report: [bold]{result.folder / 'report.md'}[/]")
     return Panel(Group(*items), title=f"[bold]{result.run.run_id}[/] on {part}", expand=False)
+
+
+def kfold_panel(result) -> Panel:
+    """Each fold's headline metrics, then mean, sample std and 95% CI; the final model if any."""
+    summary = result.summary
+    keys = [k for k in summary["stats"] if not k.split(".")[-1].startswith(("precision", "recall", "mse"))][:7]
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("fold")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for row in summary["folds"]:
+        table.add_row(str(row["fold"]), *(fmt(row.get(k)) for k in keys))
+    stats = summary["stats"]
+    table.add_row("[bold]mean[/]", *(fmt(stats[k]["mean"]) for k in keys))
+    table.add_row("[bold]std[/]", *(fmt(stats[k]["std"]) for k in keys))
+    table.add_row("[bold]95% CI[/]", *("—" if not stats[k]["ci95"] else f"{stats[k]['ci95'][0]:.3f}–{stats[k]['ci95'][1]:.3f}"
+                                        for k in keys))
+    items: list = [table]
+    if result.skipped:
+        items.append(f"resumed: folds {', '.join(map(str, result.skipped))} were already finished")
+    final = summary.get("final_model")
+    if final:
+        test = final["test"]
+        shown = "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
+        items.append(f"final model ({final['epochs']} epochs) on {final['test_rows']} test rows: {shown}")
+    items.append(f"run directory: [bold]{result.run.path}[/]")
+    return Panel(Group(*items), title=f"[bold green]completed[/] {result.run.run_id} — {summary['protocol']}",
+                 expand=False)

@@ -142,7 +142,7 @@ def check_combinations(spec) -> Found:
     if spec.optimizer.schedule is not None and spec.callbacks.reduce_lr_on_plateau is not None:
         found.append((("callbacks", "reduce_lr_on_plateau"), "optimizer.schedule and reduce_lr_on_plateau both set "
                                                              "the learning rate; keep one of them"))
-    if spec.split.validation == 0 and spec.split.protocol == "holdout":
+    if spec.split.validation == 0:
         for name, monitor in spec.callbacks.monitors().items():
             if monitor.startswith("val_"):
                 found.append((("callbacks", name, "monitor"),

@@ -33,11 +33,12 @@ class LoadedSpec:
     data: dict            # the merged raw data (after extends and overrides)
     located: Located      # where each key came from
     shown: str            # the file name as the user wrote it
+    data_dir: Path | None = None  # where data paths are relative to, when not the spec's folder
 
     @property
     def base_dir(self) -> Path:
         """Data paths in the spec are relative to the spec file's folder."""
-        return self.path.parent
+        return self.data_dir or self.path.parent
 
     def locate(self, path: tuple) -> Loc:
         return self.located.loc_of(path, self.shown)
@@ -53,7 +54,7 @@ class LoadedSpec:
     def with_data(self, data: dict) -> "LoadedSpec":
         """The same spec re-validated from changed data (locations are kept)."""
         located = Located(data, self.located.locs)
-        return LoadedSpec(validate_data(located, self.shown), self.path, data, located, self.shown)
+        return LoadedSpec(validate_data(located, self.shown), self.path, data, located, self.shown, self.data_dir)
 
 
 def _deep_merge(base: Located, child: Located) -> Located:

@@ -93,6 +93,8 @@ class SplitSpec(Section):
     folds: int = Field(5, ge=2, description="Number of folds (k) for the k-fold protocols.")
     repeats: int = Field(1, ge=1, description="repeated_kfold: how many reshuffled rounds of k folds.")
     group: str | None = Field(None, description="group_kfold: the column whose equal values stay on one side.")
+    final_model: bool = Field(False, description="k-fold only: hold out `test` first, cross-validate the rest, then "
+                                                 "retrain on all of it with the chosen epochs and score the test set once.")
 
     @model_validator(mode="after")
     def _parts_fit(self) -> "SplitSpec":
@@ -264,6 +266,7 @@ class OutputSpec(Section):
     runs_dir: str = Field("runs", description="Where run directories are created (relative to the working directory).")
     save_model: bool = Field(True, description="Write the final model as model.keras.")
     plots: bool = Field(True, description="Write learning-curve plots (PNG).")
+    fold_models: bool = Field(False, description="k-fold only: keep each fold's model (folds/NN/model.keras).")
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -39,11 +39,14 @@ def _stderr_silenced(active: bool):
 
 def import_tensorflow():
     """Import TensorFlow (and list its devices) without its C++ start-up noise, unless --verbose."""
-    with _stderr_silenced(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("0", "")):
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("0", "")
+    with _stderr_silenced(quiet):
         import keras  # noqa: F401 - imported here so its start-up lines are silenced too
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")
+    if quiet:
+        tf.get_logger().setLevel("ERROR")  # e.g. retracing notices: noise for a user of a runner
     return tf
 
 
