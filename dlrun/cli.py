@@ -185,11 +185,15 @@ def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _read_metrics(path: Path) -> dict | None:
+def _read_json(path: Path) -> dict | None:
     try:
-        return json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _read_metrics(path: Path) -> dict | None:
+    return _read_json(path / "metrics.json")
 
 
 @app.command()
@@ -207,16 +211,18 @@ def evaluate(
 
     quiet_tensorflow(verbose)
     try:
-        from dlrun.evaluate import evaluate as run_evaluate
+        from dlrun.evaluate import evaluate_any
         from dlrun.runs.lookup import resolve_run
 
-        result = run_evaluate(resolve_run(run, runs_dir), data, split)
+        results = evaluate_any(resolve_run(run, runs_dir), data, split)
         if as_json:
-            _print_json({**result.document, "folder": str(result.folder)})
+            documents = [{**r.document, "folder": str(r.folder)} for r in results]
+            _print_json(documents[0] if len(documents) == 1 else documents)
         else:
             from dlrun.report.runs_view import evaluation_panel
 
-            out.print(evaluation_panel(result))
+            for result in results:
+                out.print(evaluation_panel(result))
     except DlrunError as exc:
         _fail(exc)
 
@@ -280,6 +286,16 @@ def show(run: RunRef, runs_dir: RunsDir = Path("runs"), as_json: Json = False) -
 
         found = resolve_run(run, runs_dir)
         info, metrics = found.read_info(), _read_metrics(found.path)
+        if info.get("kind") == "kfold":
+            summary = _read_json(found.path / "summary.json")
+            if as_json:
+                _print_json({"run": info, "summary": summary, "path": str(found.path)})
+                return
+            from dlrun.report.runs_view import kfold_card
+
+            out.print(kfold_card(info, summary))
+            out.print(f"folder: {found.path}")
+            return
         if as_json:
             _print_json({"run": info, "metrics": metrics, "path": str(found.path)})
         else:

@@ -132,3 +132,18 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
     document = write_evaluation(folder, summary, part_name, per_output, raw, saved.plan, saved.targets, truths,
                                 history or None)
     return EvaluationResult(run, folder, part_name, document, notes)
+
+
+def evaluate_any(run: RunDir, data: Path | None = None, part: str = "test") -> list[EvaluationResult]:
+    """Evaluate a holdout run, or a k-fold run through the models it kept: its final model
+    (split.final_model) or else each fold's model on that fold's held-out rows (output.fold_models)."""
+    if run.read_info().get("kind") != "kfold":
+        return [evaluate(run, data, part)]
+    final = RunDir(run.file("final"))
+    if final.file("model.keras").is_file():
+        return [evaluate(final, data, part)]
+    folds = sorted(p for p in run.file("folds").glob("[0-9][0-9]*") if (p / "model.keras").is_file())
+    if not folds:
+        raise UserError(f"k-fold run {run.run_id} kept no model to evaluate: run it with split.final_model: true "
+                        f"or output.fold_models: true")
+    return [evaluate(RunDir(p), data, part) for p in folds]

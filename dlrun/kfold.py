@@ -89,7 +89,8 @@ def run_fold(job: FoldJob) -> dict:
     folder.path.mkdir(parents=True)
     prepared = prepare_rows(resolved, _fold_splits(resolved, fold))
     folder.update_info(run_id=folder.run_id, kind="fold", fold=fold.number, repeat=fold.repeat, status="running",
-                       started=now_iso(), seed=resolved.spec.seed)
+                       started=now_iso(), seed=resolved.spec.seed, data_dir=str(resolved.loaded.base_dir),
+                       data={"fingerprint": resolved.dataset.fingerprint()})
     from dlrun.experiment import write_inputs
 
     write_inputs(folder, prepared, resolved.spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})

@@ -187,7 +187,17 @@ def evaluation_panel(result) -> Panel:
 
 def kfold_panel(result) -> Panel:
     """Each fold's headline metrics, then mean, sample std and 95% CI; the final model if any."""
-    summary = result.summary
+    return _kfold_view(result.summary, result.skipped, result.run.run_id, str(result.run.path), "completed")
+
+
+def kfold_card(info: dict, summary: dict | None) -> Panel:
+    """`dlrun show` for a k-fold run: its status and, once it finished, the fold table."""
+    if not summary:
+        return run_card(info, None)
+    return _kfold_view(summary, [], info.get("run_id", "?"), info.get("path", ""), info.get("status", "?"))
+
+
+def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: str) -> Panel:
     keys = [k for k in summary["stats"] if not k.split(".")[-1].startswith(("precision", "recall", "mse"))][:7]
     table = Table(show_header=True, header_style="bold")
     table.add_column("fold")
@@ -201,13 +211,14 @@ def kfold_panel(result) -> Panel:
     table.add_row("[bold]95% CI[/]", *("—" if not stats[k]["ci95"] else f"{stats[k]['ci95'][0]:.3f}–{stats[k]['ci95'][1]:.3f}"
                                         for k in keys))
     items: list = [table]
-    if result.skipped:
-        items.append(f"resumed: folds {', '.join(map(str, result.skipped))} were already finished")
+    if skipped:
+        items.append(f"resumed: folds {', '.join(map(str, skipped))} were already finished")
     final = summary.get("final_model")
     if final:
         test = final["test"]
         shown = "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
         items.append(f"final model ({final['epochs']} epochs) on {final['test_rows']} test rows: {shown}")
-    items.append(f"run directory: [bold]{result.run.path}[/]")
-    return Panel(Group(*items), title=f"[bold green]completed[/] {result.run.run_id} — {summary['protocol']}",
-                 expand=False)
+    if path:
+        items.append(f"run directory: [bold]{path}[/]")
+    style = STATUS_STYLE.get(status, "white")
+    return Panel(Group(*items), title=f"[bold {style}]{status}[/] {run_id} — {summary['protocol']}", expand=False)
