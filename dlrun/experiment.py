@@ -66,7 +66,7 @@ def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
 def predict_part(model, prepared: Prepared, part: str) -> list[np.ndarray]:
     """Raw model outputs (one array per output) on one split part."""
     inputs, _ = prepared.part(part)
-    raw = model.predict(inputs, verbose=0, batch_size=max(256, prepared.spec.training.batch_size))
+    raw = model.predict(inputs, verbose=0, batch_size=max(1024, prepared.spec.training.batch_size))
     return raw if isinstance(raw, list) else [raw]
 
 
@@ -167,7 +167,8 @@ class _Fitted:
     notes_info: dict
 
 
-def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False) -> _Fitted:
+def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
+               plots: bool = True) -> _Fitted:
     """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
 
     With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
@@ -186,7 +187,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
 
     run.update_info(runtime=runtime)
     model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate)
-    compile_model(model, spec, prepared.plan, loaded.locate)
+    compile_model(model, spec, prepared.plan, loaded.locate, len(prepared.splits.train))
     has_val = len(prepared.splits.validation) > 0
     writer = HistoryWriter(run.file("history.csv"), spec.callbacks.terminate_on_nan, on_epoch)
     callbacks, _ = build_callbacks(spec, run.path, has_val)
@@ -226,7 +227,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
         "audit": audit_of(prepared),
     }
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.plan, prepared.targets,
-                               prepared.truths(part), history if spec.output.plots else None, spec.output.plots)
+                               prepared.truths(part), history, spec.output.plots and plots)
     info = {"fit_seconds": round(fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
             "epoch_seconds": writer.seconds, "headline": headline(metrics, prepared)}
     result = TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from dlrun.data.folds import Fold, make_folds
+from dlrun.data.folds import Fold, group_cut, make_folds
 from dlrun.data.split import Splits, _cut
 from dlrun.errors import UserError
 from dlrun.experiment import fit_in_dir, run_status, start_info
@@ -67,6 +67,9 @@ def _fold_splits(resolved: Resolved, fold: Fold) -> Splits:
         n_val = 1
     if n_val >= len(fold.train):
         raise UserError(f"split.validation {spec.split.validation} leaves fold {fold.number} no training rows")
+    if spec.split.protocol == "group_kfold" and n_val:  # whole groups, or validation flatters the fit
+        train, validation = group_cut(fold.train, spec.split.validation, resolved.dataset.groups, spec.seed + fold.number)
+        return Splits(train, validation, np.sort(fold.held_out))
     shuffle = spec.split.shuffle and spec.split.protocol != "time_series"  # never validate on the past
     labels = resolved.labels() if shuffle else None
     train, validation = _cut(fold.train, n_val, labels, spec.seed + fold.number, shuffle)
@@ -95,7 +98,7 @@ def run_fold(job: FoldJob) -> dict:
 
     write_inputs(folder, prepared, resolved.spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
     with run_status(folder, f"fold {fold.number}"):
-        fitted = fit_in_dir(folder, prepared, curves_on_test=True)
+        fitted = fit_in_dir(folder, prepared, curves_on_test=resolved.spec.split.curves, plots=False)  # the run plots averaged curves
         folder.set_status("completed", **fitted.notes_info)
     result = fitted.result
     return {"fold": fold.number, "repeat": fold.repeat, "metrics": result.metrics[result.metrics["part"]],
@@ -127,15 +130,19 @@ def _test_rows(resolved: Resolved) -> tuple[np.ndarray, np.ndarray]:
     if dataset.source_test is not None and spec.split.use_source_test and len(dataset.source_test):
         test = np.sort(dataset.source_test)
         return np.setdiff1d(rows, test), test
+    if spec.split.protocol == "group_kfold":  # the final test rows share no group with the rest
+        return group_cut(rows, spec.split.test, dataset.groups, spec.seed)
     n_test = max(1, int(round(dataset.n_rows * spec.split.test)))
     shuffle = spec.split.shuffle and spec.split.protocol != "time_series"
     return _cut(rows, n_test, resolved.labels() if shuffle else None, spec.seed, shuffle)
 
 
-def _check_resume(run: RunDir, loaded: LoadedSpec, allow_changed: bool) -> None:
+def _check_resume(run: RunDir, resolved: Resolved, allow_changed: bool) -> None:
     import yaml
 
-    if run.read_info().get("kind") != "kfold":
+    loaded = resolved.loaded
+    info = run.read_info()
+    if info.get("kind") != "kfold":
         raise UserError(f"{run.run_id} is not a k-fold run; --resume takes the id of an interrupted `dlrun kfold` run")
     saved = yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")) or {}
     diff = config_differences([saved, loaded.spec.model_dump(mode="json")])
@@ -144,6 +151,10 @@ def _check_resume(run: RunDir, loaded: LoadedSpec, allow_changed: bool) -> None:
         lines = [f"  {key}: {old!r} → {new!r}" for key, (old, new) in diff.items()]
         raise UserError("the spec differs from the one the run started with:\n" + "\n".join(lines)
                         + "\nresume with the same spec (or pass --allow-changed to continue anyway)")
+    if info.get("data", {}).get("fingerprint") != resolved.dataset.fingerprint() or \
+            bool(info.get("smoke")) != (resolved.sample is not None):
+        raise UserError(f"the data differs from what run {run.run_id} started on (or --smoke differs); "
+                        f"its finished folds cannot be combined with new ones — start a new run")
 
 
 def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: RunDir | None = None,
@@ -162,7 +173,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
     fold_loaded = _with(resolved.loaded, output={"save_model": resolved.spec.output.fold_models})
     fold_resolved = Resolved(fold_loaded, resolved.dataset, resolved.targets, resolved.sample)
     if resume is not None:
-        _check_resume(resume, resolved.loaded, allow_changed)
+        _check_resume(resume, resolved, allow_changed)
         run = resume
         run.set_status("running", resumed=now_iso())
     else:

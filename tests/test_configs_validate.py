@@ -37,5 +37,6 @@ def test_example_config_validates(path, tmp_path, monkeypatch):
 def test_example_config_header_says_how_to_run_it(path):
     text = "\n".join(header(path))
     assert text, f"{path.name} does not start with a # comment"
-    assert "dlrun train" in text, f"the header of {path.name} does not say `dlrun train ...`"
+    command = "dlrun kfold" if "kfold" in path.name else "dlrun train"
+    assert command in text, f"the header of {path.name} does not say `{command} ...`"
     assert f"configs/{path.name}" in text, f"the header of {path.name} names another file to run"

@@ -66,6 +66,9 @@ def make_folds(rows: np.ndarray, spec: SplitSpec, seed: int, labels: np.ndarray 
     k = spec.folds
     if len(rows) < k or (spec.protocol == "time_series" and len(rows) < k + 1):
         raise DataError(f"split: {len(rows)} rows are too few for {k} folds; lower split.folds")
+    if spec.protocol == "stratified_kfold" and labels is None:
+        raise DataError("split.protocol stratified_kfold needs a classification target (and split.stratify not "
+                        "false); use kfold for regression")
     if spec.protocol == "stratified_kfold" or (spec.protocol == "repeated_kfold" and labels is not None
                                               and spec.stratify is not False):
         counts = np.bincount(labels[rows])
@@ -88,3 +91,15 @@ def make_folds(rows: np.ndarray, spec: SplitSpec, seed: int, labels: np.ndarray 
     for index, (train, held_out) in enumerate(splitter.split(rows, strat, group_values)):
         folds.append(Fold(index + 1, index // per_round + 1, rows[train], rows[held_out]))
     return folds
+
+
+def group_cut(rows: np.ndarray, fraction: float, groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split `rows` into (rest, taken) with about `fraction` of them taken, whole groups only."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    distinct = len(np.unique(groups[rows]))
+    if distinct < 2:
+        raise DataError(f"split: only {distinct} group(s) among these rows; whole groups cannot be held out")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    rest, taken = next(splitter.split(rows, groups=groups[rows]))
+    return np.sort(rows[rest]), np.sort(rows[taken])

@@ -24,6 +24,7 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
     table.add_column(style="bold cyan")
     table.add_column()
     data = spec.data
+    table.add_row("file", source)
     table.add_row("data", f"{data.source}" + (f"  target={data.target}" if data.target else "")
                   + f"  scale={data.scale}  impute={data.impute}" + (f"  reshape={data.reshape}" if data.reshape else ""))
     s = spec.split
@@ -45,7 +46,7 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
     callbacks = [n for n in ("early_stopping", "model_checkpoint", "reduce_lr_on_plateau")
                  if getattr(spec.callbacks, n) is not None]
     table.add_row("callbacks", ", ".join(callbacks) or "none")
-    return Panel(table, title=f"[bold]{spec.name}[/] — {source} is valid", expand=False)
+    return Panel(table, title=f"[bold]{spec.name}[/] is valid", expand=False)
 
 
 class EpochProgress:

@@ -59,7 +59,9 @@ def fold_scalars(metrics: dict) -> dict[str, float]:
 def summarize(folds: list[dict]) -> dict:
     """Per-fold scalars and their description. `folds`: [{"fold": n, "repeat": r, "metrics": {...}}]."""
     rows = [{"fold": f["fold"], "repeat": f["repeat"], **fold_scalars(f["metrics"])} for f in folds]
-    keys = [k for k in rows[0] if k not in ("fold", "repeat")] if rows else []
+    keys: list[str] = []
+    for row in rows:  # every metric any fold reports (a fold missing a class may lack ROC-AUC)
+        keys.extend(k for k in row if k not in ("fold", "repeat") and k not in keys)
     return {"folds": rows, "stats": {k: describe([r.get(k) for r in rows]) for k in keys}}
 
 

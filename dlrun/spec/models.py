@@ -93,6 +93,8 @@ class SplitSpec(Section):
     folds: int = Field(5, ge=2, description="Number of folds (k) for the k-fold protocols.")
     repeats: int = Field(1, ge=1, description="repeated_kfold: how many reshuffled rounds of k folds.")
     group: str | None = Field(None, description="group_kfold: the column whose equal values stay on one side.")
+    curves: bool = Field(True, description="k-fold without an inner validation split: score the held-out fold after "
+                                           "every epoch, for the averaged curves (false: faster, no curves).")
     final_model: bool = Field(False, description="k-fold only: hold out `test` first, cross-validate the rest, then "
                                                  "retrain on all of it with the chosen epochs and score the test set once.")
 
@@ -221,6 +223,8 @@ class TrainingSpec(Section):
     mixed_precision: bool = Field(False, description="float16 compute on GPU (ignored on CPU, with a note).")
     deterministic: bool = Field(False, description="Ask TensorFlow for deterministic ops (slower, exactly repeatable).")
     shuffle: bool = Field(True, description="Reshuffle the training rows every epoch (seeded).")
+    fast_input: bool = Field(True, description="Feed in-memory data through a prefetched tf.data pipeline with "
+                                               "several steps per execution (false: NumPy arrays straight into fit).")
 
 
 class EarlyStoppingSpec(Section):

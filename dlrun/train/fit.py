@@ -51,7 +51,7 @@ def encode_targets(plan: list[dict], targets: dict[str, TargetEncoder], raw: dic
     return out[0] if len(out) == 1 else out
 
 
-def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate) -> None:
+def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate, n_train_rows: int | None = None) -> None:
     try:
         optimizer = make_optimizer(spec)
     except (TypeError, ValueError) as exc:
@@ -66,11 +66,37 @@ def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate) -> None
         loss = [p["loss"] for p in plan]
         metrics = [p["metrics"] for p in plan]
         weights = [p["loss_weight"] for p in plan]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights)
+    steps = 1
+    if spec.training.fast_input and n_train_rows:
+        from dlrun.train.pipeline import steps_per_execution
+
+        steps = steps_per_execution(n_train_rows, spec.training.batch_size)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights, steps_per_execution=steps,
+                  jit_compile=False)
+
+
+EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 
 
 def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list):
-    """model.fit with the spec's epochs, batch size and shuffling; returns the Keras History."""
+    """model.fit with the spec's epochs, batch size and shuffling; returns the Keras History.
+
+    With training.fast_input (the default) the arrays go through the tf.data pipeline of
+    train/pipeline.py; otherwise straight into model.fit, as a hand-written script does.
+    """
+    training = spec.training
+    if training.fast_input:
+        import math
+
+        from dlrun.train.pipeline import array_dataset, rows_of, whole_epoch_per_execution
+
+        n_rows = rows_of(x_train)
+        endless = whole_epoch_per_execution(n_rows, training.batch_size)
+        train_ds = array_dataset(x_train, y_train, training.batch_size, training.shuffle, spec.seed, repeat=endless)
+        steps = math.ceil(n_rows / training.batch_size) if endless else None
+        val_ds = None if validation is None else array_dataset(*validation, max(EVAL_BATCH, training.batch_size))
+        return model.fit(train_ds, validation_data=val_ds, epochs=training.epochs, steps_per_epoch=steps,
+                         callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles, seeded
     return model.fit(x_train, y_train, validation_data=validation, epochs=spec.training.epochs,
                      batch_size=spec.training.batch_size, shuffle=spec.training.shuffle,
                      callbacks=callbacks, verbose=0)
