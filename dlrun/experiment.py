@@ -156,7 +156,7 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run, prepared)
-        result = fit_in_dir(run, prepared, on_epoch)
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True)
         run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
         return result.result
 
@@ -168,7 +168,7 @@ class _Fitted:
 
 
 def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
-               plots: bool = True) -> _Fitted:
+               plots: bool = True, release_raw: bool = False) -> _Fitted:
     """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
 
     With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
@@ -188,6 +188,9 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     run.update_info(runtime=runtime)
     model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate)
     compile_model(model, spec, prepared.plan, loaded.locate, len(prepared.splits.train))
+    audit = audit_of(prepared)
+    if release_raw:  # the raw features are not needed again: free them before the fit's peak
+        prepared.dataset.features = None
     has_val = len(prepared.splits.validation) > 0
     writer = HistoryWriter(run.file("history.csv"), spec.callbacks.terminate_on_nan, on_epoch)
     callbacks, _ = build_callbacks(spec, run.path, has_val)
@@ -224,7 +227,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
         "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
         "split": prepared.splits.sizes(),
         "fit": diagnose_fit(history, best),
-        "audit": audit_of(prepared),
+        "audit": audit,
     }
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.plan, prepared.targets,
                                prepared.truths(part), history, spec.output.plots and plots)

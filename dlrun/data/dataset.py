@@ -52,8 +52,8 @@ class Dataset:
             digest.update(",".join(map(str, self.features.columns)).encode())
             digest.update(pd.util.hash_pandas_object(self.features, index=False).values.tobytes())
         else:
-            digest.update(str(self.features.shape).encode())
-            digest.update(np.ascontiguousarray(self.features).tobytes())
+            digest.update(f"{self.features.shape}{self.features.dtype}".encode())
+            digest.update(memoryview(np.ascontiguousarray(self.features)).cast("B"))  # no copy when contiguous
         for name in sorted(self.targets):
             digest.update(name.encode())
             digest.update(pd.util.hash_pandas_object(pd.Series(self.targets[name]), index=False).values.tobytes())

@@ -71,11 +71,13 @@ class FeaturePreprocessor:
 
     @classmethod
     def _fit_array(cls, array: np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
-        flat = array.reshape(len(array), -1).astype(np.float64)
+        flat = array.reshape(len(array), -1)
+        if flat.dtype.kind != "f":
+            flat = flat.astype(np.float32)  # statistics below accumulate in float64 without a float64 copy
         fill, center, spread = _statistics(flat, spec.impute, spec.scale)
         natural = list(array.shape[1:])
         shape = _sample_shape(flat.shape[1], spec.reshape) if spec.reshape else natural
-        missing = int(np.isnan(flat).sum())
+        missing = int(np.isnan(flat).sum()) if spec.impute != "none" or spec.scale != "none" else 0
         return cls("array", [], [], {}, [], spec.impute, spec.scale, fill, center, spread, shape,
                    [], {"features": missing} if missing else {})
 
@@ -85,10 +87,10 @@ class FeaturePreprocessor:
         if self.kind == "array":
             if isinstance(features, pd.DataFrame):
                 features = features.to_numpy()
-            flat = np.asarray(features).reshape(len(features), -1).astype(np.float64)
+            flat = np.asarray(features).reshape(len(features), -1)
             if flat.shape[1] != len(self.center):
                 raise DataError(f"{where}: each sample has {flat.shape[1]} values, the model was trained on {len(self.center)}")
-            out = self._numeric(flat)
+            out = self._numeric(flat.astype(np.float32, copy=False))  # arrays are transformed in float32
         else:
             out = self._table(features, where)
         return out.astype(np.float32).reshape(len(out), *self.sample_shape)
@@ -96,11 +98,14 @@ class FeaturePreprocessor:
     def _numeric(self, values: np.ndarray) -> np.ndarray:
         if not values.shape[1]:
             return values
-        fill = np.asarray(self.fill)
+        dtype = values.dtype
         if self.impute != "none":
-            values = np.where(np.isnan(values), fill, values)
+            nan = np.isnan(values)
+            if nan.any():
+                values = np.where(nan, np.asarray(self.fill, dtype=dtype), values)
         if self.scale != "none":
-            values = (values - np.asarray(self.center)) / np.asarray(self.spread)
+            values = values - np.asarray(self.center, dtype=dtype)  # one new array, then scaled in place
+            values /= np.asarray(self.spread, dtype=dtype)
         return values
 
     def _table(self, frame: pd.DataFrame, where: str) -> np.ndarray:
@@ -169,22 +174,27 @@ def _statistics(values: np.ndarray, impute: str, scale: str) -> tuple[list, list
     if not n_cols:
         return [], [], []
     nan = np.isnan(values)
+    any_nan = bool(nan.any())
     if impute == "mean":
-        fill = np.nanmean(np.where(nan.all(axis=0), 0.0, values), axis=0) if nan.any() else values.mean(axis=0)
+        fill = np.nanmean(np.where(nan.all(axis=0), 0.0, values), axis=0) if any_nan else values.mean(axis=0, dtype=np.float64)
     elif impute == "median":
-        fill = np.nanmedian(np.where(nan.all(axis=0), 0.0, values), axis=0) if nan.any() else np.median(values, axis=0)
+        fill = np.nanmedian(np.where(nan.all(axis=0), 0.0, values), axis=0) if any_nan else np.median(values, axis=0)
     elif impute == "most_frequent":
         fill = np.array([_mode(values[:, i]) for i in range(n_cols)])
     else:
         fill = np.zeros(n_cols)
     # with impute: none the missing cells stay missing, so they must not count in the statistics
-    filled = np.where(nan, fill, values) if impute != "none" else values
+    filled = np.where(nan, fill, values) if impute != "none" and any_nan else values
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: statistics fall back below
-        if scale == "standard":
-            center, spread = np.nanmean(filled, axis=0), np.nanstd(filled, axis=0)
+        if scale == "standard" and not np.isnan(filled).any():
+            center = filled.mean(axis=0, dtype=np.float64)
+            spread = filled.std(axis=0, dtype=np.float64)
+        elif scale == "standard":
+            center, spread = np.nanmean(filled, axis=0, dtype=np.float64), np.nanstd(filled, axis=0, dtype=np.float64)
         elif scale == "minmax":
-            center, spread = np.nanmin(filled, axis=0), np.nanmax(filled, axis=0) - np.nanmin(filled, axis=0)
+            low, high = np.nanmin(filled, axis=0).astype(np.float64), np.nanmax(filled, axis=0).astype(np.float64)
+            center, spread = low, high - low
         else:
             center, spread = np.zeros(n_cols), np.ones(n_cols)
     center = np.where(np.isfinite(center), center, 0.0)

@@ -55,8 +55,8 @@ def _row_keys(features) -> np.ndarray:
     """One hashable key per row: equal feature values give equal keys."""
     if isinstance(features, pd.DataFrame):
         return pd.util.hash_pandas_object(features, index=False).to_numpy()
-    flat = np.ascontiguousarray(np.asarray(features).reshape(len(features), -1))
-    return np.array([row.tobytes() for row in flat], dtype=object)
+    flat = np.asarray(features).reshape(len(features), -1)
+    return pd.util.hash_pandas_object(pd.DataFrame(flat, copy=False), index=False).to_numpy()
 
 
 def _take(features, rows):

@@ -33,7 +33,7 @@ def _as_structure(value):
     return value
 
 
-SHUFFLE_BUFFER_BYTES = 64 * 2**20  # below this, a shuffle buffer of whole rows is fastest
+SHUFFLE_BUFFER_BYTES = 8 * 2**20  # below this, a shuffle buffer of whole rows is fastest
 
 
 def _nbytes(structure) -> int:
