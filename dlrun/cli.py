@@ -32,7 +32,10 @@ Sets = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override
 
 
 def _fail(exc: DlrunError) -> None:
-    err.print("[bold red]error:[/] ", end="", highlight=False)
+    from dlrun.errors import Interrupted
+
+    label = "[bold yellow]interrupted:[/] " if isinstance(exc, Interrupted) else "[bold red]error:[/] "
+    err.print(label, end="", highlight=False)
     err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
@@ -79,8 +82,13 @@ def validate(
 
 @app.command()
 def train(
-    config: Config,
+    config: Annotated[Optional[Path], typer.Argument(help="The experiment spec (YAML); optional with --resume.",
+                                                     show_default=False)] = None,
     set_: Sets = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (id, prefix, path "
+                                                                   "or 'latest') from its last finished epoch.")] = None,
+    allow_changed: Annotated[bool, typer.Option("--allow-changed", help="With --resume: continue even if the spec "
+                                                                        "differs from the run's.")] = False,
     runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="Where the run directory is created "
                                                                         "(default: output.runs_dir, 'runs').")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: the spec's name).")] = None,
@@ -102,6 +110,22 @@ def train(
     if smoke:
         overrides.append("training.epochs=1")
     try:
+        if resume is not None:
+            from dlrun.experiment import resume_train
+            from dlrun.runs.lookup import resolve_run
+
+            previous = resolve_run(resume, runs_dir or Path("runs"))
+            loaded = load_spec(config, overrides) if config is not None else None
+            out.print(f"resuming run [bold]{previous.run_id}[/] → {previous.path}")
+            epochs = (loaded.spec if loaded else load_spec(previous.file("config.yaml")).spec).training.epochs
+            with EpochProgress(out, epochs) as progress:
+                result = resume_train(previous, loaded, allow_changed=allow_changed, on_epoch=progress.update)
+            out.print(train_summary(result))
+            return
+        if config is None:
+            from dlrun.errors import UserError
+
+            raise UserError("give a CONFIG to train, or --resume RUN to continue an interrupted run")
         loaded = load_spec(config, overrides)
         from dlrun.experiment import train as run_train
 

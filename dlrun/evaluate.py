@@ -51,17 +51,29 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     return load_dataset(data_spec, path.parent)
 
 
-def load_model(run: RunDir):
+def load_model(run: RunDir, imports: list[str] = (), base_dir: Path | None = None):
     from dlrun.train.runtime import import_tensorflow
 
     import_tensorflow()
     import keras
 
+    if imports:  # custom layers: only the modules the spec listed, as in training
+        from dlrun.model.build import BuildError, import_modules
+
+        try:
+            import_modules(list(imports), base_dir)
+        except BuildError as exc:
+            raise UserError(f"{run.path}: {exc}") from None
+
     path = run.file("model.keras")
     if not path.is_file():
         raise UserError(f"{run.path}: the run has no model.keras (output.save_model was off, or it did not finish)")
     # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
-    return keras.models.load_model(path, compile=False, safe_mode=True)
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path}: the model cannot be loaded safely ({str(exc).splitlines()[0][:300]}); dlrun loads "
+                        f"models in Keras safe mode, which refuses embedded code such as Lambda layers") from None
 
 
 def _new_folder(run: RunDir) -> Path:
@@ -118,7 +130,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
     x = saved.preprocessor.transform(features, where=where)
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
     truths = {name: enc.encode(dataset.targets[name][rows]) for name, enc in saved.targets.items()}
-    model = load_model(run)
+    model = load_model(run, spec.imports, saved.data_dir)
     raw = model.predict(inputs, verbose=0, batch_size=max(256, spec.training.batch_size))
     raw = raw if isinstance(raw, list) else [raw]
     per_output = score_outputs(raw, saved.plan, saved.targets, truths, saved.baselines)

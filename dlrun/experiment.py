@@ -124,6 +124,9 @@ def run_status(run: RunDir, what: str = "training"):
     except KeyboardInterrupt:
         run.set_status("interrupted")
         raise Interrupted(f"interrupted; the run so far is in {run.path}") from None
+    except Interrupted:
+        run.set_status("interrupted")
+        raise
     except Diverged as exc:
         run.set_status("diverged", error=str(exc))
         raise
@@ -156,7 +159,7 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run, prepared)
-        result = fit_in_dir(run, prepared, on_epoch, release_raw=True)
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True)
         run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
         return result.result
 
@@ -168,7 +171,8 @@ class _Fitted:
 
 
 def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
-               plots: bool = True, release_raw: bool = False) -> _Fitted:
+               plots: bool = True, release_raw: bool = False, resume_state: dict | None = None,
+               resumable: bool = False) -> _Fitted:
     """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
 
     With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
@@ -186,14 +190,28 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     from dlrun.train.fit import compile_model, fit
 
     run.update_info(runtime=runtime)
-    model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate)
+    model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate, spec.imports, loaded.base_dir)
     compile_model(model, spec, prepared.plan, loaded.locate, len(prepared.splits.train))
     audit = audit_of(prepared)
     if release_raw:  # the raw features are not needed again: free them before the fit's peak
         prepared.dataset.features = None
     has_val = len(prepared.splits.validation) > 0
     writer = HistoryWriter(run.file("history.csv"), spec.callbacks.terminate_on_nan, on_epoch)
-    callbacks, _ = build_callbacks(spec, run.path, has_val)
+    callbacks, handles = build_callbacks(spec, run.path, has_val)
+    start_epoch, stopper = 0, None
+    if resumable:  # the run can be continued: state after every epoch, signals stop at an epoch end
+        from dlrun.train.resume import GracefulStop, ResumeRestorer, ResumeSaver, restore_model
+
+        run.file("checkpoints").mkdir(exist_ok=True)
+        if resume_state is not None:
+            restore_model(model, resume_state)
+            start_epoch = resume_state["epoch"]
+            writer.preload(start_epoch)
+            callbacks.append(ResumeRestorer(resume_state, handles["watched"]))
+        stopper = GracefulStop()
+        callbacks += [writer, ResumeSaver(run.file("checkpoints"), handles["watched"]), stopper]
+    else:
+        callbacks.append(writer)
     x_train, y_train = prepared.part("train")
     if has_val:
         validation = prepared.part("validation")
@@ -202,9 +220,18 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     else:
         validation = None
     fit_started = time.time()
-    fit(model, spec, x_train, y_train, validation, [*callbacks, writer])
+    if stopper is not None:
+        stopper.install()
+    try:
+        fit(model, spec, x_train, y_train, validation, callbacks, start_epoch)
+    finally:
+        if stopper is not None:
+            stopper.uninstall()
     fit_seconds = time.time() - fit_started
     history = writer.rows
+    if stopper is not None and stopper.signal_name is not None:
+        raise Interrupted(f"stopped by {stopper.signal_name} after epoch {len(history)}; the state is saved. "
+                          f"Continue with: dlrun train --resume {run.run_id} --runs-dir {run.path.parent}")
     if writer.diverged_epoch is not None or not history or not np.isfinite(history[-1].get("loss", 0.0)):
         epoch = writer.diverged_epoch or max(1, len(history))
         raise Diverged(f"the loss became NaN or infinite at epoch {epoch}; try a lower optimizer.learning_rate "
@@ -245,3 +272,51 @@ def headline(metrics: dict, prepared: Prepared) -> dict:
     held_out = metrics[part] if len(prepared.plan) == 1 else metrics[part].get(entry["name"], {})
     name = HEADLINE[task]
     return {"name": f"{part}_{name}", "value": held_out.get(name)}
+
+
+def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed: bool = False,
+                 on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Continue an interrupted `dlrun train` run from its last finished epoch.
+
+    The spec is the run's own resolved config.yaml unless `loaded` is given; a spec that differs
+    is refused (listing the differing keys) unless `allow_changed`.
+    """
+    import json as _json
+
+    import yaml
+
+    from dlrun.data.split import Splits
+    from dlrun.errors import UserError
+    from dlrun.prepare import load_resolved, prepare_rows
+    from dlrun.report.runs_view import config_differences
+    from dlrun.spec.load import load_spec
+    from dlrun.train.resume import read_state
+
+    info = run.read_info()
+    if info.get("kind") != "train":
+        raise UserError(f"{run.run_id} is not a `dlrun train` run; k-fold runs resume with `dlrun kfold --resume`")
+    if info.get("status") == "completed":
+        raise UserError(f"run {run.run_id} already completed; there is nothing to resume")
+    if loaded is None:
+        loaded = load_spec(run.file("config.yaml"))
+        loaded.data_dir = Path(info.get("data_dir", "."))
+    resolved = load_resolved(loaded, smoke=bool(info.get("smoke")))
+    saved = yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")) or {}
+    diff = {k: v for k, v in config_differences([saved, resolved.spec.model_dump(mode="json")]).items()
+            if not k.startswith("output.")}
+    if diff and not allow_changed:
+        lines = [f"  {key}: {old!r} → {new!r}" for key, (old, new) in diff.items()]
+        raise UserError("the spec differs from the one the run started with:\n" + "\n".join(lines)
+                        + "\nresume with the same spec (or pass --allow-changed to continue anyway)")
+    if resolved.dataset.fingerprint() != info.get("data", {}).get("fingerprint"):
+        raise UserError(f"the data differs from what run {run.run_id} was trained on (its fingerprint changed); "
+                        f"start a new run instead")
+    splits = Splits.from_json(_json.loads(run.file("splits.json").read_text(encoding="utf-8")))
+    prepared = prepare_rows(resolved, splits)
+    state = read_state(run.file("checkpoints"))
+    started = time.time()
+    run.set_status("running", resumed=now_iso(), resumed_from_epoch=state["epoch"] if state else 0)
+    with run_status(run):
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, resume_state=state)
+        run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
+        return result.result

@@ -19,7 +19,8 @@ def build_summary(loaded: LoadedSpec) -> Panel:
     prepared = prepare(loaded)
     spec = prepared.spec
     setup_runtime(spec.training.model_copy(update={"device": "cpu"}), spec.seed)
-    model = build_or_explain(spec.model, prepared.infos, spec.name, prepared.loaded.locate)
+    model = build_or_explain(spec.model, prepared.infos, spec.name, prepared.loaded.locate, spec.imports,
+                             prepared.loaded.base_dir)
     compile_model(model, spec, prepared.plan, prepared.loaded.locate, len(prepared.splits.train))
     buffer = io.StringIO()
     model.summary(print_fn=lambda line, **_: buffer.write(line + "\n"), line_length=88)

@@ -8,6 +8,7 @@ written by name or as mappings (`{l2: 0.001}`, `{GlorotUniform: {seed: 1}}`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dlrun.errors import Problem, SpecError
@@ -79,10 +80,47 @@ def layer_args(args: dict | None, cls=None) -> dict:
     return out
 
 
-def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None = None):
+def import_modules(names: list[str], base_dir: Path | None = None) -> list:
+    """Import the spec's `imports:` modules (the spec's folder is searched first); only these."""
+    import importlib
+    import sys
+
+    modules = []
+    added = base_dir is not None and str(base_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(base_dir))
+    try:
+        for index, name in enumerate(names):
+            try:
+                modules.append(importlib.import_module(name))
+            except ImportError as exc:
+                raise BuildError(("imports", index), f"module '{name}' cannot be imported: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(str(base_dir))
+    return modules
+
+
+def layer_class(path: tuple, class_name: str, modules: list):
+    """A layer class by name: keras.layers first, then the spec's imported modules."""
     import keras
 
-    cls = getattr(keras.layers, class_name)
+    cls = getattr(keras.layers, class_name, None)
+    if cls is None:
+        for module in modules:
+            candidate = getattr(module, class_name, None)
+            if isinstance(candidate, type) and issubclass(candidate, keras.layers.Layer):
+                cls = candidate
+                break
+    if cls is None:
+        where = ", ".join(m.__name__ for m in modules) or "no modules"
+        raise BuildError((*path, class_name), f"unknown layer '{class_name}': not in keras.layers nor in the "
+                                              f"modules under imports: ({where})")
+    return cls
+
+
+def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None = None, modules: list = ()):
+    cls = layer_class(path, class_name, list(modules))
     kwargs = layer_args(args, cls)
     if name is not None:
         kwargs.setdefault("name", name)
@@ -104,12 +142,12 @@ def _declared_shape(class_name: str, args: dict | None) -> tuple | None:
     return None
 
 
-def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
+def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, modules: list):
     import keras
 
     (info,) = inputs.values()
     first_name, first_args = next(iter(spec.layers[0].items()))
-    declared = _declared_shape(first_name, first_args)
+    declared = _declared_shape(first_name, first_args) if hasattr(keras.layers, first_name) else None
     if declared is not None and tuple(declared) != tuple(info.shape):
         raise BuildError(("model", "layers", 0, first_name, "input_shape"),
                          f"says input shape {list(declared)} but the data gives {list(info.shape)} per sample; "
@@ -118,7 +156,7 @@ def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
     for index, item in enumerate(spec.layers):
         (class_name, args), = item.items()
         path = ("model", "layers", index)
-        layer = make_layer(path, class_name, args)
+        layer = make_layer(path, class_name, args, modules=modules)
         x = _call(layer, x, path, class_name)
     return keras.Model(tensor, x, name=name)
 
@@ -132,7 +170,7 @@ def _call(layer, x, path: tuple, class_name: str):
                                               f"{str(exc).splitlines()[0][:300]}") from None
 
 
-def _graph(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
+def _graph(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, modules: list):
     import keras
 
     tensors: dict[str, Any] = {}
@@ -150,25 +188,27 @@ def _graph(spec: ModelSpec, inputs: dict[str, InputInfo], name: str):
             layer, class_name = layers[node["shared"]], type(layers[node["shared"]]).__name__
         else:
             class_name = next(k for k in node if k not in NODE_KEYS)
-            layer = make_layer(path, class_name, node[class_name], name=node["name"])
+            layer = make_layer(path, class_name, node[class_name], name=node["name"], modules=modules)
         layers[node["name"]] = layer
         tensors[node["name"]] = _call(layer, x, path, class_name)
     outputs = [tensors[o.node] for o in spec.outputs]
     return keras.Model(model_inputs, outputs, name=name)
 
 
-def build_model(spec: ModelSpec, inputs: dict[str, InputInfo], name: str = "model"):
+def build_model(spec: ModelSpec, inputs: dict[str, InputInfo], name: str = "model", modules: list = ()):
     """A keras.Model for the spec, fed by `inputs` (one entry for Sequential)."""
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     if spec.is_graph:
-        return _graph(spec, inputs, safe)
-    return _sequential(spec, inputs, safe)
+        return _graph(spec, inputs, safe, list(modules))
+    return _sequential(spec, inputs, safe, list(modules))
 
 
-def build_or_explain(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, locate) -> Any:
+def build_or_explain(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, locate,
+                     imports: list[str] = (), base_dir: Path | None = None) -> Any:
     """build_model, turning a BuildError into a located SpecError via `locate(path) -> Loc`."""
     try:
-        return build_model(spec, inputs, name)
+        modules = import_modules(list(imports), base_dir)
+        return build_model(spec, inputs, name, modules)
     except BuildError as exc:
         from dlrun.spec.yamlsource import dotted
 

@@ -32,11 +32,16 @@ def _check_arg_value(path: tuple, arg: str, value: Any, found: Found) -> None:
             found.append(((*path, arg), unknown_name("initializer", value, cat["initializers"])))
 
 
-def check_layer(path: tuple, layer: str, args: Any, found: Found) -> None:
-    """Check one `{LayerName: {arg: value}}` against the catalog."""
+def check_layer(path: tuple, layer: str, args: Any, found: Found, custom_allowed: bool = False) -> None:
+    """Check one `{LayerName: {arg: value}}` against the catalog. With `imports:` in the spec, a
+    name Keras does not have may be a custom layer: it is checked when the modules are imported."""
     layers = catalog()["layers"]
     if layer not in layers:
-        found.append(((*path, layer), unknown_name("layer", layer, list(layers))))
+        if not custom_allowed:
+            message = unknown_name("layer", layer, list(layers))
+            if "did you mean" not in message:
+                message += "; a custom layer needs its module listed under `imports:`"
+            found.append(((*path, layer), message))
         return
     if args is None:
         args = {}
@@ -55,17 +60,17 @@ def check_layer(path: tuple, layer: str, args: Any, found: Found) -> None:
             found.append(((*path, layer), f"{layer} needs `{arg}:`"))
 
 
-def _check_sequential(items: list, found: Found) -> None:
+def _check_sequential(items: list, found: Found, custom: bool) -> None:
     for index, item in enumerate(items):
         path = ("model", "layers", index)
         if not isinstance(item, dict) or len(item) != 1:
             found.append((path, "each layer is a one-key mapping like {Dense: {units: 64}}"))
             continue
         (layer, args), = item.items()
-        check_layer(path, layer, args, found)
+        check_layer(path, layer, args, found, custom)
 
 
-def _check_graph(model: dict, found: Found) -> None:
+def _check_graph(model: dict, found: Found, custom: bool) -> None:
     inputs = model.get("inputs") if isinstance(model.get("inputs"), dict) else {}
     known: list[str] = list(inputs)
     nodes = model.get("nodes") if isinstance(model.get("nodes"), list) else []
@@ -99,7 +104,7 @@ def _check_graph(model: dict, found: Found) -> None:
             what = ", ".join(layer_keys) if layer_keys else "none"
             found.append((path, f"a node holds exactly one layer (e.g. `Dense: {{units: 8}}`); found: {what}"))
         else:
-            check_layer(path, layer_keys[0], node[layer_keys[0]], found)
+            check_layer(path, layer_keys[0], node[layer_keys[0]], found, custom)
         if isinstance(name, str) and name:
             known.append(name)
     outputs = model.get("outputs") if isinstance(model.get("outputs"), list) else []
@@ -127,11 +132,12 @@ def check_free_form(data: dict) -> Found:
     """Problems in the layers, graph nodes and optimizer arguments of raw spec data."""
     found: Found = []
     model = data.get("model")
+    custom = bool(data.get("imports"))
     if isinstance(model, dict):
         if isinstance(model.get("layers"), list):
-            _check_sequential(model["layers"], found)
+            _check_sequential(model["layers"], found, custom)
         if "nodes" in model:
-            _check_graph(model, found)
+            _check_graph(model, found, custom)
     _check_optimizer(data.get("optimizer"), found)
     return found
 

@@ -38,6 +38,19 @@ class HistoryWriter(keras.callbacks.Callback):
         self.on_epoch = on_epoch
         self._started = 0.0
 
+    def preload(self, epochs: int) -> None:
+        """Continue a resumed run's history: keep its first `epochs` rows from history.csv."""
+        import csv
+
+        if not self.path.is_file():
+            return
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            self.columns = list(reader.fieldnames or ["epoch"])
+            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
+                    for row in reader]
+        self.rows = rows[:epochs]
+
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
 
@@ -66,30 +79,36 @@ class HistoryWriter(keras.callbacks.Callback):
 
 
 def build_callbacks(spec: ExperimentSpec, run_path: Path, has_validation: bool) -> tuple[list, dict]:
-    """Keras callbacks for the spec; also returns named handles the caller needs afterwards."""
+    """Keras callbacks for the spec; also returns named handles the caller needs afterwards
+    (`watched`: the callbacks whose state a resumed run must get back)."""
     cbs = spec.callbacks
     callbacks: list = []
-    handles: dict = {}
+    handles: dict = {"watched": []}
     if spec.optimizer.schedule is not None:
         schedule, lr0, epochs = spec.optimizer.schedule, spec.optimizer.learning_rate, spec.training.epochs
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr_at(schedule, lr0, epoch, epochs)))
     if cbs.reduce_lr_on_plateau is not None:
         r = cbs.reduce_lr_on_plateau
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor, patience=r.patience,
-                                                           min_lr=r.min_lr, mode=r.mode, verbose=0))
+        plateau = keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor, patience=r.patience,
+                                                    min_lr=r.min_lr, mode=r.mode, verbose=0)
+        callbacks.append(plateau)
+        handles.setdefault("watched", []).append(plateau)
     if cbs.model_checkpoint is not None:
+        from dlrun.train.resume import BestCheckpoint
+
         c = cbs.model_checkpoint
-        (run_path / "checkpoints").mkdir(exist_ok=True)
         best = run_path / "checkpoints" / "best.keras"
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(best), monitor=c.monitor, mode=c.mode,
-                                                         save_best_only=True, verbose=0))
+        checkpoint = BestCheckpoint(best, c.monitor, c.mode)
+        callbacks.append(checkpoint)
         handles["best_checkpoint"] = best
+        handles.setdefault("watched", []).append(checkpoint)
     if cbs.early_stopping is not None:
         e = cbs.early_stopping
         stopper = keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience, min_delta=e.min_delta,
                                                 mode=e.mode, restore_best_weights=e.restore_best_weights, verbose=0)
         callbacks.append(stopper)
         handles["early_stopping"] = stopper
+        handles.setdefault("watched", []).append(stopper)
     if cbs.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")))
     return callbacks, handles

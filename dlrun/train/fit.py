@@ -78,25 +78,24 @@ def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate, n_train
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 
 
-def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list):
+def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list, start_epoch: int = 0):
     """model.fit with the spec's epochs, batch size and shuffling; returns the Keras History.
 
     With training.fast_input (the default) the arrays go through the tf.data pipeline of
     train/pipeline.py; otherwise straight into model.fit, as a hand-written script does.
+    `start_epoch` > 0 continues a resumed run (epochs before it are already done).
     """
     training = spec.training
     if training.fast_input:
         import math
 
-        from dlrun.train.pipeline import array_dataset, rows_of, whole_epoch_per_execution
+        from dlrun.train.pipeline import array_dataset, rows_of, training_dataset
 
-        n_rows = rows_of(x_train)
-        endless = whole_epoch_per_execution(n_rows, training.batch_size)
-        train_ds = array_dataset(x_train, y_train, training.batch_size, training.shuffle, spec.seed, repeat=endless)
-        steps = math.ceil(n_rows / training.batch_size) if endless else None
+        steps = math.ceil(rows_of(x_train) / training.batch_size)
+        train_ds = training_dataset(x_train, y_train, training.batch_size, training.shuffle, spec.seed,
+                                    training.epochs, start_epoch)
         val_ds = None if validation is None else array_dataset(*validation, max(EVAL_BATCH, training.batch_size))
-        return model.fit(train_ds, validation_data=val_ds, epochs=training.epochs, steps_per_epoch=steps,
-                         callbacks=callbacks, verbose=0, shuffle=False)  # the pipeline shuffles, seeded
-    return model.fit(x_train, y_train, validation_data=validation, epochs=spec.training.epochs,
-                     batch_size=spec.training.batch_size, shuffle=spec.training.shuffle,
-                     callbacks=callbacks, verbose=0)
+        return model.fit(train_ds, validation_data=val_ds, epochs=training.epochs, initial_epoch=start_epoch,
+                         steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
+    return model.fit(x_train, y_train, validation_data=validation, epochs=training.epochs, initial_epoch=start_epoch,
+                     batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks, verbose=0)

@@ -1,9 +1,9 @@
 """The fast input path: in-memory arrays fed through a prefetched tf.data pipeline.
 
 What makes it faster than `model.fit(x, y)` with NumPy arrays on small data: the arrays become
-tensors once (no per-epoch rebuilding of the input pipeline), batches are gathered from a
-seeded, per-epoch reshuffled index stream, and several steps run per call into TensorFlow
-(`steps_per_execution`), which removes most of the per-batch Python overhead.
+tensors once and one pipeline serves every epoch (no per-epoch rebuilding), batches are gathered
+from a seeded index stream reshuffled every epoch, and several steps run per call into
+TensorFlow (`steps_per_execution`), which removes most of the per-batch Python overhead.
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps 
 
 
 def steps_per_execution(n_rows: int, batch_size: int) -> int:
-    """Steps run per call: a whole epoch for small data, at most MAX_STEPS_PER_EXECUTION."""
-    return max(1, min(MAX_STEPS_PER_EXECUTION, math.ceil(n_rows / batch_size)))
-
-
-def whole_epoch_per_execution(n_rows: int, batch_size: int) -> bool:
-    """Small data runs a whole epoch per call over an endless pipeline (one iterator for all
-    epochs). Larger data uses a finite pipeline per epoch: Keras counts executions in whole
-    multiples of steps_per_execution, so an endless pipeline would run past the epoch's end."""
-    return math.ceil(n_rows / batch_size) <= MAX_STEPS_PER_EXECUTION
+    """Steps run per call: the largest divisor of the steps per epoch up to MAX_STEPS_PER_EXECUTION
+    (a whole epoch for small data). Keras runs executions in whole multiples of this number, so it
+    must divide the epoch, or an epoch would run into the next one's batches."""
+    steps = max(1, math.ceil(n_rows / batch_size))
+    return max(d for d in range(1, min(steps, MAX_STEPS_PER_EXECUTION) + 1) if steps % d == 0)
 
 
 def _as_structure(value):
@@ -33,41 +29,39 @@ def _as_structure(value):
     return value
 
 
-SHUFFLE_BUFFER_BYTES = 8 * 2**20  # below this, a shuffle buffer of whole rows is fastest
-
-
-def _nbytes(structure) -> int:
+def array_dataset(x, y, batch_size: int):
+    """An in-order, batched, prefetched tf.data pipeline over in-memory (x, y) (validation, evaluation)."""
     import tensorflow as tf
 
-    return sum(int(np.asarray(a).nbytes) for a in tf.nest.flatten(structure))
+    x, y = _as_structure(x), _as_structure(y)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def array_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0, repeat: bool = False):
-    """A tf.data pipeline over in-memory (x, y); x may be a dict of arrays (graph inputs), y a list.
+def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
+    """The batches of epochs start_epoch..epochs-1, back to back, as one finite pipeline.
 
-    For training (`repeat`), the pipeline is endless and fit() is told the steps per epoch, so one
-    iterator serves every epoch; each epoch is still a fresh seeded shuffle ending in a partial
-    batch. Small data is shuffled as rows in a buffer; large data by shuffling row indices and
-    gathering each batch, so it is held only once in memory.
+    Each epoch's row order is a stateless shuffle of (seed, epoch): the same in every process
+    and for every start epoch, so a resumed run sees exactly the batches an uninterrupted run
+    would, and `--jobs` workers match a single process. The data is held once, as tensors;
+    each batch is gathered from it by index. One iterator serves every epoch.
     """
     import tensorflow as tf
 
     x, y = _as_structure(x), _as_structure(y)
     n_rows = rows_of(x)
-    if not shuffle or _nbytes((x, y)) <= SHUFFLE_BUFFER_BYTES:
-        dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
+    base = tf.constant(seed, dtype=tf.int64)
+
+    def epoch_batches(epoch):
+        rows = tf.range(n_rows, dtype=tf.int64)
         if shuffle:
-            dataset = dataset.shuffle(n_rows, seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(batch_size)
-    else:
-        tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
-        indices = tf.data.Dataset.range(n_rows).shuffle(n_rows, seed=seed, reshuffle_each_iteration=True)
-        dataset = indices.batch(batch_size).map(
-            lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if repeat:
-        dataset = dataset.repeat()
-    return dataset.prefetch(tf.data.AUTOTUNE)
+            rows = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([base, epoch]))
+        return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+
+    batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch_batches)
+    gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return gathered.prefetch(tf.data.AUTOTUNE)
 
 
 def rows_of(x) -> int:
