@@ -117,16 +117,16 @@ def start_info(run: RunDir, loaded: LoadedSpec, prepared_or_resolved, kind: str,
 
 
 @contextlib.contextmanager
-def run_status(run: RunDir, what: str = "training"):
+def run_status(run: RunDir, what: str = "training", resume_hint: str | None = None):
     """Map whatever ends the block onto run.json's status; an unexpected error keeps its details."""
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted) as exc:
         run.set_status("interrupted")
-        raise Interrupted(f"interrupted; the run so far is in {run.path}") from None
-    except Interrupted:
-        run.set_status("interrupted")
-        raise
+        if isinstance(exc, Interrupted) and not resume_hint:
+            raise
+        hint = f"; continue with: {resume_hint}" if resume_hint else ""
+        raise Interrupted(f"stopped; the run so far is in {run.path}{hint}") from None
     except Diverged as exc:
         run.set_status("diverged", error=str(exc))
         raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -187,7 +188,28 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
             "protocol": spec.split.protocol, "n_rows": resolved.dataset.n_rows, "test": test_rows.tolist(),
             "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
                        "held_out": f.held_out.tolist()} for f in folds], **sample})
-    with run_status(run, "k-fold"):
+    previous_term = _term_as_interrupt()
+    try:
+        return _run_folds(run, resolved, fold_resolved, folds, cv_rows, test_rows, resume, jobs, on_fold, started)
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _term_as_interrupt():
+    """SIGTERM ends a k-fold run like Ctrl-C: status interrupted, finished folds kept for --resume."""
+    def handle(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGTERM, handle)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _run_folds(run, resolved, fold_resolved, folds, cv_rows, test_rows, resume, jobs, on_fold, started):
+    spec = resolved.spec
+    hint = f"dlrun kfold --resume {run.run_id} --runs-dir {run.path.parent}"
+    with run_status(run, "k-fold", hint):
         results, skipped = {}, []
         for fold in folds:
             done = _finished_fold(run.file("folds", fold.name)) if resume is not None else None

@@ -141,3 +141,36 @@ def test_resume_state_is_written_every_epoch_and_names_its_arrays(reference):
     assert (uninterrupted / "checkpoints" / state["arrays"]).is_file()
     assert len(list((uninterrupted / "checkpoints").glob("resume-*.npz"))) == 1  # older states are removed
     assert {"EarlyStopping", "BestCheckpoint"} <= set(state["callbacks"])
+
+
+def test_kfold_stopped_by_sigterm_resumes_from_the_first_unfinished_fold(tmp_path):
+    spec = tmp_path / "cv.yaml"
+    spec.write_text("""
+name: cv
+seed: 2
+data: {source: "sklearn:iris"}
+split: {protocol: stratified_kfold, folds: 5, validation: 0.0, curves: false}
+model: {layers: [{Dense: {units: 8, activation: relu}}, {Dense: {units: 3}}]}
+training: {epochs: 40, batch_size: 8}
+""")
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "dlrun", "kfold", str(spec), "--runs-dir", str(runs)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(runs.glob("*/folds/02/run.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    (run,) = list(runs.iterdir())
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    assert f"dlrun kfold --resume {run.name}" in stderr
+    done = [p.name for p in (run / "folds").iterdir()
+            if json.loads((p / "run.json").read_text()).get("status") == "completed"]
+    proc = subprocess.run([sys.executable, "-m", "dlrun", "kfold", "--resume", run.name, "--runs-dir", str(runs)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    if done:
+        assert "were already finished" in proc.stdout
+    assert json.loads((run / "run.json").read_text())["status"] == "completed"
+    assert len(json.loads((run / "summary.json").read_text())["folds"]) == 5
