@@ -28,6 +28,15 @@ out = Console()
 err = Console(stderr=True)
 
 Config = Annotated[Path, typer.Argument(help="The experiment spec (YAML).", show_default=False)]
+ConfigOrResume = Annotated[Optional[Path], typer.Argument(help="The experiment spec (YAML); optional with --resume.",
+                                                          show_default=False)]
+AllowChanged = Annotated[bool, typer.Option("--allow-changed", help="With --resume: continue even if the spec "
+                                                                    "differs from the run's.")]
+NewRunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Where the run directory is created "
+                                                                       "(default: output.runs_dir, 'runs').")]
+RunName = Annotated[Optional[str], typer.Option("--name", help="Run name (default: the spec's name).")]
+Smoke = Annotated[bool, typer.Option("--smoke", help="Quick end-to-end check: a small sample of rows, 1 epoch.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")]
 Sets = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec value: KEY.PATH=VALUE (repeatable).")]
 
 
@@ -60,7 +69,7 @@ def validate(
     set_: Sets = None,
     build: Annotated[bool, typer.Option("--build", help="Also load the data and build the Keras model "
                                                         "(imports TensorFlow) to catch shape errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Check a spec: print its resolved summary, or every problem with file:line:col."""
     from dlrun.report.console import spec_summary
@@ -80,20 +89,29 @@ def validate(
         _fail(exc)
 
 
+def _overrides(set_: list[str] | None, runs_dir: Path | None, name: str | None, smoke: bool) -> list[str]:
+    """--set values plus the options that are spec values in disguise."""
+    overrides = list(set_ or [])
+    if runs_dir is not None:
+        overrides.append(f"output.runs_dir={json.dumps(str(runs_dir))}")
+    if name is not None:
+        overrides.append(f"name={json.dumps(name)}")
+    if smoke:
+        overrides.append("training.epochs=1")
+    return overrides
+
+
 @app.command()
 def train(
-    config: Annotated[Optional[Path], typer.Argument(help="The experiment spec (YAML); optional with --resume.",
-                                                     show_default=False)] = None,
+    config: ConfigOrResume = None,
     set_: Sets = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (id, prefix, path "
                                                                    "or 'latest') from its last finished epoch.")] = None,
-    allow_changed: Annotated[bool, typer.Option("--allow-changed", help="With --resume: continue even if the spec "
-                                                                        "differs from the run's.")] = False,
-    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="Where the run directory is created "
-                                                                        "(default: output.runs_dir, 'runs').")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: the spec's name).")] = None,
-    smoke: Annotated[bool, typer.Option("--smoke", help="Quick end-to-end check: a small sample of rows, 1 epoch.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+    allow_changed: AllowChanged = False,
+    runs_dir: NewRunsDir = None,
+    name: RunName = None,
+    smoke: Smoke = False,
+    verbose: Verbose = False,
 ) -> None:
     """Train the experiment, evaluate it on held-out data, and write a run directory."""
     from dlrun.train.runtime import quiet_tensorflow
@@ -102,13 +120,7 @@ def train(
     from dlrun.report.console import EpochProgress, train_summary
     from dlrun.spec import load_spec
 
-    overrides = list(set_ or [])
-    if runs_dir is not None:
-        overrides.append(f"output.runs_dir={json.dumps(str(runs_dir))}")
-    if name is not None:
-        overrides.append(f"name={json.dumps(name)}")
-    if smoke:
-        overrides.append("training.epochs=1")
+    overrides = _overrides(set_, runs_dir, name, smoke)
     try:
         if resume is not None:
             from dlrun.experiment import resume_train
@@ -140,32 +152,23 @@ def train(
 
 @app.command()
 def kfold(
-    config: Annotated[Optional[Path], typer.Argument(help="The experiment spec (YAML); optional with --resume.",
-                                                     show_default=False)] = None,
+    config: ConfigOrResume = None,
     set_: Sets = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Folds run in parallel processes "
                                                            "(TensorFlow threads divided among them).")] = 1,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted k-fold run (id, prefix, "
                                                                    "path or 'latest') from its first unfinished fold.")] = None,
-    allow_changed: Annotated[bool, typer.Option("--allow-changed", help="With --resume: continue even if the spec "
-                                                                        "differs from the run's.")] = False,
-    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="Where the run directory is created "
-                                                                        "(default: output.runs_dir, 'runs').")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: the spec's name).")] = None,
-    smoke: Annotated[bool, typer.Option("--smoke", help="Quick end-to-end check: a small sample of rows, 1 epoch.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+    allow_changed: AllowChanged = False,
+    runs_dir: NewRunsDir = None,
+    name: RunName = None,
+    smoke: Smoke = False,
+    verbose: Verbose = False,
 ) -> None:
     """Cross-validate: k-fold, stratified, repeated, group or time-series folds, with mean, std and 95% CI."""
     from dlrun.train.runtime import quiet_tensorflow
 
     quiet_tensorflow(verbose)
-    overrides = list(set_ or [])
-    if runs_dir is not None:
-        overrides.append(f"output.runs_dir={json.dumps(str(runs_dir))}")
-    if name is not None:
-        overrides.append(f"name={json.dumps(name)}")
-    if smoke:
-        overrides.append("training.epochs=1")
+    overrides = _overrides(set_, runs_dir, name, smoke)
     try:
         from dlrun.kfold import kfold as run_kfold
         from dlrun.report.runs_view import kfold_panel
@@ -228,7 +231,7 @@ def evaluate(
     split: Annotated[str, typer.Option("--split", help="Which part of the run's own split: test, validation or train.")] = "test",
     runs_dir: RunsDir = Path("runs"),
     as_json: Json = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Re-evaluate a finished run (or evaluate it on new data); writes evaluations/<timestamp>/."""
     from dlrun.train.runtime import quiet_tensorflow
@@ -258,7 +261,7 @@ def predict(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the predictions to this CSV "
                                                                           "(default: print them).")] = None,
     runs_dir: RunsDir = Path("runs"),
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Predict new rows with a run's model and preprocessing (classes and probabilities, or values)."""
     from dlrun.train.runtime import quiet_tensorflow
