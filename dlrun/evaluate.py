@@ -72,8 +72,10 @@ def load_model(run: RunDir, imports: list[str] = (), base_dir: Path | None = Non
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except (ValueError, TypeError) as exc:
-        raise UserError(f"{path}: the model cannot be loaded safely ({str(exc).splitlines()[0][:300]}); dlrun loads "
-                        f"models in Keras safe mode, which refuses embedded code such as Lambda layers") from None
+        raise UserError(f"{path}: the model cannot be loaded ({str(exc).splitlines()[0][:300]}). dlrun loads models "
+                        f"in Keras safe mode, which refuses embedded code such as Lambda layers; custom layers must "
+                        f"come from modules under imports: and be registered with "
+                        f"keras.saving.register_keras_serializable") from None
 
 
 def _new_folder(run: RunDir) -> Path:

@@ -153,15 +153,31 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     started = time.time()
     prepared = prepare(loaded, smoke=smoke)
     spec = prepared.spec
+    _import_or_explain(loaded, spec.imports)  # a broken custom-layer module fails before any run folder exists
+    built = build_compiled(prepared)           # and so does a model that cannot be built
     run = RunDir.create(Path(spec.output.runs_dir), spec.name)
     start_info(run, loaded, prepared, "train", smoke, data={"split": prepared.splits.sizes()})
     with run_status(run):
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run, prepared)
-        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True)
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, built=built)
         run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
         return result.result
+
+
+def _import_or_explain(loaded: LoadedSpec, imports: list[str]) -> None:
+    if not imports:
+        return
+    from dlrun.errors import Problem, SpecError
+    from dlrun.model.build import BuildError, import_modules
+    from dlrun.spec.yamlsource import dotted
+
+    try:
+        import_modules(list(imports), loaded.base_dir)
+    except BuildError as exc:
+        loc = loaded.locate(exc.path)
+        raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None
 
 
 @dataclass
@@ -170,28 +186,36 @@ class _Fitted:
     notes_info: dict
 
 
+def build_compiled(prepared: Prepared) -> tuple:
+    """(runtime facts, compiled model) for a prepared spec; spec mistakes become located errors."""
+    from dlrun.model.build import build_or_explain
+    from dlrun.train.fit import compile_model
+    from dlrun.train.runtime import setup_runtime
+
+    spec, loaded = prepared.spec, prepared.loaded
+    runtime = setup_runtime(spec.training, spec.seed)  # imports TensorFlow first, quietly
+    model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate, spec.imports, loaded.base_dir)
+    compile_model(model, spec, prepared.plan, loaded.locate, len(prepared.splits.train))
+    return runtime, model
+
+
 def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
                plots: bool = True, release_raw: bool = False, resume_state: dict | None = None,
-               resumable: bool = False) -> _Fitted:
+               resumable: bool = False, built: tuple | None = None) -> _Fitted:
     """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
 
     With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
     only to record per-epoch curves (k-fold without an inner split, as the seeds do); no callback
     may monitor it (spec validation refuses val_* monitors when split.validation is 0).
     """
-    from dlrun.train.runtime import setup_runtime
-
-    spec, loaded = prepared.spec, prepared.loaded
-    runtime = setup_runtime(spec.training, spec.seed)  # imports TensorFlow first, quietly
-    from dlrun.model.build import build_or_explain
+    spec = prepared.spec
+    runtime, model = built or build_compiled(prepared)
     from dlrun.report.analysis import diagnose_fit
     from dlrun.report.evaluation import score_outputs, write_evaluation
     from dlrun.train.callbacks import HistoryWriter, build_callbacks
-    from dlrun.train.fit import compile_model, fit
+    from dlrun.train.fit import fit
 
     run.update_info(runtime=runtime)
-    model = build_or_explain(spec.model, prepared.infos, spec.name, loaded.locate, spec.imports, loaded.base_dir)
-    compile_model(model, spec, prepared.plan, loaded.locate, len(prepared.splits.train))
     audit = audit_of(prepared)
     if release_raw:  # the raw features are not needed again: free them before the fit's peak
         prepared.dataset.features = None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -299,28 +298,16 @@ def test_config_that_is_a_directory_is_named(tmp_path, runs):
     assert_user_mistake(result, output, str(tmp_path), "is a directory, not a YAML file", runs_dir=runs)
 
 
-def test_imports_module_that_does_not_exist_is_named(write_spec, runs):
+def test_imports_module_that_does_not_exist_is_named_before_any_run_folder(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC + "imports: [no_such_module_xyz]\n")
     result, output = dlrun("train", spec, "--runs-dir", runs)
-    # the module is imported when the model is built, after the run folder exists: it must be failed, not completed
-    assert_user_mistake(result, output, "spec.yaml:7:", "imports[0]", "module 'no_such_module_xyz' cannot be imported",
-                        runs_dir=runs, no_run_dir=False)
-    statuses = [json.loads(p.read_text())["status"] for p in runs.rglob("run.json")]
-    assert statuses in ([], ["failed"])
+    assert_user_mistake(result, output, "spec.yaml:7:", "imports[0]", "'no_such_module_xyz'", runs_dir=runs)
 
 
-def test_validate_build_reports_an_imports_module_that_does_not_exist(write_spec, runs):
+def test_validate_reports_an_imports_module_that_does_not_exist(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC + "imports: [no_such_module_xyz]\n")
-    result, output = dlrun("validate", spec, "--build")
-    assert_user_mistake(result, output, "imports[0]", "no_such_module_xyz", runs_dir=runs)
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: a missing `imports:` module is only found when the model is built, "
-                                       "after RunDir.create: a failed run folder is left for a spec mistake")
-def test_imports_module_that_does_not_exist_leaves_no_run_directory(write_spec, runs):
-    spec = write_spec(CLASSIFIER_SPEC + "imports: [no_such_module_xyz]\n")
-    result, output = dlrun("train", spec, "--runs-dir", runs)
-    assert_user_mistake(result, output, "no_such_module_xyz", runs_dir=runs, no_run_dir=True)
+    result, output = dlrun("validate", spec)
+    assert_user_mistake(result, output, "spec.yaml:7:", "imports[0]", "'no_such_module_xyz'", runs_dir=runs)
 
 
 # ---- command-line options --------------------------------------------------------------------------
@@ -524,17 +511,12 @@ def test_compare_with_one_run_asks_for_two(trained):
 
 # ---- bugs: each input below shows a traceback (or exits 1) today -----------------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG: a non-printable character (here a form feed) in a spec file: "
-                                       "yaml.SafeLoader(text) raises yaml.reader.ReaderError outside parse_located's "
-                                       "try block -> traceback, exit 1")
 def test_control_character_in_a_spec_is_a_located_error(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC.replace("name: tiny", "name: tiny\x0c"), name="ctl.yaml")
     result, output = dlrun("train", spec, "--runs-dir", runs)
     assert_user_mistake(result, output, "ctl.yaml", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a recursive YAML alias (`data: &d {source: ..., again: *d}`) makes "
-                                       "yamlsource._walk recurse forever -> RecursionError traceback, exit 1")
 def test_recursive_yaml_alias_is_a_located_error(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC.replace('data: {source: "sklearn:iris"}',
                                               'data: &d {source: "sklearn:iris", again: *d}'), name="alias.yaml")
@@ -542,24 +524,18 @@ def test_recursive_yaml_alias_is_a_located_error(write_spec, runs):
     assert_user_mistake(result, output, "alias.yaml", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an integer literal over 4300 digits: PyYAML's int() raises ValueError "
-                                       "(Python's int max str digits), not caught by parse_located -> traceback, exit 1")
 def test_integer_with_thousands_of_digits_in_a_spec_is_a_located_error(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC.replace("epochs: 1", "epochs: 1" + "0" * 5000), name="digits.yaml")
     result, output = dlrun("train", spec, "--runs-dir", runs)
     assert_user_mistake(result, output, "digits.yaml", "training.epochs", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `--set training.epochs=1000...` (5001 digits): parse_override catches "
-                                       "only yaml.YAMLError; the ValueError escapes -> traceback, exit 1")
 def test_integer_with_thousands_of_digits_in_set_is_refused(write_spec, runs):
     result, output = dlrun("train", write_spec(CLASSIFIER_SPEC), "--runs-dir", runs,
                            "--set", "training.epochs=1" + "0" * 5000)
     assert_user_mistake(result, output, "--set", "training.epochs", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: data.source npz:arr.npy (a .npy file, not an archive): np.load returns an "
-                                       "ndarray and `with np.load(...)` raises TypeError -> traceback, exit 1")
 def test_npz_source_pointing_at_an_npy_file_is_named(write_spec, tmp_path, runs):
     np.save(tmp_path / "arr.npy", np.zeros((10, 3)))
     spec = write_spec(REGRESSION_SPEC.replace('"csv:DATA", target: y', '"npz:arr.npy"'))
@@ -567,8 +543,6 @@ def test_npz_source_pointing_at_an_npy_file_is_named(write_spec, tmp_path, runs)
     assert_user_mistake(result, output, "arr.npy", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an NPZ whose x and y are 0-d arrays (np.savez(x=np.float64(3), "
-                                       "y=np.float64(1))): len(x) raises TypeError in _from_npz -> traceback, exit 1")
 def test_npz_with_scalar_arrays_is_named(write_spec, tmp_path, runs):
     np.savez(tmp_path / "scalar.npz", x=np.float64(3.0), y=np.float64(1.0))
     spec = write_spec(REGRESSION_SPEC.replace('"csv:DATA", target: y', '"npz:scalar.npz"'))
@@ -576,8 +550,6 @@ def test_npz_with_scalar_arrays_is_named(write_spec, tmp_path, runs):
     assert_user_mistake(result, output, "scalar.npz", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a corrupt NPZ that starts like a zip (b'PK\\x03\\x04garbage...'): "
-                                       "zipfile.BadZipFile is neither ValueError nor OSError -> traceback, exit 1")
 def test_corrupt_npz_archive_is_named(write_spec, tmp_path, runs):
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04garbage" * 10)
     spec = write_spec(REGRESSION_SPEC.replace('"csv:DATA", target: y', '"npz:junk.npz"'))
@@ -585,25 +557,18 @@ def test_corrupt_npz_archive_is_named(write_spec, tmp_path, runs):
     assert_user_mistake(result, output, "junk.npz", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: data.source csv:~nosuchuser_dlrun/x.csv: Path.expanduser raises "
-                                       "RuntimeError('Could not determine home directory.') -> traceback, exit 1")
 def test_data_path_with_an_unknown_home_directory_is_named(write_spec, tmp_path, runs):
     spec = regression_on(write_spec, tmp_path, "~nosuchuser_dlrun/x.csv", None)
     result, output = dlrun("train", spec, "--runs-dir", runs)
     assert_user_mistake(result, output, "~nosuchuser_dlrun", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a data path longer than the OS allows (a 5000-character file name): "
-                                       "Path.is_file() raises OSError ENAMETOOLONG -> traceback, exit 1")
 def test_data_path_too_long_for_the_os_is_named(write_spec, tmp_path, runs):
     spec = regression_on(write_spec, tmp_path, "a" * 5000 + ".csv", None)
     result, output = dlrun("train", spec, "--runs-dir", runs)
     assert_user_mistake(result, output, "File name too long", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `kernel_regularizer: {l2: abc}`: float('abc') in build.layer_args runs "
-                                       "outside make_layer's try -> `validate --build` shows a ValueError traceback "
-                                       "(exit 1)")
 def test_bad_regularizer_value_is_a_located_error_in_validate_build(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC.replace("    - Dense: {units: 3",
                                               "    - Dense: {units: 4, kernel_regularizer: {l2: abc}}\n"
@@ -612,9 +577,6 @@ def test_bad_regularizer_value_is_a_located_error_in_validate_build(write_spec, 
     assert_user_mistake(result, output, "spec.yaml:5:", "kernel_regularizer", runs_dir=runs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `kernel_initializer: {GlorotUniform: {bogus: 1}}`: the TypeError from "
-                                       "build._object escapes -> `dlrun train` exits 1 with 'training failed: "
-                                       "TypeError ...' and a failed run folder, not a located spec error (exit 2)")
 def test_bad_initializer_argument_is_a_located_error_in_train(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC.replace("    - Dense: {units: 3",
                                               "    - Dense: {units: 4, kernel_initializer: {GlorotUniform: {bogus: 1}}}\n"
@@ -623,9 +585,6 @@ def test_bad_initializer_argument_is_a_located_error_in_train(write_spec, runs):
     assert_user_mistake(result, output, "spec.yaml:5:", "kernel_initializer", runs_dir=runs, no_run_dir=False)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an infinite value in a feature column (not the target) is not checked: "
-                                       "the run trains, is marked diverged and exits 1 ('the loss became NaN or "
-                                       "infinite'), never naming the column")
 def test_infinite_value_in_a_feature_column_names_the_column(write_spec, tmp_path, runs):
     rows = "a,b,y\n" + "\n".join(f"{i},{'inf' if i == 3 else i},{i * 0.5 + 0.1}" for i in range(20)) + "\n"
     spec = regression_on(write_spec, tmp_path, "inffeat.csv", rows)

@@ -228,7 +228,7 @@ def test_model_config_naming_a_function_outside_keras_is_refused_and_its_module_
             archive.writestr(name, payload)
     with pytest.raises(UserError) as caught:
         evaluate(run)
-    assert "cannot be loaded safely" in str(caught.value)
+    assert "cannot be loaded" in str(caught.value) and "safe mode" in str(caught.value)
     assert gadget not in sys.modules
     assert not imported.exists() and not called.exists()
 
@@ -337,11 +337,11 @@ def test_imports_naming_a_missing_module_is_a_located_error_exit_2(tmp_path, com
     extra = ["--runs-dir", str(tmp_path / "runs")] if command == ["train"] else []
     result = runner.invoke(app, [*command, str(spec), *extra])
     assert result.exit_code == 2, result.output
-    assert f"spec.yaml:3:11  imports[0]: module '{missing}' cannot be imported" in result.stderr, result.stderr
+    assert f"spec.yaml:3:11  imports[0]: module '{missing}' is not found" in result.stderr, result.stderr
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("name", ["os; rm", "../x", "a/b", "my_layers.py", "-x", "", "a..b", "1abc", "a.",
+@pytest.mark.parametrize("name", ["os; rm", "../x", "a/b", "my_layers/x", "-x", "", "a..b", "1abc", "a.",
                                   "__import__('os')", "x y", "os\nimport sys"])
 def test_imports_that_are_not_module_names_are_rejected_at_validation(tmp_path, name):
     spec = _custom_spec(tmp_path, [name])
@@ -357,9 +357,6 @@ def test_bad_import_name_through_the_cli_exits_2(tmp_path):
     assert "'os; rm -rf x' is not a module name" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="a custom layer class without @register_keras_serializable trains and saves "
-                                       "model.keras, but the run can never be loaded again: evaluate/predict fail "
-                                       "in safe mode with a message blaming 'embedded code such as Lambda layers'")
 def test_run_with_an_unregistered_custom_layer_is_either_refused_at_training_or_evaluable(tmp_path):
     from dlrun.evaluate import evaluate
 
@@ -456,10 +453,6 @@ def test_symlink_path_to_another_run_inside_the_runs_dir_resolves(tmp_path):
     assert resolve_run(str(tmp_path / "runs" / "alias"), tmp_path / "runs").path.resolve() == real.resolve()
 
 
-@pytest.mark.xfail(strict=True, reason="resolve_run refuses a symlink *path* that leaves the runs dir, but the same "
-                                       "symlink named by id, id prefix or 'latest' resolves to the folder outside "
-                                       "(run_dirs/is_dir follow symlinks), against 'Ids never resolve outside the "
-                                       "runs directory'")
 @pytest.mark.parametrize("ref", ["link", "lin", "latest"])
 def test_symlink_named_by_id_prefix_or_latest_never_resolves_outside_the_runs_dir(tmp_path, ref):
     victim = _fake_run(tmp_path / "outside" / "victim")
@@ -532,7 +525,7 @@ def test_evaluate_on_an_npz_with_object_arrays_is_refused_before_the_model(iris_
     marker = tmp_path / "unpickled"
     evil = np.empty(2, dtype=object)
     evil[:] = [_TouchOnUnpickle(marker), _TouchOnUnpickle(marker)]
-    np.savez(tmp_path / "new.npz", x=evil, target=np.array([0, 1]))
+    np.savez(tmp_path / "new.npz", x=evil, y=np.array([0, 1]))
     run = _copy_run(iris_run, tmp_path / "runs")
     with pytest.raises(DataError) as caught:
         evaluate(run, tmp_path / "new.npz")
@@ -558,8 +551,8 @@ def test_no_module_under_dlrun_unpickles_or_loads_yaml_unsafely():
     assert found == []
 
 
-def _calls(text: str, attr: str, owners: tuple[str, ...]):
-    for node in ast.walk(ast.parse(text)):
+def _calls(tree: ast.AST, attr: str, owners: tuple[str, ...]):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == attr:
             owner = ast.unparse(node.func.value)
             if owner in owners or owner.split(".")[-1] in owners:
@@ -572,7 +565,7 @@ def test_every_np_load_passes_allow_pickle_false_except_the_keras_cache_reader()
         tree = ast.parse(text)
         parents = {child: fn.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
                    for child in ast.walk(fn)}
-        for call in _calls(text, "load", ("np", "numpy")):
+        for call in _calls(tree, "load", ("np", "numpy")):
             keyword = {k.arg: k.value for k in call.keywords}.get("allow_pickle")
             where = f"{path.relative_to(ROOT)}:{call.lineno}"
             if isinstance(keyword, ast.Constant) and keyword.value is False:
@@ -591,7 +584,7 @@ def test_every_np_load_passes_allow_pickle_false_except_the_keras_cache_reader()
 
 
 def test_every_keras_load_model_passes_safe_mode_true():
-    calls = [(path, call) for path, text in _sources().items() for call in _calls(text, "load_model", ("models", "saving"))]
+    calls = [(path, call) for path, text in _sources().items() for call in _calls(ast.parse(text), "load_model", ("models", "saving"))]
     assert calls, "expected dlrun/evaluate.py to load models"
     for path, call in calls:
         keyword = {k.arg: k.value for k in call.keywords}.get("safe_mode")

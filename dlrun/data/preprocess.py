@@ -90,6 +90,7 @@ class FeaturePreprocessor:
             flat = np.asarray(features).reshape(len(features), -1)
             if flat.shape[1] != len(self.center):
                 raise DataError(f"{where}: each sample has {flat.shape[1]} values, the model was trained on {len(self.center)}")
+            _no_infinity(flat, where, None)
             out = self._numeric(flat.astype(np.float32, copy=False))  # arrays are transformed in float32
         else:
             out = self._table(features, where)
@@ -120,6 +121,7 @@ class FeaturePreprocessor:
         numeric_values = {}
         if self.numeric:
             block = frame[self.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+            _no_infinity(block, where, self.numeric)
             bad = np.isnan(block) & frame[self.numeric].notna().to_numpy()
             if bad.any():
                 row, col = map(int, np.argwhere(bad)[0])
@@ -157,6 +159,17 @@ class FeaturePreprocessor:
     @classmethod
     def from_json(cls, data: dict) -> "FeaturePreprocessor":
         return cls(**data)
+
+
+def _no_infinity(values: np.ndarray, where: str, columns: list[str] | None) -> None:
+    """Infinite feature values would only surface as a diverged loss: name them instead."""
+    if values.dtype.kind != "f":
+        return
+    bad = np.isinf(values)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        what = f"column '{columns[col]}'" if columns else f"feature {col}"
+        raise DataError(f"{where}: {what} holds an infinite value on data row {row + 1}; replace it or drop the row")
 
 
 def _sample_shape(n_features: int, reshape: list[int] | None) -> list[int]:

@@ -8,6 +8,7 @@ DataError naming the file, column or row.
 from __future__ import annotations
 
 import fnmatch
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,18 @@ def load_dataset(spec: DataSpec, base_dir: Path, group: str | None = None) -> Da
 
 
 def resolve_path(location: str, base_dir: Path) -> Path:
-    path = Path(location).expanduser()
+    try:
+        path = Path(location).expanduser()
+    except RuntimeError as exc:  # '~someone' with no such user
+        raise DataError(f"data.source: the path '{location}' cannot be resolved ({exc})") from None
     return path if path.is_absolute() else (base_dir / path)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError) as exc:
+        raise DataError(f"data.source: '{str(path)[:120]}' cannot be used as a file name ({exc})") from None
 
 
 def _from_sklearn(spec: DataSpec) -> Dataset:
@@ -70,7 +81,7 @@ def _match_columns(patterns: list[str], columns: list[str], where: str, field: s
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+    if not _is_file(path):
         raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
     try:
         frame = pd.read_csv(path)
@@ -152,12 +163,15 @@ def _passthrough(spec: DataSpec, features: pd.DataFrame) -> set[str]:
 
 
 def _from_npz(spec: DataSpec, path: Path) -> Dataset:
-    if not path.is_file():
+    if not _is_file(path):
         raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
     x_key = spec.features[0] if spec.features else "x"
     y_key = spec.targets()[0] if spec.targets() else "y"
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: not an NPZ archive (np.savez writes one); this file holds a single array")
+        with archive:
             keys = list(archive.keys())
             for key, field in ((x_key, "data.features"), (y_key, "data.target")):
                 if key not in keys:
@@ -166,8 +180,10 @@ def _from_npz(spec: DataSpec, path: Path) -> Dataset:
             x, y = archive[x_key], archive[y_key]
     except DataError:
         raise
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable NPZ archive of plain arrays ({exc})") from None
+    if x.ndim == 0 or y.ndim == 0:
+        raise DataError(f"{path}: '{x_key}' and '{y_key}' must hold one row per sample, not a single value")
     if len(x) != len(y):
         raise DataError(f"{path}: '{x_key}' has {len(x)} rows but '{y_key}' has {len(y)}")
     if len(x) == 0:

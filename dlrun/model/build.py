@@ -61,22 +61,30 @@ def _own_args(cls) -> set[str]:
     return set(inspect.signature(cls.__init__).parameters)
 
 
-def layer_args(args: dict | None, cls=None) -> dict:
-    """Turn YAML arguments into Keras constructor arguments."""
+def _arg_value(key: str, value: Any):
+    """One YAML argument as the Keras object it names (regularizer, initializer, constraint)."""
     import keras
 
+    if key.endswith("_regularizer"):
+        return _regularizer(value)
+    if key.endswith("_initializer"):
+        return _object(keras.initializers, value, "initializer")
+    if key.endswith("_constraint"):
+        return _object(keras.constraints, value, "constraint")
+    return value
+
+
+def layer_args(args: dict | None, cls=None, path: tuple = ()) -> dict:
+    """Turn YAML arguments into Keras constructor arguments; a bad value names its argument."""
     own = _own_args(cls) if cls is not None else set()
     out = {}
     for key, value in (args or {}).items():
         if key in ("input_shape", "input_dim") and key not in own:
             continue  # the data decides the input shape (checked in build_model)
-        if key.endswith("_regularizer"):
-            value = _regularizer(value)
-        elif key.endswith("_initializer"):
-            value = _object(keras.initializers, value, "initializer")
-        elif key.endswith("_constraint"):
-            value = _object(keras.constraints, value, "constraint")
-        out[key] = value
+        try:
+            out[key] = _arg_value(key, value)
+        except (TypeError, ValueError) as exc:
+            raise BuildError((*path, key), f"cannot be made from {value!r}: {exc}") from None
     return out
 
 
@@ -112,6 +120,11 @@ def layer_class(path: tuple, class_name: str, modules: list):
             if isinstance(candidate, type) and issubclass(candidate, keras.layers.Layer):
                 cls = candidate
                 break
+    if cls is not None and not hasattr(keras.layers, class_name) and \
+            keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is not cls:
+        raise BuildError((*path, class_name), f"custom layer '{class_name}' is not registered: decorate it with "
+                                              f"@keras.saving.register_keras_serializable() so the saved model can be "
+                                              f"loaded again")
     if cls is None:
         where = ", ".join(m.__name__ for m in modules) or "no modules"
         raise BuildError((*path, class_name), f"unknown layer '{class_name}': not in keras.layers nor in the "
@@ -121,10 +134,10 @@ def layer_class(path: tuple, class_name: str, modules: list):
 
 def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None = None, modules: list = ()):
     cls = layer_class(path, class_name, list(modules))
-    kwargs = layer_args(args, cls)
-    if name is not None:
-        kwargs.setdefault("name", name)
+    kwargs = layer_args(args, cls, (*path, class_name))
     try:
+        if name is not None:
+            kwargs.setdefault("name", name)
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise BuildError((*path, class_name), f"{class_name} cannot be made with these arguments: {exc}") from None

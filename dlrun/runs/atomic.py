@@ -16,11 +16,18 @@ from typing import Any
 import yaml
 
 
+# mkstemp makes owner-only files; artifacts get the permissions a plain write would give them.
+# The umask can only be read by setting it, so it is read once, at import.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def write_bytes(path: Path, payload: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()

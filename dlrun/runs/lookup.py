@@ -25,7 +25,9 @@ def run_dirs(runs_dir: Path) -> list[Path]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and _is_run(p))
+    # a symlink is never a run: it could point anywhere, and ids must not resolve outside runs_dir
+    return sorted(p for p in runs_dir.iterdir()
+                  if not p.is_symlink() and p.is_dir() and not p.name.startswith(".") and _is_run(p))
 
 
 def resolve_run(ref: str, runs_dir: Path) -> RunDir:

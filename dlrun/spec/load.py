@@ -86,12 +86,17 @@ def _with_extends(path: Path, shown: str, chain: tuple[Path, ...] = ()) -> Locat
         raise SpecError([Problem(shown, where.line, where.col, "extends", "must be a file name or a list of them")])
     merged: Located | None = None
     for parent in parents:
-        parent_path = (path.parent / parent).resolve()
+        try:
+            parent_path = (path.parent / parent).resolve()
+            exists = parent_path.is_file()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise SpecError([Problem(shown, where.line, where.col, "extends",
+                                     f"'{parent[:80]}' cannot be used as a file name ({exc})")]) from None
         if parent_path in chain or parent_path == path.resolve():
             raise SpecError([Problem(shown, where.line, where.col, "extends", f"'{parent}' extends itself in a cycle")])
         if len(chain) >= MAX_EXTENDS_DEPTH:
             raise SpecError([Problem(shown, where.line, where.col, "extends", "too many nested extends")])
-        if not parent_path.is_file():
+        if not exists:
             raise SpecError([Problem(shown, where.line, where.col, "extends",
                                      f"'{parent}' not found (looked for {parent_path})")])
         parent_shown = str(Path(shown).parent / parent)
@@ -109,7 +114,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise SpecError([Problem("--set", None, None, text, "expected KEY.PATH=VALUE, e.g. training.epochs=3")])
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):
         value = raw
     return parts, value
 
@@ -230,7 +235,26 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     if "name" not in located.data:
         located.data["name"] = _default_name(path)
     spec = validate_data(located, shown)
-    return LoadedSpec(spec=spec, path=path.resolve(), data=located.data, located=located, shown=shown)
+    loaded = LoadedSpec(spec=spec, path=path.resolve(), data=located.data, located=located, shown=shown)
+    missing = [(("imports", i), f"module '{name}' is not found (looked next to the spec and on the Python path)")
+               for i, name in enumerate(spec.imports) if not _findable(name, loaded.base_dir)]
+    if missing:
+        raise loaded.error(missing)
+    return loaded
+
+
+def _findable(module: str, base_dir: Path) -> bool:
+    """Whether the top-level package of `module` can be found, without running any of its code."""
+    import importlib.util
+    import sys
+
+    top = module.split(".")[0]
+    try:
+        if (base_dir / f"{top}.py").is_file() or (base_dir / top / "__init__.py").is_file():
+            return True
+        return top in sys.modules or importlib.util.find_spec(top) is not None
+    except (OSError, ValueError, ImportError):
+        return False
 
 
 def _default_name(path: Path) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dlrun.spec.catalog import check_named
 
@@ -274,6 +274,16 @@ class OutputSpec(Section):
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MODULE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _module_name(value: str) -> str:
+    if not MODULE_RE.fullmatch(value):
+        raise ValueError(f"'{value}' is not a module name (e.g. my_layers or package.layers)")
+    return value
+
+
+ModuleName = Annotated[str, AfterValidator(_module_name)]
 
 
 class ExperimentSpec(Section):
@@ -282,7 +292,7 @@ class ExperimentSpec(Section):
     name: str = Field("experiment", description="Short name used in the run id (letters, digits, . _ -).")
     description: str | None = Field(None, description="Free text kept with the run.")
     seed: int = Field(42, ge=0, lt=2**31, description="Seeds Python, NumPy, TensorFlow and the split.")
-    imports: list[str] = Field(default_factory=list, description="Python modules (importable names, looked up next to "
+    imports: list[ModuleName] = Field(default_factory=list, description="Python modules (importable names, looked up next to "
                                                                  "the spec too) whose keras.layers.Layer classes the "
                                                                  "model may use. Only these modules are imported.")
     data: DataSpec
@@ -298,14 +308,6 @@ class ExperimentSpec(Section):
 
     _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
     _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
-
-    @field_validator("imports")
-    @classmethod
-    def _modules_named(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
-                raise ValueError(f"'{name}' is not a module name (e.g. my_layers or package.layers)")
-        return value
 
     @field_validator("name")
     @classmethod

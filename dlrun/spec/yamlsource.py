@@ -47,9 +47,23 @@ def _mark(file: str, node: yaml.Node) -> Loc:
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+MAX_DEPTH = 64  # deeper nesting than any spec needs: refused rather than risking the recursion limit
+
+
 def _walk(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: PathKey,
-          locs: dict, problems: list[Problem]) -> Any:
+          locs: dict, problems: list[Problem], active: frozenset = frozenset()) -> Any:
     """Build Python data from a composed node, recording locations on the way."""
+    if id(node) in active:
+        here = _mark(file, node)
+        problems.append(Problem(file, here.line, here.col, dotted(path), "malformed YAML: an alias refers to itself "
+                                                                         "(a recursive anchor)"))
+        return None
+    if len(path) > MAX_DEPTH:
+        here = _mark(file, node)
+        problems.append(Problem(file, here.line, here.col, dotted(path[:3]) + "…",
+                                f"malformed YAML: nested more than {MAX_DEPTH} levels deep"))
+        return None
+    active = active | {id(node)}
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in PLAIN_TAGS:
         here = _mark(file, node)
         problems.append(Problem(file, here.line, here.col, dotted(path),
@@ -72,16 +86,21 @@ def _walk(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: PathKey,
                 problems.append(Problem(file, here.line, here.col, dotted(child),
                                         "duplicate key: it is already set above in this mapping"))
             locs[child] = _mark(file, key_node)
-            out[key] = _walk(value_node, loader, file, child, locs, problems)
+            out[key] = _walk(value_node, loader, file, child, locs, problems, active)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
             child = (*path, index)
             locs[child] = _mark(file, item)
-            items.append(_walk(item, loader, file, child, locs, problems))
+            items.append(_walk(item, loader, file, child, locs, problems, active))
         return items
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        here = _mark(file, node)
+        problems.append(Problem(file, here.line, here.col, dotted(path), f"this value cannot be read: {exc}"))
+        return None
 
 
 def dotted(path: PathKey) -> str:
@@ -97,9 +116,10 @@ def dotted(path: PathKey) -> str:
 
 def parse_located(text: str, file: str) -> Located:
     """Parse YAML text safely; raise SpecError (with line and column) when it is malformed."""
-    loader = yaml.SafeLoader(text)
     problems: list[Problem] = []
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return Located({}, {})
@@ -107,10 +127,18 @@ def parse_located(text: str, file: str) -> Located:
         data = _walk(node, loader, file, (), locs, problems)
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_malformed(exc, file, text)]) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML marks nearly everything
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise SpecError([Problem(file, line, col, "", f"malformed YAML: the character {exc.character!r} is not "
+                                                      f"allowed in YAML text")]) from None
+    except yaml.YAMLError as exc:
         raise SpecError([Problem(file, None, None, "", f"malformed YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([Problem(file, None, None, "", f"malformed YAML: nested too deeply")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if problems:
         raise SpecError(problems)
     return Located(data, locs)
