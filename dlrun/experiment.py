@@ -27,9 +27,6 @@ from dlrun.runs.provenance import provenance
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec
 
-MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")
-
-
 @dataclass
 class TrainResult:
     run: RunDir
@@ -44,14 +41,7 @@ class TrainResult:
 
 def monitor_of(prepared: Prepared, has_val: bool) -> tuple[str, str]:
     """The quantity that picks the best epoch, and whether lower or higher is better."""
-    cbs = prepared.spec.callbacks
-    for section in (cbs.early_stopping, cbs.model_checkpoint):
-        if section is not None:
-            mode = section.mode
-            if mode == "auto":
-                mode = "max" if any(k in section.monitor for k in MAX_IS_BETTER) else "min"
-            return section.monitor, mode
-    return ("val_loss" if has_val else "loss"), "min"
+    return prepared.spec.callbacks.best_epoch_rule("val_loss" if has_val else "loss")
 
 
 def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
@@ -162,7 +152,7 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
         if on_start is not None:
             on_start(run, prepared)
         result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, built=built)
-        run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
+        run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
         return result.result
 
 
@@ -183,7 +173,7 @@ def _import_or_explain(loaded: LoadedSpec, imports: list[str]) -> None:
 @dataclass
 class _Fitted:
     result: TrainResult
-    notes_info: dict
+    run_info: dict
 
 
 def build_compiled(prepared: Prepared) -> tuple:
@@ -342,5 +332,5 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     run.set_status("running", resumed=now_iso(), resumed_from_epoch=state["epoch"] if state else 0)
     with run_status(run):
         result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, resume_state=state)
-        run.set_status("completed", seconds=round(time.time() - started, 3), **result.notes_info)
+        run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
         return result.result

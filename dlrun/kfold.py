@@ -100,7 +100,7 @@ def run_fold(job: FoldJob) -> dict:
     write_inputs(folder, prepared, resolved.spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
     with run_status(folder, f"fold {fold.number}"):
         fitted = fit_in_dir(folder, prepared, curves_on_test=resolved.spec.split.curves, plots=False)  # the run plots averaged curves
-        folder.set_status("completed", **fitted.notes_info)
+        folder.set_status("completed", **fitted.run_info)
     result = fitted.result
     return {"fold": fold.number, "repeat": fold.repeat, "metrics": result.metrics[result.metrics["part"]],
             "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "history": result.history}
@@ -237,7 +237,7 @@ def _run_folds(run, resolved, fold_resolved, folds, cv_rows, test_rows, resume, 
         ordered = [results[f.number] for f in folds]
         summary = summarize(ordered)
         curves = average_curves([r["history"] for r in ordered])
-        monitor, mode = _monitor(resolved)
+        monitor, mode = resolved.spec.callbacks.best_epoch_rule("val_loss")
         summary.update({"run_id": run.run_id, "protocol": spec.split.protocol, "n_folds": len(folds),
                         "repeats": spec.split.repeats if spec.split.protocol == "repeated_kfold" else 1,
                         "average_curves": curves, "best_epochs": [r["best_epoch"] for r in ordered]})
@@ -254,17 +254,6 @@ def _run_folds(run, resolved, fold_resolved, folds, cv_rows, test_rows, resume, 
                        headline={"name": f"cv_{headline_key}", "value": stats.get("mean")},
                        summary={f"cv_{headline_key}_mean": stats.get("mean"), f"cv_{headline_key}_std": stats.get("std")})
     return KFoldResult(run, ordered, summary, final, skipped)
-
-
-def _monitor(resolved: Resolved) -> tuple[str, str]:
-    cbs = resolved.spec.callbacks
-    for section in (cbs.early_stopping, cbs.model_checkpoint):
-        if section is not None:
-            mode = section.mode
-            if mode == "auto":
-                mode = "max" if any(k in section.monitor for k in ("acc", "auc", "precision", "recall", "f1", "r2")) else "min"
-            return section.monitor, mode
-    return "val_loss", "min"
 
 
 def _headline_key(summary: dict) -> str:
@@ -299,7 +288,7 @@ def _final_model(run: RunDir, resolved: Resolved, cv_rows: np.ndarray, test_rows
     write_inputs(folder, prepared, "holdout", {"chosen_epochs": epochs})
     with run_status(folder, "final model"):
         fitted = fit_in_dir(folder, prepared)
-        folder.set_status("completed", **fitted.notes_info)
+        folder.set_status("completed", **fitted.run_info)
     metrics = fitted.result.metrics
     return {"epochs": epochs, "test_rows": int(len(test_rows)), "test": metrics[metrics["part"]]}
 

@@ -248,6 +248,16 @@ class ReduceLRSpec(Section):
     mode: Literal["auto", "min", "max"] = "auto"
 
 
+MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")
+
+
+def resolve_mode(monitor: str, mode: str) -> str:
+    """'min' or 'max' for a monitored quantity; 'auto' reads it from the name (accuracy up, loss down)."""
+    if mode != "auto":
+        return mode
+    return "max" if any(k in monitor for k in MAX_IS_BETTER) else "min"
+
+
 class CallbacksSpec(Section):
     """Callbacks; history.csv is always written, one row per epoch."""
 
@@ -256,6 +266,14 @@ class CallbacksSpec(Section):
     reduce_lr_on_plateau: ReduceLRSpec | None = Field(None, description="Lower the learning rate on a plateau.")
     tensorboard: bool = Field(False, description="Write TensorBoard logs to the run's tensorboard/ folder.")
     terminate_on_nan: bool = Field(True, description="Stop (status diverged) when the loss becomes NaN or infinite.")
+
+    def best_epoch_rule(self, default: str) -> tuple[str, str]:
+        """The quantity that picks the best epoch (early stopping's, else the checkpoint's, else
+        `default`) and whether lower or higher is better."""
+        for section in (self.early_stopping, self.model_checkpoint):
+            if section is not None:
+                return section.monitor, resolve_mode(section.monitor, section.mode)
+        return default, "min"
 
     def monitors(self) -> dict[str, str]:
         out = {}

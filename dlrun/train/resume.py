@@ -55,9 +55,10 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, path: Path, monitor: str, mode: str):
         super().__init__()
+        from dlrun.spec.models import resolve_mode
+
         self.path, self.monitor = Path(path), monitor
-        if mode == "auto":
-            mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall", "f1", "r2")) else "min"
+        mode = resolve_mode(monitor, mode)
         self.better = np.less if mode == "min" else np.greater
         self.best = np.inf if mode == "min" else -np.inf
 
