@@ -7,6 +7,7 @@ train, so `dlrun --help`, `validate` and `schema` answer at once.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +17,10 @@ from rich.console import Console
 
 from dlrun import __version__
 from dlrun.errors import DlrunError
+
+# dlrun uses no pydantic plugins; looking them up scans every installed package's metadata,
+# a noticeable share of `dlrun validate`'s start-up
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 app = typer.Typer(
     name="dlrun",

@@ -208,3 +208,14 @@ def test_cli_bad_data_file_exits_2_without_traceback(write_spec, tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "nowhere.csv" in proc.stderr and "not found" in proc.stderr
+
+
+def test_tensorboard_and_reduce_lr_callbacks_run(write_spec, runs_dir):
+    # mode max on a falling val_loss: no epoch "improves", so the rate halves after every epoch
+    path = write_spec(TINY_DIGITS.replace("  model_checkpoint: {monitor: val_accuracy}\n",
+                                          "  tensorboard: true\n  reduce_lr_on_plateau: {monitor: val_loss, patience: 0, "
+                                          "factor: 0.5, mode: max}\n"))
+    result = _train(path, runs_dir, "training.epochs=3")
+    assert any((result.run.path / "tensorboard").rglob("*.tfevents*"))
+    rates = [row["learning_rate"] for row in result.history]
+    assert rates[-1] < rates[0] and rates == sorted(rates, reverse=True)
