@@ -110,5 +110,12 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path, has_validation: bool) 
         handles["early_stopping"] = stopper
         handles.setdefault("watched", []).append(stopper)
     if cbs.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            from dlrun.errors import UserError
+
+            raise UserError("callbacks.tensorboard is on, but the tensorboard package is not installed "
+                            "(pip install tensorboard), or set callbacks.tensorboard: false")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")))
     return callbacks, handles
