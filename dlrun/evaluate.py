@@ -133,8 +133,9 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
     truths = {name: enc.encode(dataset.targets[name][rows]) for name, enc in saved.targets.items()}
     model = load_model(run, spec.imports, saved.data_dir)
-    raw = model.predict(inputs, verbose=0, batch_size=max(256, spec.training.batch_size))
-    raw = raw if isinstance(raw, list) else [raw]
+    from dlrun.train.fit import predict_outputs
+
+    raw = predict_outputs(model, inputs)
     per_output = score_outputs(raw, saved.plan, saved.targets, truths, saved.baselines)
     history = read_history(run)
     info = saved.info

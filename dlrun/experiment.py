@@ -55,9 +55,10 @@ def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
 
 def predict_part(model, prepared: Prepared, part: str) -> list[np.ndarray]:
     """Raw model outputs (one array per output) on one split part."""
+    from dlrun.train.fit import predict_outputs
+
     inputs, _ = prepared.part(part)
-    raw = model.predict(inputs, verbose=0, batch_size=max(1024, prepared.spec.training.batch_size))
-    return raw if isinstance(raw, list) else [raw]
+    return predict_outputs(model, inputs)
 
 
 def audit_of(prepared: Prepared) -> dict:
@@ -211,7 +212,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
         prepared.dataset.features = None
     has_val = len(prepared.splits.validation) > 0
     writer = HistoryWriter(run.file("history.csv"), spec.callbacks.terminate_on_nan, on_epoch)
-    callbacks, handles = build_callbacks(spec, run.path, has_val)
+    callbacks, handles = build_callbacks(spec, run.path)
     start_epoch, stopper = 0, None
     if resumable:  # the run can be continued: state after every epoch, signals stop at an epoch end
         from dlrun.train.resume import GracefulStop, ResumeRestorer, ResumeSaver, restore_model
@@ -288,6 +289,23 @@ def headline(metrics: dict, prepared: Prepared) -> dict:
     return {"name": f"{part}_{name}", "value": held_out.get(name)}
 
 
+def refuse_changed_spec(run: RunDir, spec, allow_changed: bool) -> None:
+    """Resuming with a spec other than the run's own: list the differing keys and refuse, unless allowed.
+    Output settings (where runs go, plots) may differ."""
+    import yaml
+
+    from dlrun.errors import UserError
+    from dlrun.report.runs_view import config_differences
+
+    saved = yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")) or {}
+    diff = {k: v for k, v in config_differences([saved, spec.model_dump(mode="json")]).items()
+            if not k.startswith("output.")}
+    if diff and not allow_changed:
+        lines = [f"  {key}: {old!r} → {new!r}" for key, (old, new) in diff.items()]
+        raise UserError("the spec differs from the one the run started with:\n" + "\n".join(lines)
+                        + "\nresume with the same spec (or pass --allow-changed to continue anyway)")
+
+
 def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed: bool = False,
                  on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Continue an interrupted `dlrun train` run from its last finished epoch.
@@ -297,12 +315,9 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     """
     import json as _json
 
-    import yaml
-
     from dlrun.data.split import Splits
     from dlrun.errors import UserError
     from dlrun.prepare import load_resolved, prepare_rows
-    from dlrun.report.runs_view import config_differences
     from dlrun.spec.load import load_spec
     from dlrun.train.resume import read_state
 
@@ -315,13 +330,7 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
         loaded = load_spec(run.file("config.yaml"))
         loaded.data_dir = Path(info.get("data_dir", "."))
     resolved = load_resolved(loaded, smoke=bool(info.get("smoke")))
-    saved = yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")) or {}
-    diff = {k: v for k, v in config_differences([saved, resolved.spec.model_dump(mode="json")]).items()
-            if not k.startswith("output.")}
-    if diff and not allow_changed:
-        lines = [f"  {key}: {old!r} → {new!r}" for key, (old, new) in diff.items()]
-        raise UserError("the spec differs from the one the run started with:\n" + "\n".join(lines)
-                        + "\nresume with the same spec (or pass --allow-changed to continue anyway)")
+    refuse_changed_spec(run, resolved.spec, allow_changed)
     if resolved.dataset.fingerprint() != info.get("data", {}).get("fingerprint"):
         raise UserError(f"the data differs from what run {run.run_id} was trained on (its fingerprint changed); "
                         f"start a new run instead")

@@ -24,10 +24,9 @@ import numpy as np
 from dlrun.data.folds import Fold, group_cut, make_folds
 from dlrun.data.split import Splits, _cut
 from dlrun.errors import UserError
-from dlrun.experiment import fit_in_dir, run_status, start_info
+from dlrun.experiment import fit_in_dir, refuse_changed_spec, run_status, start_info
 from dlrun.prepare import Resolved, load_resolved, prepare_rows
 from dlrun.report.cv_summary import average_curves, chosen_epochs, summarize
-from dlrun.report.runs_view import config_differences
 from dlrun.runs.atomic import write_json, write_text, write_yaml
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec
@@ -139,19 +138,10 @@ def _test_rows(resolved: Resolved) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_resume(run: RunDir, resolved: Resolved, allow_changed: bool) -> None:
-    import yaml
-
-    loaded = resolved.loaded
     info = run.read_info()
     if info.get("kind") != "kfold":
         raise UserError(f"{run.run_id} is not a k-fold run; --resume takes the id of an interrupted `dlrun kfold` run")
-    saved = yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")) or {}
-    diff = config_differences([saved, loaded.spec.model_dump(mode="json")])
-    diff = {k: v for k, v in diff.items() if not k.startswith("output.")}
-    if diff and not allow_changed:
-        lines = [f"  {key}: {old!r} → {new!r}" for key, (old, new) in diff.items()]
-        raise UserError("the spec differs from the one the run started with:\n" + "\n".join(lines)
-                        + "\nresume with the same spec (or pass --allow-changed to continue anyway)")
+    refuse_changed_spec(run, resolved.spec, allow_changed)
     if info.get("data", {}).get("fingerprint") != resolved.dataset.fingerprint() or \
             bool(info.get("smoke")) != (resolved.sample is not None):
         raise UserError(f"the data differs from what run {run.run_id} started on (or --smoke differs); "

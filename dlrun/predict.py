@@ -57,8 +57,9 @@ def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame
             raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
     x = pre.transform(features, where=str(data))
     inputs = model_inputs(x, saved.spec.model, pre, saved.infos)
-    raw = load_model(run, saved.spec.imports, saved.data_dir).predict(inputs, verbose=0, batch_size=256)
-    raw = raw if isinstance(raw, list) else [raw]
+    from dlrun.train.fit import predict_outputs
+
+    raw = predict_outputs(load_model(run, saved.spec.imports, saved.data_dir), inputs)
     table = pd.DataFrame(index=range(len(x)))
     for entry, values in zip(saved.plan, raw):
         encoder = saved.targets[entry["target"]]

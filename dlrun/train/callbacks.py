@@ -78,7 +78,7 @@ class HistoryWriter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def build_callbacks(spec: ExperimentSpec, run_path: Path, has_validation: bool) -> tuple[list, dict]:
+def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
     """Keras callbacks for the spec; also returns named handles the caller needs afterwards
     (`watched`: the callbacks whose state a resumed run must get back)."""
     cbs = spec.callbacks

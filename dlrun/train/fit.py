@@ -78,6 +78,12 @@ def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate, n_train
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 
 
+def predict_outputs(model, inputs) -> list:
+    """Raw model outputs, one array per output (training, evaluate and predict use the same batches)."""
+    raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
+    return raw if isinstance(raw, list) else [raw]
+
+
 def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list, start_epoch: int = 0):
     """model.fit with the spec's epochs, batch size and shuffling; returns the Keras History.
 
