@@ -251,7 +251,7 @@ def test_compare_with_an_unknown_run_exits_2(fake_runs):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two one-epoch iris runs that differ only in the learning rate."""
-    from dlrun.experiment import train
+    from dlrun.protocols.holdout import train
     from dlrun.spec import load_spec
 
     folder = tmp_path_factory.mktemp("cli")

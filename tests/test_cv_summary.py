@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from dlrun.report.cv_summary import average_curves, chosen_epochs, describe, fold_scalars, summarize, t_critical
+from dlrun.report.cv_summary import average_curves, describe, fold_scalars, summarize, t_critical
+from dlrun.train.monitor import chosen_epochs
 
 # two-sided 95% Student-t critical values from a printed table (t_{0.975, dof})
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 9: 2.262}

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from dlrun.errors import DataError, RunLookupError, UserError
-from dlrun.evaluate import evaluate
-from dlrun.experiment import train
-from dlrun.predict import predict
+from dlrun.inference.evaluate import evaluate
+from dlrun.protocols.holdout import train
+from dlrun.inference.predict import predict
 from dlrun.runs.rundir import RunDir
 from dlrun.spec import load_spec
 

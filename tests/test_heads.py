@@ -7,7 +7,7 @@ import pytest
 from dlrun.data.targets import TargetEncoder
 from dlrun.errors import SpecError
 from dlrun.model.heads import resolve_for_data
-from dlrun.prepare import prepare
+from dlrun.protocols.stages import prepare
 from dlrun.spec.load import load_spec
 
 BINARY = TargetEncoder("y", "binary", [0, 1])
@@ -260,4 +260,4 @@ def test_fitting_spec_passes_prepare_with_defaults_filled(write_spec):
     prepared = prepare(load_spec(path))
     assert prepared.spec.loss == "binary_crossentropy"
     assert prepared.spec.metrics == ["accuracy"]
-    assert prepared.plan[0]["loss"] == "binary_crossentropy"
+    assert prepared.heads[0].loss == "binary_crossentropy"

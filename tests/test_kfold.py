@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 from conftest import CONFIGS
 from dlrun.cli import app
 from dlrun.errors import SpecError, UserError
-from dlrun.evaluate import evaluate_any
-from dlrun.kfold import CV_PROTOCOLS, kfold
-from dlrun.report.cv_summary import average_curves, chosen_epochs, describe
+from dlrun.inference.evaluate import evaluate_any
+from dlrun.protocols.kfold import CV_PROTOCOLS, kfold
+from dlrun.report.cv_summary import average_curves, describe
+from dlrun.train.monitor import chosen_epochs
 from dlrun.runs.rundir import RunDir
 from dlrun.spec import load_spec
 
@@ -373,7 +374,7 @@ def test_resume_with_a_changed_spec_names_the_differing_key(iris_pristine, runs_
 
 
 def test_resume_refuses_a_run_that_is_not_a_kfold_run(iris_pristine, runs_dir):
-    from dlrun.experiment import train
+    from dlrun.protocols.holdout import train
 
     holdout = train(load_spec(CONFIGS / "iris.yaml", [f"output.runs_dir={runs_dir}", "training.epochs=1",
                                                       "output.plots=false"]))

@@ -8,7 +8,8 @@ import pytest
 from sklearn.datasets import load_digits, load_iris
 
 from dlrun.errors import SpecError
-from dlrun.prepare import SMOKE_ROWS, prepare
+from dlrun.data.prepare import SMOKE_ROWS
+from dlrun.protocols.stages import prepare
 from dlrun.spec.load import load_spec
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 from dlrun.errors import UserError
-from dlrun.experiment import resume_train, train
+from dlrun.protocols.holdout import resume_train, train
 from dlrun.runs.rundir import RunDir
 from dlrun.spec import load_spec
 

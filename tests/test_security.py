@@ -47,7 +47,7 @@ def _env() -> dict:
 
 
 def _train(path: Path, runs_dir: Path, *sets: str):
-    from dlrun.experiment import train
+    from dlrun.protocols.holdout import train
 
     return train(load_spec(path, [f"output.runs_dir={runs_dir}", *sets]))
 
@@ -164,7 +164,7 @@ def _lambda_model_in(run: RunDir, marker: Path) -> None:
 
 
 def test_evaluate_refuses_a_model_with_a_lambda_layer_in_safe_mode(iris_run, tmp_path):
-    from dlrun.evaluate import evaluate
+    from dlrun.inference.evaluate import evaluate
 
     run = _copy_run(iris_run, tmp_path / "runs")
     marker = tmp_path / "lambda_ran"
@@ -203,7 +203,7 @@ def test_the_lambda_marker_would_appear_if_the_model_were_loaded_unsafely(iris_r
 
 def test_model_config_naming_a_function_outside_keras_is_refused_and_its_module_never_imported(
         iris_run, tmp_path, monkeypatch):
-    from dlrun.evaluate import evaluate
+    from dlrun.inference.evaluate import evaluate
 
     run = _copy_run(iris_run, tmp_path / "runs")
     gadget = f"dlrun_gadget_{uuid.uuid4().hex[:8]}"
@@ -358,7 +358,7 @@ def test_bad_import_name_through_the_cli_exits_2(tmp_path):
 
 
 def test_run_with_an_unregistered_custom_layer_is_either_refused_at_training_or_evaluable(tmp_path):
-    from dlrun.evaluate import evaluate
+    from dlrun.inference.evaluate import evaluate
 
     module = f"dlrun_sec_unreg_{uuid.uuid4().hex[:8]}"
     _layer_module(tmp_path, module, tmp_path / "imports.log", register=False)
@@ -492,7 +492,7 @@ def _npz_spec(tmp_path: Path, x, y) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("which", ["x", "y"])
 def test_npz_with_object_arrays_is_a_data_error_and_never_unpickled(tmp_path, which):
-    from dlrun.prepare import prepare
+    from dlrun.protocols.stages import prepare
 
     marker = tmp_path / "unpickled"
     evil = np.empty(4, dtype=object)
@@ -520,7 +520,7 @@ def test_the_npz_marker_would_appear_if_the_archive_were_unpickled(tmp_path):
 
 
 def test_evaluate_on_an_npz_with_object_arrays_is_refused_before_the_model(iris_run, tmp_path):
-    from dlrun.evaluate import evaluate
+    from dlrun.inference.evaluate import evaluate
 
     marker = tmp_path / "unpickled"
     evil = np.empty(2, dtype=object)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import CONFIGS, ROOT
-from dlrun.experiment import train
+from dlrun.protocols.holdout import train
 from dlrun.spec import load_spec
 from dlrun.train.pipeline import MAX_STEPS_PER_EXECUTION, steps_per_execution
 

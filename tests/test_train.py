@@ -14,7 +14,7 @@ import yaml
 
 from conftest import CONFIGS, ROOT
 from dlrun.errors import Diverged, SpecError, UserError
-from dlrun.experiment import train
+from dlrun.protocols.holdout import train
 from dlrun.spec import load_spec
 
 TINY_DIGITS = """
@@ -66,7 +66,7 @@ def test_run_directory_holds_every_artifact(write_spec, runs_dir):
 def test_saved_model_reproduces_test_accuracy_exactly(write_spec, runs_dir):
     import keras
 
-    from dlrun.prepare import prepare
+    from dlrun.protocols.stages import prepare
 
     path = write_spec(TINY_DIGITS)
     result = _train(path, runs_dir)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlrun.data.split import Splits, cut_rows, part_size
 from dlrun.errors import DataError
 from dlrun.spec.models import SplitSpec
 
@@ -103,3 +104,40 @@ def group_cut(rows: np.ndarray, fraction: float, groups: np.ndarray, seed: int) 
     splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     rest, taken = next(splitter.split(rows, groups=groups[rows]))
     return np.sort(rows[rest]), np.sort(rows[taken])
+
+
+def _shuffles(spec: SplitSpec) -> bool:
+    return spec.shuffle and spec.protocol != "time_series"  # time-ordered: never validate or test on the past
+
+
+def fold_splits(fold: Fold, spec: SplitSpec, seed: int, labels: np.ndarray | None,
+                groups: np.ndarray | None) -> Splits:
+    """The fold's rows: an optional inner validation part carved from its training rows."""
+    n_val = part_size(len(fold.train), spec.validation)
+    if n_val >= len(fold.train):
+        raise DataError(f"split.validation {spec.validation} leaves fold {fold.number} no training rows")
+    if spec.protocol == "group_kfold" and n_val:  # whole groups, or validation flatters the fit
+        train, validation = group_cut(fold.train, spec.validation, groups, seed + fold.number)
+        return Splits(train, validation, np.sort(fold.held_out))
+    shuffle = _shuffles(spec)
+    train, validation = cut_rows(fold.train, n_val, labels if shuffle else None, seed + fold.number, shuffle)
+    return Splits(np.sort(train), np.sort(validation), np.sort(fold.held_out))
+
+
+def held_out_test(n_rows: int, spec: SplitSpec, seed: int, labels: np.ndarray | None, groups: np.ndarray | None,
+                  source_test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to cross-validate, test rows held out for the final model); no test rows without
+    `split.final_model`."""
+    rows = np.arange(n_rows, dtype=np.int64)
+    if not spec.final_model:
+        return rows, rows[:0]
+    if source_test is not None and spec.use_source_test and len(source_test):
+        test = np.sort(source_test)
+        return np.setdiff1d(rows, test), test
+    if spec.protocol == "group_kfold":  # the final test rows share no group with the rest
+        return group_cut(rows, spec.test, groups, seed)
+    if spec.test == 0:
+        raise DataError("split.final_model: true scores the final model once on held-out test rows; "
+                        "set split.test above 0")
+    shuffle = _shuffles(spec)
+    return cut_rows(rows, part_size(n_rows, spec.test), labels if shuffle else None, seed, shuffle)

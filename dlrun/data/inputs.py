@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.errors import DataError
-from dlrun.model.build import InputInfo
 from dlrun.spec.models import ModelSpec
+
+
+@dataclass
+class InputInfo:
+    """Shape (per sample) and dtype of one model input, as the fitted preprocessing gives it."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
 
 
 def input_infos(model: ModelSpec, pre: FeaturePreprocessor) -> dict[str, InputInfo]:

@@ -1,4 +1,4 @@
-"""Holdout split protocol: which rows train, validate and test (indices, saved to splits.json)."""
+"""Holdout split protocol: which rows train, validate and test (indices, saved with the run)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,18 @@ class Splits:
         return {part: int(len(getattr(self, part))) for part in ("train", "validation", "test")}
 
 
-def _cut(rows: np.ndarray, size: int, labels: np.ndarray | None, seed: int, shuffle: bool):
+def part_size(n_rows: int, fraction: float) -> int:
+    """How many of `n_rows` a fraction takes: rounded, and at least one row when the fraction is above 0.
+
+    Example:
+        >>> part_size(10, 0.2), part_size(3, 0.1), part_size(10, 0.0)
+        (2, 1, 0)
+    """
+    size = int(round(n_rows * fraction))
+    return 1 if fraction > 0 and size == 0 else size
+
+
+def cut_rows(rows: np.ndarray, size: int, labels: np.ndarray | None, seed: int, shuffle: bool):
     """Split `rows` into (rest, taken) with `size` rows taken, stratified by `labels` when given."""
     if size == 0:
         return rows, rows[:0]
@@ -66,17 +77,12 @@ def holdout_split(n_rows: int, spec: SplitSpec, seed: int, labels: np.ndarray | 
         test = np.sort(np.asarray(source_test, dtype=np.int64))
         rest = np.setdiff1d(rows, test)
     else:
-        n_test = int(round(n_rows * spec.test))
-        if spec.test > 0 and n_test == 0:
-            n_test = 1
-        rest, test = _cut(rows, n_test, labels, seed, spec.shuffle)
-    n_val = int(round(n_rows * spec.validation))
-    if spec.validation > 0 and n_val == 0:
-        n_val = 1
+        rest, test = cut_rows(rows, part_size(n_rows, spec.test), labels, seed, spec.shuffle)
+    n_val = part_size(n_rows, spec.validation)
     if n_val >= len(rest):
         raise DataError(f"split: {n_rows} rows are too few for test {spec.test} and validation {spec.validation}; "
                         f"no rows are left to train on")
-    train, validation = _cut(rest, n_val, labels, seed + 1, spec.shuffle)
+    train, validation = cut_rows(rest, n_val, labels, seed + 1, spec.shuffle)
     if len(train) == 0:
         raise DataError(f"split: no rows are left to train on out of {n_rows}")
     return Splits(train, validation, test)

@@ -97,3 +97,21 @@ def infer_task(series: pd.Series) -> str:
     if np.all(values == np.round(values)) and len(distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET:
         return "binary" if len(distinct) == 2 else "multiclass"
     return "regression"
+
+
+ONE_HOT_LOSSES = ("categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence",
+                  "kld")
+BINARY_COLUMN_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
+
+
+def encode_for_loss(encoder: TargetEncoder, values: np.ndarray, loss: str | None) -> np.ndarray:
+    """Target values as the loss expects them: one-hot for categorical losses, a float column for
+    binary cross-entropy and regression, integer codes otherwise."""
+    y = encoder.encode(values)
+    if loss in ONE_HOT_LOSSES:
+        return np.eye(encoder.n_classes, dtype=np.float32)[y]
+    if encoder.task == "binary" and loss in BINARY_COLUMN_LOSSES:
+        return y.astype(np.float32)[:, None]
+    if encoder.task == "regression":
+        return y[:, None]
+    return y

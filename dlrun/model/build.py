@@ -7,22 +7,13 @@ written by name or as mappings (`{l2: 0.001}`, `{GlorotUniform: {seed: 1}}`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlrun.errors import Problem, SpecError
+from dlrun.data.inputs import InputInfo
 from dlrun.spec.models import ModelSpec
 
 NODE_KEYS = ("name", "inputs", "shared")
-
-
-@dataclass
-class InputInfo:
-    """Shape (per sample) and dtype of one model input."""
-
-    shape: tuple[int, ...]
-    dtype: str = "float32"
 
 
 class BuildError(Exception):
@@ -214,16 +205,3 @@ def build_model(spec: ModelSpec, inputs: dict[str, InputInfo], name: str = "mode
     if spec.is_graph:
         return _graph(spec, inputs, safe, list(modules))
     return _sequential(spec, inputs, safe, list(modules))
-
-
-def build_or_explain(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, locate,
-                     imports: list[str] = (), base_dir: Path | None = None) -> Any:
-    """build_model, turning a BuildError into a located SpecError via `locate(path) -> Loc`."""
-    try:
-        modules = import_modules(list(imports), base_dir)
-        return build_model(spec, inputs, name, modules)
-    except BuildError as exc:
-        from dlrun.spec.yamlsource import dotted
-
-        loc = locate(exc.path)
-        raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None

@@ -104,3 +104,44 @@ def train_summary(result) -> Panel:
     items = [table, f"run directory: [bold]{result.run.path}[/]"]
     items.extend(f"[yellow]note:[/] {note}" for note in result.notes)
     return Panel(Group(*items), title=f"[bold green]completed[/] {result.run.run_id}", expand=False)
+
+
+def build_panel(check) -> Panel:
+    """`dlrun validate --build`: the model summary, parameter count, rows per part and losses."""
+    split = check.split
+    heads = ", ".join(f"{name}: {loss}" for name, loss in check.losses.items())
+    text = (f"{check.model_summary}\nparameters: {check.parameters:,}   rows: {sum(split.values())} "
+            f"(train {split['train']}, validation {split['validation']}, test {split['test']})   loss: {heads}")
+    return Panel(text, title=f"[bold]{check.name}[/] builds", expand=False)
+
+
+def fold_line(result: dict, total: int) -> str:
+    """One finished fold's headline metrics, as `dlrun kfold` prints them."""
+    from dlrun.report.cv_summary import fold_scalars
+
+    scalars = fold_scalars(result["metrics"])
+    shown = "  ".join(f"{k}={v:.4f}" for k, v in scalars.items() if "baseline" not in k)
+    return f"fold {result['fold']}/{total}  {shown}"
+
+
+class TrainConsole:
+    """What `dlrun train` shows while it runs: the run's folder, then live epoch progress."""
+
+    def __init__(self, console):
+        self.console = console
+        self.progress: EpochProgress | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def begin(self, run, epochs: int, resumed: bool) -> None:
+        self.console.print(f"{'resuming run' if resumed else 'run'} [bold]{run.run_id}[/] → {run.path}")
+        self.progress = EpochProgress(self.console, epochs).__enter__()
+
+    def epoch(self, row: dict) -> None:
+        if self.progress is not None:
+            self.progress.update(row)

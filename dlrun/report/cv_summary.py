@@ -79,12 +79,3 @@ def average_curves(histories: list[list[dict]]) -> list[dict]:
                 entry[key] = float(np.mean(values))
         out.append(entry)
     return out
-
-
-def chosen_epochs(curves: list[dict], monitor: str, mode: str, n_folds: int, default: int) -> int:
-    """The epoch the averaged `monitor` curve is best at, among epochs every fold reached."""
-    complete = [row for row in curves if row.get("folds") == n_folds and monitor in row]
-    if not complete:
-        return default
-    pick = min if mode == "min" else max
-    return int(pick(complete, key=lambda row: row[monitor])["epoch"])

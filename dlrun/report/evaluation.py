@@ -1,5 +1,5 @@
 """One evaluation, written the same way by `dlrun train` (run root) and `dlrun evaluate`
-(evaluations/<timestamp>/): metrics.json for machines, report.md and plots/ for people.
+(evaluations/<timestamp>/): the metrics document for machines, the report and plots for people.
 
 Takes predictions, not a model, so it never imports TensorFlow.
 """
@@ -12,59 +12,59 @@ import numpy as np
 
 from dlrun.report import plots
 from dlrun.report.metrics import baseline_verdict, probabilities, score
-from dlrun.runs.atomic import write_json, write_text
+from dlrun.runs.artifacts import plots_folder, write_metrics, write_report
 
 
-def score_outputs(raw_outputs: list[np.ndarray], plan: list[dict], targets: dict, truths: dict[str, np.ndarray],
+def score_outputs(raw_outputs: list[np.ndarray], heads: list, targets: dict, truths: dict[str, np.ndarray],
                   baselines: dict[str, dict]) -> dict[str, dict]:
-    """Metrics per model output. `truths` are encoded target values by target name."""
+    """Metrics per model output (`heads`: OutputHead per output). `truths` are encoded target values by target name."""
     out = {}
-    for entry, raw in zip(plan, raw_outputs):
-        encoder = targets[entry["target"]]
+    for head, raw in zip(heads, raw_outputs):
+        encoder = targets[head.target]
         labels = [encoder.label(i) for i in range(encoder.n_classes)]
         result = score(encoder.task, truths[encoder.name], raw, labels, baselines[encoder.name])
         result["task"], result["target"] = encoder.task, encoder.name
         warning = baseline_verdict(result)
         if warning:
             result["warning"] = warning
-        out[entry["name"]] = result
+        out[head.name] = result
     return out
 
 
 def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[str, dict],
-                     raw_outputs: list[np.ndarray], plan: list[dict], targets: dict,
+                     raw_outputs: list[np.ndarray], heads: list, targets: dict,
                      truths: dict[str, np.ndarray], history: list[dict] | None = None, plots_on: bool = True) -> dict:
-    """Write metrics.json, report.md and plots into `folder`; return the metrics document.
+    """Write the metrics document, the report and the plots into `folder`; return the metrics document.
 
     `summary` holds the run-level facts (run id, fit diagnosis, audit, ...) kept beside the metrics.
     """
     folder = Path(folder)
     single = len(per_output) == 1
     document = {**summary, "part": part, part: next(iter(per_output.values())) if single else per_output}
-    write_json(folder / "metrics.json", document)
+    write_metrics(folder, document)
     images = []
     if not plots_on:
-        write_text(folder / "report.md", render_markdown(document, part, per_output, images, folder))
+        write_report(folder, render_markdown(document, part, per_output, images, folder))
         return document
     if history:
-        images += plots.learning_curves(history, folder / "plots")
-    for entry, raw in zip(plan, raw_outputs):
-        encoder = targets[entry["target"]]
-        result = per_output[entry["name"]]
+        images += plots.learning_curves(history, plots_folder(folder))
+    for head, raw in zip(heads, raw_outputs):
+        encoder = targets[head.target]
+        result = per_output[head.name]
         if not result.get("n"):
             continue
-        suffix = "" if single else f"_{entry['name']}"
+        suffix = "" if single else f"_{head.name}"
         truth = truths[encoder.name]
         if encoder.task == "regression":
-            sub = folder / "plots" / entry["name"] if not single else folder / "plots"
+            sub = plots_folder(folder) / head.name if not single else plots_folder(folder)
             images += plots.regression_plots(np.asarray(truth, float), np.asarray(raw, float).reshape(-1), sub)
         else:
             images.append(plots.confusion_matrix_plot(result["confusion_matrix"], result["labels"],
-                                                      folder / "plots" / f"confusion_matrix{suffix}.png"))
+                                                      plots_folder(folder) / f"confusion_matrix{suffix}.png"))
             if encoder.task == "binary" and len(np.unique(truth)) == 2:
-                sub = folder / "plots" / entry["name"] if not single else folder / "plots"
+                sub = plots_folder(folder) / head.name if not single else plots_folder(folder)
                 images += plots.binary_curves(np.asarray(truth), probabilities(raw, "binary")[:, 1], sub)
-    write_text(folder / "report.md", render_markdown(document, part, per_output, images, folder))
+    write_report(folder, render_markdown(document, part, per_output, images, folder))
     return document
 
 

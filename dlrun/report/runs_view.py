@@ -1,15 +1,17 @@
 """Renderables for finding and comparing runs: `dlrun runs`, `show`, `compare`, and the
-evaluation summary. Reads only JSON/YAML files: no TensorFlow, scikit-learn or matplotlib."""
+evaluation summary. Reads only the runs' JSON and YAML files: no TensorFlow, scikit-learn or matplotlib."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
+
+from dlrun.runs.artifacts import read_config
+from dlrun.runs.config_diff import config_differences
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "diverged": "magenta"}
 
@@ -92,25 +94,6 @@ def _outputs(section: dict) -> dict[str, dict]:
     return {"": section} if section else {}
 
 
-def flatten(data, prefix: str = "") -> dict[str, object]:
-    out = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(data, list) and data and any(isinstance(v, (dict, list)) for v in data):
-        for index, value in enumerate(data):
-            out.update(flatten(value, f"{prefix}[{index}]"))
-    else:
-        out[prefix] = data
-    return out
-
-
-def config_differences(configs: list[dict]) -> dict[str, list]:
-    flat = [flatten(c) for c in configs]
-    keys = sorted(set().union(*flat))
-    return {k: [f.get(k) for f in flat] for k in keys if len({repr(f.get(k)) for f in flat}) > 1}
-
-
 def comparison(runs: list[tuple[dict, dict | None, Path]]) -> Group:
     """Metrics side by side, then the config keys whose values differ."""
     metrics_table = Table(show_header=True, header_style="bold", title="metrics")
@@ -134,13 +117,7 @@ def comparison(runs: list[tuple[dict, dict | None, Path]]) -> Group:
             rows.setdefault(key, [None] * len(runs))[index] = value
     for key, values in rows.items():
         metrics_table.add_row(key, *(fmt(v) for v in values))
-    configs = []
-    for _, _, path in runs:
-        try:
-            configs.append(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {})
-        except (OSError, yaml.YAMLError):
-            configs.append({})
-    diff = config_differences(configs)
+    diff = config_differences([read_config(path) for _, _, path in runs])
     diff_table = Table(show_header=True, header_style="bold", title="config differences")
     diff_table.add_column("key")
     for info, _, _ in runs:
@@ -222,3 +199,10 @@ def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: st
         items.append(f"run directory: [bold]{path}[/]")
     style = STATUS_STYLE.get(status, "white")
     return Panel(Group(*items), title=f"[bold {style}]{status}[/] {run_id} — {summary['protocol']}", expand=False)
+
+
+def overview_card(overview: dict) -> Panel:
+    """`dlrun show`: a k-fold run's fold table, or a holdout run's card."""
+    if "summary" in overview:
+        return kfold_card(overview["run"], overview["summary"])
+    return run_card(overview["run"], overview["metrics"])

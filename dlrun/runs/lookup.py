@@ -1,23 +1,20 @@
-"""Find runs: by id, unique id prefix, path, or `latest`; list them from their run.json files.
+"""Find runs: by id, unique id prefix, path, or `latest`; list them from their status records.
 
 Ids never resolve outside the runs directory. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from dlrun.errors import RunLookupError
-from dlrun.runs.rundir import RunDir
-from dlrun.spec.catalog import suggest
+from dlrun.errors import RunLookupError, UserError
+from dlrun.runs.artifacts import RUN_INFO, read_info
+from dlrun.runs.artifacts import is_run as _is_run
+from dlrun.runs.rundir import STATUSES, RunDir
+from dlrun.did_you_mean import suggest
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def _is_run(path: Path) -> bool:
-    return (path / "run.json").is_file()
 
 
 def run_dirs(runs_dir: Path) -> list[Path]:
@@ -51,7 +48,7 @@ def resolve_run(ref: str, runs_dir: Path) -> RunDir:
                                  f"(point --runs-dir at the folder that holds it)")
         if path.is_dir() and _is_run(path):
             return RunDir(path)
-        raise RunLookupError(f"{ref}: not a run directory (it has no run.json)")
+        raise RunLookupError(f"{ref}: not a run directory (it has no {RUN_INFO})")
     if not ID_RE.match(ref):
         raise RunLookupError(f"'{ref}' is not a run id: ids hold only letters, digits, '.', '_' and '-'")
     runs = run_dirs(runs_dir)
@@ -80,15 +77,10 @@ def _started(path: Path) -> tuple[float, str]:
     return moment, path.name
 
 
-def read_info(path: Path) -> dict:
-    try:
-        return json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def list_runs(runs_dir: Path, name: str | None = None, status: str | None = None) -> list[dict]:
-    """run.json of every run (with `path`), filtered by a name substring and a status."""
+    """The status record of every run (with `path`), filtered by a name substring and a status."""
+    if status is not None and status not in STATUSES:
+        raise UserError(f"--status must be one of {', '.join(STATUSES)}, not '{status}'")
     out = []
     for path in run_dirs(runs_dir):
         info = read_info(path)

@@ -1,13 +1,10 @@
-"""RunDir: one run's folder under the runs directory, and its status in run.json.
+"""RunDir: one run's folder under the runs directory, and its status record.
 
-    runs/20261121-205301-digits-mlp-3f9a/
-      run.json  config.yaml  splits.json  preprocessing.json  history.csv
-      model.keras  checkpoints/  metrics.json  plots/  tensorboard/
+The files inside it are named, written and read by runs/artifacts.py.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.errors import UserError
-from dlrun.runs.atomic import write_json
+from dlrun.runs import artifacts
 
 STATUSES = ("running", "completed", "failed", "interrupted", "diverged")
 
@@ -61,16 +58,13 @@ class RunDir:
         return self.path.joinpath(*parts)
 
     def read_info(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.file("run.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+        return artifacts.read_info(self.path)
 
     def update_info(self, **fields: Any) -> dict[str, Any]:
-        """Merge fields into run.json (atomically)."""
+        """Merge fields into the run's status record (atomically)."""
         info = self.read_info()
         info.update(fields)
-        write_json(self.file("run.json"), info)
+        artifacts.write_info(self.path, info)
         return info
 
     def set_status(self, status: str, **fields: Any) -> dict[str, Any]:

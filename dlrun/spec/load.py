@@ -56,6 +56,17 @@ class LoadedSpec:
         located = Located(data, self.located.locs)
         return LoadedSpec(validate_data(located, self.shown), self.path, data, located, self.shown, self.data_dir)
 
+    def with_sections(self, **sections: dict) -> "LoadedSpec":
+        """The spec with some keys of some sections replaced, re-validated.
+
+        Example:
+            >>> loaded.with_sections(training={"epochs": 3})  # doctest: +SKIP
+        """
+        data = copy.deepcopy(self.data)
+        for section, values in sections.items():
+            data[section] = {**(data.get(section) or {}), **values}
+        return self.with_data(data)
+
 
 def _deep_merge(base: Located, child: Located) -> Located:
     data = copy.deepcopy(base.data)

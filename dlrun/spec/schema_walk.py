@@ -71,3 +71,15 @@ def allowed_keys(path: tuple, schema: dict | None = None):
                 return None
             keys.update(branch.get("properties", {}))
     return keys
+
+
+def schema_document() -> dict:
+    """The JSON Schema `dlrun schema` writes: the spec's models plus `extends:`, for editors."""
+    schema = spec_schema()
+    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    document["title"] = "dlrun experiment spec"
+    document["properties"] = {"extends": {"description": "A spec file (or list of them) this one builds on; "
+                                                         "deep-merged, relative to this file.",
+                                          "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                              **schema["properties"]}
+    return document

@@ -1,4 +1,4 @@
-"""The callbacks a spec asks for, plus the two every run has: history.csv and divergence watch.
+"""The callbacks a spec asks for, plus the two every run has: the per-epoch history file and a divergence watch.
 
 Imports Keras: only the training stage imports this module.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from dlrun.runs.atomic import write_csv
+from dlrun.runs.artifacts import checkpoints_folder, read_history_table, write_history
 from dlrun.spec.models import ExperimentSpec
 from dlrun.train.schedules import lr_at
 
@@ -24,14 +24,14 @@ def _current_lr(model) -> float:
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """Rewrites history.csv atomically after every epoch, so a crash never loses finished epochs.
-    Also stops the run when the loss turns NaN or infinite (the run is then `diverged`)."""
+    """Rewrites the run folder's history atomically after every epoch, so a crash never loses finished
+    epochs. Also stops the run when the loss turns NaN or infinite (the run is then `diverged`)."""
 
-    def __init__(self, path: Path, watch_nan: bool = True, on_epoch=None):
+    def __init__(self, folder: Path, watch_nan: bool = True, on_epoch=None):
         super().__init__()
-        self.path = Path(path)
+        self.folder = Path(folder)
         self.rows: list[dict] = []
-        self.seconds: list[float] = []  # kept out of history.csv so equal runs give equal files
+        self.seconds: list[float] = []  # kept out of the history file so equal runs give equal files
         self.columns: list[str] = ["epoch"]
         self.watch_nan = watch_nan
         self.diverged_epoch: int | None = None
@@ -39,16 +39,10 @@ class HistoryWriter(keras.callbacks.Callback):
         self._started = 0.0
 
     def preload(self, epochs: int) -> None:
-        """Continue a resumed run's history: keep its first `epochs` rows from history.csv."""
-        import csv
-
-        if not self.path.is_file():
-            return
-        with self.path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            self.columns = list(reader.fieldnames or ["epoch"])
-            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
-                    for row in reader]
+        """Continue a resumed run's history: keep its first `epochs` rows."""
+        columns, rows = read_history_table(self.folder)
+        if columns:
+            self.columns = columns
         self.rows = rows[:epochs]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -64,7 +58,7 @@ class HistoryWriter(keras.callbacks.Callback):
             if key not in self.columns:
                 self.columns.append(key)
         self.rows.append(row)
-        write_csv(self.path, self.rows, self.columns)
+        write_history(self.folder, self.rows, self.columns)
         if self.on_epoch is not None:
             self.on_epoch(row)
         loss = row.get("loss")
@@ -94,10 +88,10 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
         callbacks.append(plateau)
         handles.setdefault("watched", []).append(plateau)
     if cbs.model_checkpoint is not None:
-        from dlrun.train.resume import BestCheckpoint
+        from dlrun.train.checkpoint import BestCheckpoint
 
         c = cbs.model_checkpoint
-        best = run_path / "checkpoints" / "best.keras"
+        best = checkpoints_folder(run_path) / "best.keras"
         checkpoint = BestCheckpoint(best, c.monitor, c.mode)
         callbacks.append(checkpoint)
         handles["best_checkpoint"] = best

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from dlrun.data.targets import TargetEncoder
 from dlrun.errors import SpecError
+from dlrun.model.io import EVAL_BATCH
 from dlrun.spec.catalog import catalog
 from dlrun.spec.models import ExperimentSpec
+from dlrun.spec.outputs import OutputHead
 
 
 def make_optimizer(spec: ExperimentSpec):
@@ -25,33 +24,7 @@ def make_optimizer(spec: ExperimentSpec):
     return cls(**kwargs)
 
 
-def output_plan(spec: ExperimentSpec, targets: dict[str, TargetEncoder]) -> list[dict]:
-    """One entry per model output: its target, loss, metrics and loss weight, in model order."""
-    if not spec.model.is_graph:
-        (target,) = targets.values()
-        return [{"name": "output", "target": target.name, "loss": spec.loss, "metrics": spec.metrics or [],
-                 "loss_weight": 1.0}]
-    return [{"name": o.node, "target": o.target, "loss": o.loss, "metrics": o.metrics or [],
-             "loss_weight": o.loss_weight} for o in spec.model.outputs]
-
-
-def encode_targets(plan: list[dict], targets: dict[str, TargetEncoder], raw: dict[str, np.ndarray]):
-    """Target arrays in model output order (one-hot where the loss is categorical_crossentropy)."""
-    out = []
-    for entry in plan:
-        encoder = targets[entry["target"]]
-        y = encoder.encode(raw[entry["target"]])
-        if entry["loss"] in ("categorical_crossentropy", "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence", "kld"):
-            y = np.eye(encoder.n_classes, dtype=np.float32)[y]
-        elif encoder.task == "binary" and entry["loss"] in ("binary_crossentropy", "binary_focal_crossentropy"):
-            y = y.astype(np.float32)[:, None]
-        elif encoder.task == "regression":
-            y = y[:, None]
-        out.append(y)
-    return out[0] if len(out) == 1 else out
-
-
-def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate, n_train_rows: int | None = None) -> None:
+def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, n_train_rows: int | None = None) -> None:
     try:
         optimizer = make_optimizer(spec)
     except (TypeError, ValueError) as exc:
@@ -60,12 +33,12 @@ def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate, n_train
         loc = locate(("optimizer",))
         raise SpecError([Problem(loc.file, loc.line, loc.col, "optimizer",
                                  f"the optimizer cannot be made with these arguments: {exc}")]) from None
-    if len(plan) == 1:
-        loss, metrics, weights = plan[0]["loss"], plan[0]["metrics"], None
+    if len(heads) == 1:
+        loss, metrics, weights = heads[0].loss, heads[0].metrics, None
     else:
-        loss = [p["loss"] for p in plan]
-        metrics = [p["metrics"] for p in plan]
-        weights = [p["loss_weight"] for p in plan]
+        loss = [h.loss for h in heads]
+        metrics = [h.metrics for h in heads]
+        weights = [h.loss_weight for h in heads]
     steps = 1
     if spec.training.fast_input and n_train_rows:
         from dlrun.train.pipeline import steps_per_execution
@@ -73,15 +46,6 @@ def compile_model(model, spec: ExperimentSpec, plan: list[dict], locate, n_train
         steps = steps_per_execution(n_train_rows, spec.training.batch_size)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights, steps_per_execution=steps,
                   jit_compile=False)
-
-
-EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
-
-
-def predict_outputs(model, inputs) -> list:
-    """Raw model outputs, one array per output (training, evaluate and predict use the same batches)."""
-    raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
-    return raw if isinstance(raw, list) else [raw]
 
 
 def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list, start_epoch: int = 0):

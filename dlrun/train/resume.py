@@ -50,28 +50,6 @@ def _unfloat(value):
     return float(value) if isinstance(value, str) else value
 
 
-class BestCheckpoint(keras.callbacks.Callback):
-    """Keep the best epoch's model in checkpoints/best.keras, written atomically (temp + rename)."""
-
-    def __init__(self, path: Path, monitor: str, mode: str):
-        super().__init__()
-        from dlrun.spec.models import resolve_mode
-
-        self.path, self.monitor = Path(path), monitor
-        mode = resolve_mode(monitor, mode)
-        self.better = np.less if mode == "min" else np.greater
-        self.best = np.inf if mode == "min" else -np.inf
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None or not math.isfinite(float(value)) or not self.better(float(value), self.best):
-            return
-        self.best = float(value)
-        from dlrun.experiment import save_model
-
-        save_model(self.model, self.path)
-
-
 class ResumeSaver(keras.callbacks.Callback):
     """Writes the resume state at the end of every epoch (it must come after the callbacks it saves)."""
 

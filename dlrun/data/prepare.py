@@ -1,7 +1,7 @@
-"""Spec + data -> everything the model needs: encoded targets, splits, fitted preprocessing, arrays.
+"""Dataset → Splits → fitted preprocessing → arrays: the data half of every protocol.
 
-This is the data half of the pipeline (load → resolve task defaults → split → preprocess);
-it imports no TensorFlow, so it can be tested and reused by evaluate and kfold.
+`load_data` reads the source and fits the target encodings; `prepare_rows` fits the feature
+preprocessing on one split's training rows only and transforms every row. No TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,17 +11,37 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlrun.data.dataset import Dataset
-from dlrun.data.inputs import input_infos, model_inputs
+from dlrun.data.inputs import InputInfo, input_infos, model_inputs
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.data.sources import load_dataset
-from dlrun.data.split import Splits, holdout_split
-from dlrun.data.targets import TargetEncoder
-from dlrun.model.build import InputInfo
-from dlrun.model.heads import resolve_for_data
+from dlrun.data.split import Splits
+from dlrun.data.targets import TargetEncoder, encode_for_loss
 from dlrun.spec.load import LoadedSpec
 from dlrun.spec.models import ExperimentSpec
+from dlrun.spec.outputs import OutputHead, output_heads
 
 SMOKE_ROWS = 240
+
+
+@dataclass
+class Resolved:
+    """The loaded data with its target encodings (and, once the protocol has checked the output
+    heads against them, the spec with its task defaults filled in): the start of every protocol."""
+
+    loaded: LoadedSpec
+    dataset: Dataset
+    targets: dict[str, TargetEncoder]
+    sample: np.ndarray | None = None   # --smoke: the source rows kept
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        return self.loaded.spec
+
+    def labels(self):
+        return stratify_labels(self.dataset, self.targets, self.spec.split.stratify)
+
+    def with_loaded(self, loaded: LoadedSpec) -> "Resolved":
+        return Resolved(loaded, self.dataset, self.targets, self.sample)
 
 
 @dataclass
@@ -32,7 +52,7 @@ class Prepared:
     splits: Splits
     preprocessor: FeaturePreprocessor
     infos: dict[str, InputInfo]
-    plan: list[dict]                   # per model output: target, loss, metrics, weight
+    heads: list[OutputHead]            # per model output: target, loss, metrics, weight
     x: np.ndarray                      # every row, transformed
     y: object                          # encoded targets in output order (array or list of arrays)
     sample: np.ndarray | None = None   # --smoke: the source rows kept
@@ -50,12 +70,6 @@ class Prepared:
 
     def codes(self, target: str, rows: np.ndarray) -> np.ndarray:
         return self.targets[target].encode(self.dataset.targets[target][rows])
-
-    def baselines(self) -> dict[str, dict]:
-        """Per target, what the trivial baseline predicts (from the training rows only)."""
-        from dlrun.report.metrics import baseline_of
-
-        return {name: baseline_of(enc.task, self.codes(name, self.splits.train)) for name, enc in self.targets.items()}
 
     def truths(self, part: str) -> dict[str, np.ndarray]:
         rows = getattr(self.splits, part)
@@ -91,60 +105,28 @@ def smoke_rows(n_rows: int, labels, seed: int, keep: int = SMOKE_ROWS) -> np.nda
     return np.sort(taken)
 
 
-@dataclass
-class Resolved:
-    """The loaded data with the spec's task defaults filled in: the start of every protocol."""
-
-    loaded: LoadedSpec
-    dataset: Dataset
-    targets: dict[str, TargetEncoder]
-    sample: np.ndarray | None = None
-
-    @property
-    def spec(self) -> ExperimentSpec:
-        return self.loaded.spec
-
-    def labels(self):
-        return stratify_labels(self.dataset, self.targets, self.spec.split.stratify)
-
-
-def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
-    """Load the data and fill in the task defaults (output activation, loss, metrics)."""
+def load_data(loaded: LoadedSpec) -> Resolved:
+    """Read the spec's data source and fit the target encodings."""
     spec = loaded.spec
     dataset = load_dataset(spec.data, loaded.base_dir, spec.split.group)
-    targets = fit_targets(dataset, spec)
-    resolved, found = resolve_for_data(loaded.data, targets)
-    if found:
-        raise loaded.error(found)
-    loaded = loaded.with_data(resolved)
-    sample = None
-    if smoke:
-        sample = smoke_rows(dataset.n_rows, stratify_labels(dataset, targets, spec.split.stratify), spec.seed)
-        dataset = dataset.take(sample)
-    return Resolved(loaded, dataset, targets, sample)
+    return Resolved(loaded, dataset, fit_targets(dataset, spec))
+
+
+def take_smoke_sample(resolved: Resolved) -> Resolved:
+    """The `--smoke` version: a small seeded sample of the rows."""
+    spec = resolved.spec
+    sample = smoke_rows(resolved.dataset.n_rows, resolved.labels(), spec.seed)
+    return Resolved(resolved.loaded, resolved.dataset.take(sample), resolved.targets, sample)
 
 
 def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     """Fit preprocessing on `splits.train` only, then transform every row."""
-    from dlrun.train.fit import encode_targets, output_plan
-
     spec, dataset = resolved.spec, resolved.dataset
     train_features = dataset.features.iloc[splits.train] if dataset.is_table else dataset.features[splits.train]
     pre = FeaturePreprocessor.fit(train_features, spec.data)
     x = pre.transform(dataset.features, where=dataset.name)
     infos = input_infos(spec.model, pre)
-    plan = output_plan(spec, resolved.targets)
-    y = encode_targets(plan, resolved.targets, dataset.targets)
-    return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, plan, x, y, resolved.sample)
-
-
-def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
-    """Holdout: load the data, fill in task defaults, split, and fit preprocessing on the training rows."""
-    spec = loaded.spec
-    if spec.split.protocol != "holdout":
-        raise loaded.error([(("split", "protocol"), f"{spec.split.protocol} is a cross-validation protocol, run by "
-                                                    f"`dlrun kfold`; `dlrun train` uses protocol: holdout")])
-    resolved = load_resolved(loaded, smoke)
-    splits = holdout_split(resolved.dataset.n_rows, resolved.spec.split, resolved.spec.seed, resolved.labels(),
-                           resolved.dataset.source_test)
-    return prepare_rows(resolved, splits)
+    heads = output_heads(spec, list(resolved.targets))
+    encoded = [encode_for_loss(resolved.targets[h.target], dataset.targets[h.target], h.loss) for h in heads]
+    y = encoded[0] if len(encoded) == 1 else encoded
+    return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, heads, x, y, resolved.sample)

@@ -3,20 +3,20 @@ exactly as training saved them (JSON only: nothing is unpickled, nothing is refi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from dlrun.data.inputs import InputInfo
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.data.split import Splits
 from dlrun.data.targets import TargetEncoder
 from dlrun.errors import RunLookupError
-from dlrun.model.build import InputInfo
+from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.models import ExperimentSpec
+from dlrun.spec.outputs import OutputHead
 
 
 @dataclass
@@ -26,7 +26,7 @@ class SavedRun:
     spec: ExperimentSpec
     preprocessor: FeaturePreprocessor
     targets: dict[str, TargetEncoder]
-    plan: list[dict]
+    heads: list[OutputHead]
     infos: dict[str, InputInfo]
     baselines: dict[str, dict]
 
@@ -35,28 +35,27 @@ class SavedRun:
         return Path(self.info.get("data_dir", "."))
 
     def splits(self) -> Splits:
-        return Splits.from_json(json.loads(self.run.file("splits.json").read_text(encoding="utf-8")))
+        return Splits.from_json(artifacts.read_splits(self.run.path))
 
     def sample(self) -> np.ndarray | None:
         """For --smoke runs, the rows of the source that were used."""
-        rows = json.loads(self.run.file("splits.json").read_text(encoding="utf-8")).get("sample")
+        rows = artifacts.read_splits(self.run.path).get("sample")
         return None if rows is None else np.asarray(rows, dtype=np.int64)
 
 
 def load_saved_run(run: RunDir) -> SavedRun:
-    needed = ("run.json", "config.yaml", "preprocessing.json", "splits.json")
-    missing = [n for n in needed if not run.file(n).is_file()]
+    missing = artifacts.missing_saved_files(run.path)
     if missing:
         raise RunLookupError(f"{run.path}: not a complete run (missing {', '.join(missing)}); "
                              f"it may still be running or have failed before writing them")
     info = run.read_info()
-    spec = ExperimentSpec.model_validate(yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")))
-    pre = json.loads(run.file("preprocessing.json").read_text(encoding="utf-8"))
+    spec = ExperimentSpec.model_validate(artifacts.read_config(run.path))
+    pre = artifacts.read_preprocessing(run.path)
     return SavedRun(
         run=run, info=info, spec=spec,
         preprocessor=FeaturePreprocessor.from_json(pre["features"]),
         targets={name: TargetEncoder.from_json(t) for name, t in pre["targets"].items()},
-        plan=pre["outputs"],
+        heads=[OutputHead.from_json(h) for h in pre["outputs"]],
         infos={name: InputInfo(tuple(i["shape"]), i["dtype"]) for name, i in pre["inputs"].items()},
         baselines=pre["baselines"],
     )

@@ -12,7 +12,8 @@ from dlrun.data.inputs import model_inputs
 from dlrun.data.sources import read_csv
 from dlrun.errors import DataError
 from dlrun.report.metrics import probabilities
-from dlrun.restore import load_saved_run
+from dlrun.inference.saved_run import load_saved_run
+from dlrun.model.io import load_model, predict_outputs
 from dlrun.runs.atomic import write_text
 from dlrun.runs.rundir import RunDir
 
@@ -34,8 +35,6 @@ def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str],
 
 def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame:
     """A table of predictions: for each output, the predicted class and its probabilities, or the value."""
-    from dlrun.evaluate import load_model
-
     saved = load_saved_run(run)
     data = Path(data)
     pre = saved.preprocessor
@@ -57,12 +56,10 @@ def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame
             raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
     x = pre.transform(features, where=str(data))
     inputs = model_inputs(x, saved.spec.model, pre, saved.infos)
-    from dlrun.train.fit import predict_outputs
-
-    raw = predict_outputs(load_model(run, saved.spec.imports, saved.data_dir), inputs)
+    raw = predict_outputs(load_model(run.path, saved.spec.imports, saved.data_dir), inputs)
     table = pd.DataFrame(index=range(len(x)))
-    for entry, values in zip(saved.plan, raw):
-        encoder = saved.targets[entry["target"]]
+    for head, values in zip(saved.heads, raw):
+        encoder = saved.targets[head.target]
         prefix = encoder.name
         if encoder.task == "regression":
             table[f"{prefix}_predicted"] = np.asarray(values, dtype=float).reshape(-1)

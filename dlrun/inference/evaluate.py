@@ -4,7 +4,6 @@ touching anything training wrote."""
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,9 @@ from dlrun.data.dataset import Dataset
 from dlrun.data.inputs import model_inputs
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
-from dlrun.restore import SavedRun, load_saved_run
+from dlrun.inference.saved_run import SavedRun, load_saved_run
+from dlrun.model.io import load_model, predict_outputs
+from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 
 PARTS = ("test", "validation", "train")
@@ -30,15 +31,6 @@ class EvaluationResult:
     notes: list[str]
 
 
-def read_history(run: RunDir) -> list[dict]:
-    path = run.file("history.csv")
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(handle)]
-
-
 def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     """A new data file read with the run's data settings (its own format decides csv or npz)."""
     if not path.is_file():
@@ -51,35 +43,8 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     return load_dataset(data_spec, path.parent)
 
 
-def load_model(run: RunDir, imports: list[str] = (), base_dir: Path | None = None):
-    from dlrun.train.runtime import import_tensorflow
-
-    import_tensorflow()
-    import keras
-
-    if imports:  # custom layers: only the modules the spec listed, as in training
-        from dlrun.model.build import BuildError, import_modules
-
-        try:
-            import_modules(list(imports), base_dir)
-        except BuildError as exc:
-            raise UserError(f"{run.path}: {exc}") from None
-
-    path = run.file("model.keras")
-    if not path.is_file():
-        raise UserError(f"{run.path}: the run has no model.keras (output.save_model was off, or it did not finish)")
-    # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
-    try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
-    except (ValueError, TypeError) as exc:
-        raise UserError(f"{path}: the model cannot be loaded ({str(exc).splitlines()[0][:300]}). dlrun loads models "
-                        f"in Keras safe mode, which refuses embedded code such as Lambda layers; custom layers must "
-                        f"come from modules under imports: and be registered with "
-                        f"keras.saving.register_keras_serializable") from None
-
-
 def _new_folder(run: RunDir) -> Path:
-    base = run.file("evaluations")
+    base = artifacts.evaluations_folder(run.path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         folder = base / (stamp if n == 0 else f"{stamp}-{n}")
@@ -122,7 +87,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
         if not len(rows):
             raise UserError(f"run {run.run_id} has no {part} rows (split.{part} was 0)")
         part_name = part
-        first = saved.plan[0]["target"]
+        first = saved.heads[0].target
         encoder = saved.targets[first]
         codes = None if encoder.task == "regression" else encoder.encode(dataset.targets[first])
         labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
@@ -132,19 +97,17 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
     x = saved.preprocessor.transform(features, where=where)
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
     truths = {name: enc.encode(dataset.targets[name][rows]) for name, enc in saved.targets.items()}
-    model = load_model(run, spec.imports, saved.data_dir)
-    from dlrun.train.fit import predict_outputs
-
+    model = load_model(run.path, spec.imports, saved.data_dir)
     raw = predict_outputs(model, inputs)
-    per_output = score_outputs(raw, saved.plan, saved.targets, truths, saved.baselines)
-    history = read_history(run)
+    per_output = score_outputs(raw, saved.heads, saved.targets, truths, saved.baselines)
+    history = artifacts.read_history(run.path)
     info = saved.info
     summary = {"run_id": run.run_id, "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "data": str(Path(data).resolve()) if data is not None else spec.data.source,
                "task": {n: t.task for n, t in saved.targets.items()},
                "fit": diagnose_fit(history, info.get("best_epoch")), "audit": audit, "notes": notes}
     folder = _new_folder(run)
-    document = write_evaluation(folder, summary, part_name, per_output, raw, saved.plan, saved.targets, truths,
+    document = write_evaluation(folder, summary, part_name, per_output, raw, saved.heads, saved.targets, truths,
                                 history or None)
     return EvaluationResult(run, folder, part_name, document, notes)
 
@@ -154,10 +117,10 @@ def evaluate_any(run: RunDir, data: Path | None = None, part: str = "test") -> l
     (split.final_model) or else each fold's model on that fold's held-out rows (output.fold_models)."""
     if run.read_info().get("kind") != "kfold":
         return [evaluate(run, data, part)]
-    final = RunDir(run.file("final"))
-    if final.file("model.keras").is_file():
-        return [evaluate(final, data, part)]
-    folds = sorted(p for p in run.file("folds").glob("[0-9][0-9]*") if (p / "model.keras").is_file())
+    final = artifacts.final_folder(run.path)
+    if artifacts.has_model(final):
+        return [evaluate(RunDir(final), data, part)]
+    folds = [p for p in artifacts.fold_folders(run.path) if artifacts.has_model(p)]
     if not folds:
         raise UserError(f"k-fold run {run.run_id} kept no model to evaluate: run it with split.final_model: true "
                         f"or output.fold_models: true")

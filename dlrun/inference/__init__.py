@@ -1,0 +1,1 @@
+"""Using a finished run: evaluate it, predict with it (its model and fitted preprocessing, nothing refitted)."""

@@ -1,0 +1,63 @@
+"""A Keras model in and out of a run folder: save atomically, load in safe mode, predict.
+
+Training, evaluate and predict all predict through `predict_outputs`, so they see the same
+batches and the same output layout (one array per model output).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dlrun.errors import UserError
+from dlrun.runs.artifacts import has_model, model_path
+
+EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
+
+
+def save_model(model, path: Path) -> None:
+    """model.save to a temporary file, then rename: a crash never leaves half a model."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def save_final_model(model, folder: Path) -> None:
+    save_model(model, model_path(folder))
+
+
+def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = None):
+    """The final model of a run folder, loaded in Keras safe mode (no embedded code runs)."""
+    from dlrun.model.backend import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    folder = Path(folder)
+    if imports:  # custom layers: only the modules the spec listed, as in training
+        from dlrun.model.build import BuildError, import_modules
+
+        try:
+            import_modules(list(imports), base_dir)
+        except BuildError as exc:
+            raise UserError(f"{folder}: {exc}") from None
+
+    if not has_model(folder):
+        raise UserError(f"{folder}: the run has no {model_path(folder).name} (output.save_model was off, "
+                        f"or it did not finish)")
+    path = model_path(folder)
+    # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path}: the model cannot be loaded ({str(exc).splitlines()[0][:300]}). dlrun loads models "
+                        f"in Keras safe mode, which refuses embedded code such as Lambda layers; custom layers must "
+                        f"come from modules under imports: and be registered with "
+                        f"keras.saving.register_keras_serializable") from None
+
+
+def predict_outputs(model, inputs) -> list:
+    """Raw model outputs, one array per output (training, evaluate and predict use the same batches)."""
+    raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
+    return raw if isinstance(raw, list) else [raw]

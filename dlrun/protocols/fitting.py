@@ -1,0 +1,227 @@
+"""`fit_in_dir`: the unit every protocol shares — one model, fitted on one Prepared split, with
+all its artifacts in one folder (a holdout run, one k-fold fold, or the k-fold final model).
+
+    Prepared ─build─▶ keras.Model ─fit─▶ history + checkpoints ─store─▶ folder ─report─▶ metrics, report, plots
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dlrun.data.prepare import Prepared, Resolved
+from dlrun.errors import Diverged, DlrunError, Interrupted, RunFailed
+from dlrun.report.metrics import HEADLINE
+from dlrun.runs import artifacts
+from dlrun.runs.provenance import provenance
+from dlrun.runs.rundir import RunDir, now_iso
+from dlrun.spec.load import LoadedSpec
+
+
+@dataclass
+class TrainResult:
+    run: RunDir
+    status: str
+    epochs_run: int
+    best_epoch: int | None
+    monitor: str
+    history: list[dict]
+    metrics: dict
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Fitted:
+    result: TrainResult
+    run_info: dict     # what the fit adds to the folder's status record
+
+
+def baselines(prepared: Prepared) -> dict[str, dict]:
+    """Per target, what the trivial baseline predicts (from the training rows only)."""
+    from dlrun.report.metrics import baseline_of
+
+    return {name: baseline_of(enc.task, prepared.codes(name, prepared.splits.train))
+            for name, enc in prepared.targets.items()}
+
+
+def audit_of(prepared: Prepared) -> dict:
+    from dlrun.report.analysis import audit_data
+
+    first = prepared.heads[0].target
+    encoder = prepared.targets[first]
+    codes = None if encoder.task == "regression" else encoder.encode(prepared.dataset.targets[first])
+    labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
+    parts = {p: getattr(prepared.splits, p) for p in ("train", "validation", "test")}
+    return audit_data(prepared.dataset.features, parts, codes, labels)
+
+
+def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", extra: dict | None = None) -> None:
+    """The resolved spec, the split and the fitted preprocessing: everything needed to redo or re-evaluate the fit."""
+    command = "kfold" if protocol != "holdout" else "train"
+    artifacts.write_config(folder.path, prepared.spec.model_dump(mode="json"), command)
+    sample = {} if prepared.sample is None else {"sample": prepared.sample.tolist()}
+    artifacts.write_splits(folder.path, {"protocol": protocol, "n_rows": prepared.dataset.n_rows,
+                                         **(extra or {}), **prepared.splits.to_json(), **sample})
+    artifacts.write_preprocessing(folder.path, {
+        "features": prepared.preprocessor.to_json(),
+        "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},
+        "outputs": [head.to_json() for head in prepared.heads],
+        "baselines": baselines(prepared),
+        "inputs": {name: {"shape": list(info.shape), "dtype": info.dtype} for name, info in prepared.infos.items()},
+    })
+
+
+def start_info(run: RunDir, loaded: LoadedSpec, resolved: Prepared | Resolved, kind: str, smoke: bool, **more) -> None:
+    spec, dataset = resolved.spec, resolved.dataset
+    run.update_info(run_id=run.run_id, name=spec.name, status="running", started=now_iso(), kind=kind,
+                    spec_file=str(loaded.path), data_dir=str(loaded.base_dir), seed=spec.seed, smoke=smoke,
+                    data={"source": spec.data.source, "fingerprint": dataset.fingerprint(), "rows": dataset.n_rows,
+                          **more.pop("data", {})},
+                    tasks={n: t.task for n, t in resolved.targets.items()},
+                    **provenance(loaded.base_dir), **more)
+
+
+def start_sub_run(folder: RunDir, resolved: Resolved, kind: str, **more) -> None:
+    """A fresh folder inside a k-fold run (a fold, or the final model), with its status record."""
+    import shutil
+
+    if folder.path.exists():
+        shutil.rmtree(folder.path)  # an unfinished one from an interrupted run starts over
+    folder.path.mkdir(parents=True)
+    folder.update_info(run_id=folder.run_id, kind=kind, **more, status="running", started=now_iso(),
+                       seed=resolved.spec.seed, data_dir=str(resolved.loaded.base_dir),
+                       data={"fingerprint": resolved.dataset.fingerprint()})
+
+
+@contextlib.contextmanager
+def run_status(run: RunDir, what: str = "training", resume_hint: str | None = None):
+    """Map whatever ends the block onto the run's status; an unexpected error keeps its details."""
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted) as exc:
+        run.set_status("interrupted")
+        if isinstance(exc, Interrupted) and not resume_hint:
+            raise
+        hint = f"; continue with: {resume_hint}" if resume_hint else ""
+        raise Interrupted(f"stopped; the run so far is in {run.path}{hint}") from None
+    except Diverged as exc:
+        run.set_status("diverged", error=str(exc))
+        raise
+    except DlrunError as exc:
+        run.set_status("failed", error=str(exc))
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure: keep the details in the run
+        log = artifacts.error_log_path(run.path)
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise RunFailed(f"{what} failed: {type(exc).__name__}: {str(exc)[:500]}\n"
+                        f"details: {log}") from None
+
+
+def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
+               plots: bool = True, release_raw: bool = False, resume_state: dict | None = None,
+               resumable: bool = False, built: tuple | None = None) -> Fitted:
+    """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
+
+    With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
+    only to record per-epoch curves (k-fold without an inner split, as the seeds do); no callback
+    may monitor it (spec validation refuses val_* monitors when split.validation is 0).
+    """
+    from dlrun.protocols.stages import build_compiled
+
+    spec = prepared.spec
+    runtime, model = built or build_compiled(prepared)
+    from dlrun.model.io import predict_outputs, save_final_model
+    from dlrun.report.analysis import diagnose_fit
+    from dlrun.report.evaluation import score_outputs, write_evaluation
+    from dlrun.train.callbacks import HistoryWriter, build_callbacks
+    from dlrun.train.fit import fit
+    from dlrun.train.monitor import best_epoch
+
+    run.update_info(runtime=runtime)
+    audit = audit_of(prepared)
+    if release_raw:  # the raw features are not needed again: free them before the fit's peak
+        prepared.dataset.features = None
+    has_val = len(prepared.splits.validation) > 0
+    writer = HistoryWriter(run.path, spec.callbacks.terminate_on_nan, on_epoch)
+    callbacks, handles = build_callbacks(spec, run.path)
+    start_epoch, stopper = 0, None
+    if resumable:  # the run can be continued: state after every epoch, signals stop at an epoch end
+        from dlrun.train.resume import GracefulStop, ResumeRestorer, ResumeSaver, restore_model
+
+        checkpoints = artifacts.checkpoints_folder(run.path)
+        checkpoints.mkdir(exist_ok=True)
+        if resume_state is not None:
+            restore_model(model, resume_state)
+            start_epoch = resume_state["epoch"]
+            writer.preload(start_epoch)
+            callbacks.append(ResumeRestorer(resume_state, handles["watched"]))
+        stopper = GracefulStop()
+        callbacks += [writer, ResumeSaver(checkpoints, handles["watched"]), stopper]
+    else:
+        callbacks.append(writer)
+    x_train, y_train = prepared.part("train")
+    if has_val:
+        validation = prepared.part("validation")
+    elif curves_on_test and len(prepared.splits.test):
+        validation = prepared.part("test")
+    else:
+        validation = None
+    fit_started = time.time()
+    if stopper is not None:
+        stopper.install()
+    try:
+        fit(model, spec, x_train, y_train, validation, callbacks, start_epoch)
+    finally:
+        if stopper is not None:
+            stopper.uninstall()
+    fit_seconds = time.time() - fit_started
+    history = writer.rows
+    if stopper is not None and stopper.signal_name is not None:
+        raise Interrupted(f"stopped by {stopper.signal_name} after epoch {len(history)}; the state is saved. "
+                          f"Continue with: dlrun train --resume {run.run_id} --runs-dir {run.path.parent}")
+    if writer.diverged_epoch is not None or not history or not np.isfinite(history[-1].get("loss", 0.0)):
+        epoch = writer.diverged_epoch or max(1, len(history))
+        raise Diverged(f"the loss became NaN or infinite at epoch {epoch}; try a lower optimizer.learning_rate "
+                       f"(now {spec.optimizer.learning_rate}), gradient clipping (optimizer.clipnorm: 1.0), "
+                       f"or check the data for extreme values")
+    monitor, mode = spec.callbacks.best_epoch_rule("val_loss" if validation is not None else "loss")
+    best = best_epoch(history, monitor, mode)
+    if spec.output.save_model:
+        save_final_model(model, run.path)
+    part = "test" if len(prepared.splits.test) else "validation" if has_val else "train"
+    inputs, _ = prepared.part(part)
+    raw = predict_outputs(model, inputs)
+    results = score_outputs(raw, prepared.heads, prepared.targets, prepared.truths(part), baselines(prepared))
+    best_row = next((row for row in history if row["epoch"] == best), history[-1])
+    summary = {
+        "run_id": run.run_id,
+        "task": {n: t.task for n, t in prepared.targets.items()},
+        "epochs_run": len(history),
+        "best_epoch": best,
+        "monitor": monitor,
+        "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
+        "split": prepared.splits.sizes(),
+        "fit": diagnose_fit(history, best),
+        "audit": audit,
+    }
+    metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets,
+                               prepared.truths(part), history, spec.output.plots and plots)
+    info = {"fit_seconds": round(fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
+            "epoch_seconds": writer.seconds, "headline": headline(metrics, prepared)}
+    result = TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))
+    return Fitted(result, info)
+
+
+def headline(metrics: dict, prepared: Prepared) -> dict:
+    """The one number a listing shows: accuracy (classification) or MAE (regression) on held-out rows."""
+    head = prepared.heads[0]
+    task = prepared.targets[head.target].task
+    part = metrics["part"]
+    held_out = metrics[part] if len(prepared.heads) == 1 else metrics[part].get(head.name, {})
+    name = HEADLINE[task]
+    return {"name": f"{part}_{name}", "value": held_out.get(name)}

@@ -1,0 +1,100 @@
+"""Holdout (`dlrun train`): the flow runs once, on one train / validation / test split.
+
+    YAML ─load─▶ spec ─prepare─▶ splits + preprocessing + arrays ─build─▶ keras.Model
+         ─fit─▶ history + checkpoints ─store─▶ RunDir ─report─▶ metrics, report, plots
+
+A holdout run can be continued exactly after an interruption (`resume_train`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+from dlrun.data.prepare import prepare_rows
+from dlrun.data.split import Splits
+from dlrun.errors import UserError
+from dlrun.protocols.admission import admit, spec_to_resume
+from dlrun.protocols.fitting import TrainResult, fit_in_dir, run_status, start_info, write_inputs
+from dlrun.protocols.stages import build_compiled, load_resolved, prepare
+from dlrun.runs import artifacts
+from dlrun.runs.lookup import resolve_run
+from dlrun.runs.rundir import RunDir, now_iso
+from dlrun.spec.load import LoadedSpec, load_spec
+
+
+class TrainEvents(Protocol):
+    """What a caller (the CLI's progress display) hears while a run trains."""
+
+    def begin(self, run: RunDir, epochs: int, resumed: bool) -> None: ...
+
+    def epoch(self, row: dict) -> None: ...
+
+
+def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict], None] | None = None,
+          on_start: Callable[[RunDir], None] | None = None) -> TrainResult:
+    """Train the experiment the spec describes and write its run directory.
+
+    Example:
+        >>> from dlrun.spec import load_spec
+        >>> result = train(load_spec("configs/iris.yaml", ["training.epochs=1"]))  # doctest: +SKIP
+        >>> result.status
+        'completed'
+    """
+    started = time.time()
+    prepared = prepare(loaded, smoke=smoke)
+    spec = prepared.spec
+    built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
+    run = RunDir.create(Path(spec.output.runs_dir), spec.name)
+    start_info(run, loaded, prepared, "train", smoke, data={"split": prepared.splits.sizes()})
+    with run_status(run):
+        write_inputs(run, prepared)
+        if on_start is not None:
+            on_start(run)
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, built=built)
+        run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
+        return result.result
+
+
+def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed: bool = False,
+                 on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Continue an interrupted `dlrun train` run from its last finished epoch.
+
+    The spec is the run's own resolved spec unless `loaded` is given; a spec that differs is
+    refused (listing the differing keys) unless `allow_changed`.
+    """
+    from dlrun.train.resume import read_state
+
+    info = run.read_info()
+    if info.get("kind") != "train":
+        raise UserError(f"{run.run_id} is not a `dlrun train` run; k-fold runs resume with `dlrun kfold --resume`")
+    if info.get("status") == "completed":
+        raise UserError(f"run {run.run_id} already completed; there is nothing to resume")
+    loaded = loaded or spec_to_resume(run, None)
+    resolved = load_resolved(loaded, smoke=bool(info.get("smoke")))
+    admit(run, resolved, allow_changed, f"the data differs from what run {run.run_id} was trained on "
+                                        f"(its fingerprint changed); start a new run instead")
+    prepared = prepare_rows(resolved, Splits.from_json(artifacts.read_splits(run.path)))
+    state = read_state(artifacts.checkpoints_folder(run.path))
+    started = time.time()
+    run.set_status("running", resumed=now_iso(), resumed_from_epoch=state["epoch"] if state else 0)
+    with run_status(run):
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, resume_state=state)
+        run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
+        return result.result
+
+
+def train_or_resume(config: Path | None, overrides: list[str], events: TrainEvents, *, resume: str | None = None,
+                    runs_dir: Path | None = None, allow_changed: bool = False, smoke: bool = False) -> TrainResult:
+    """`dlrun train`: a new run from CONFIG, or (with `resume`, a run reference) the continuation of one."""
+    if resume is not None:
+        previous = resolve_run(resume, runs_dir or Path("runs"))
+        loaded = spec_to_resume(previous, config, overrides)
+        events.begin(previous, loaded.spec.training.epochs, True)
+        return resume_train(previous, loaded, allow_changed=allow_changed, on_epoch=events.epoch)
+    if config is None:
+        raise UserError("give a CONFIG to train, or --resume RUN to continue an interrupted run")
+    loaded = load_spec(config, overrides)
+    return train(loaded, smoke=smoke, on_epoch=events.epoch,
+                 on_start=lambda run: events.begin(run, loaded.spec.training.epochs, False))

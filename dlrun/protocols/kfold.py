@@ -1,0 +1,229 @@
+"""Cross-validation (`dlrun kfold`): the flow runs once per fold — every fold fitted afresh, its
+preprocessing fitted on that fold's training rows only — then an honest summary (mean, sample
+std, 95% CI, baseline) and, optionally, a final model scored once on held-out test rows.
+
+    runs/<id>/
+      the resolved spec, every fold's rows, the summary, the report, plots/
+      folds/NN/   a run-like folder per fold (history, metrics, split, preprocessing, ...)
+      final/      with split.final_model: the model retrained on all non-test rows, scored once
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dlrun.data.folds import Fold, fold_splits, held_out_test, make_folds
+from dlrun.data.prepare import Resolved, prepare_rows
+from dlrun.data.split import Splits
+from dlrun.errors import UserError
+from dlrun.executors.local import run_jobs, threads_per_worker
+from dlrun.protocols.admission import admit, spec_to_resume
+from dlrun.protocols.fitting import fit_in_dir, run_status, start_info, start_sub_run, write_inputs
+from dlrun.protocols.stages import load_resolved
+from dlrun.report.cv_report import write_cv_report
+from dlrun.report.cv_summary import average_curves, summarize
+from dlrun.runs import artifacts
+from dlrun.runs.lookup import resolve_run
+from dlrun.runs.rundir import RunDir, now_iso
+from dlrun.spec.load import LoadedSpec, load_spec
+from dlrun.train.monitor import chosen_epochs
+
+CV_PROTOCOLS = ("kfold", "stratified_kfold", "repeated_kfold", "group_kfold", "time_series")
+
+
+@dataclass
+class KFoldResult:
+    run: RunDir
+    folds: list[dict]          # per fold: fold, repeat, metrics, best_epoch, epochs_run
+    summary: dict
+    final: dict | None
+    skipped: list[int]         # folds already finished before a --resume
+
+
+@dataclass
+class FoldJob:
+    resolved: Resolved
+    fold: Fold
+    folder: Path
+    threads: int | None = None
+
+
+def run_fold(job: FoldJob) -> dict:
+    """Fit one fold in its own folder; returns its held-out metrics and history. Runs in a worker
+    process when --jobs > 1 (TensorFlow's thread pools are then sized for the share of cores)."""
+    if job.threads:
+        from dlrun.model.backend import import_tensorflow
+
+        tf = import_tensorflow()
+        tf.config.threading.set_intra_op_parallelism_threads(job.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(job.threads)
+    fold, resolved = job.fold, job.resolved
+    spec = resolved.spec
+    folder = RunDir(job.folder)
+    splits = fold_splits(fold, spec.split, spec.seed, resolved.labels(), resolved.dataset.groups)
+    prepared = prepare_rows(resolved, splits)
+    start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat)
+    write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
+    with run_status(folder, f"fold {fold.number}"):
+        fitted = fit_in_dir(folder, prepared, curves_on_test=spec.split.curves, plots=False)  # the run plots averaged curves
+        folder.set_status("completed", **fitted.run_info)
+    result = fitted.result
+    return {"fold": fold.number, "repeat": fold.repeat, "metrics": result.metrics[result.metrics["part"]],
+            "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "history": result.history}
+
+
+def _finished_fold(folder: Path) -> dict | None:
+    """A fold that completed before an interruption: its saved results, or None."""
+    info, metrics = artifacts.read_info(folder), artifacts.read_metrics(folder)
+    if info.get("status") != "completed" or not isinstance(metrics, dict):
+        return None
+    return {"fold": info["fold"], "repeat": info["repeat"], "metrics": metrics[metrics["part"]],
+            "best_epoch": info.get("best_epoch"), "epochs_run": info.get("epochs_run"),
+            "history": artifacts.read_history(folder)}
+
+
+def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: RunDir | None = None,
+          allow_changed: bool = False, on_fold: Callable[[dict, int], None] | None = None) -> KFoldResult:
+    """Cross-validate the experiment; see the module docstring for what is written."""
+    started = time.time()
+    spec = loaded.spec
+    if spec.split.protocol not in CV_PROTOCOLS:
+        raise loaded.error([(("split", "protocol"), f"dlrun kfold needs a cross-validation protocol "
+                                                    f"({', '.join(CV_PROTOCOLS)}), not {spec.split.protocol}")])
+    if jobs < 1:
+        raise UserError("--jobs must be 1 or more")
+    resolved = load_resolved(loaded, smoke)
+    spec, dataset = resolved.spec, resolved.dataset
+    cv_rows, test_rows = held_out_test(dataset.n_rows, spec.split, spec.seed, resolved.labels(), dataset.groups,
+                                       dataset.source_test)
+    folds = make_folds(cv_rows, spec.split, spec.seed, resolved.labels(), dataset.groups)
+    if resume is not None:
+        if resume.read_info().get("kind") != "kfold":
+            raise UserError(f"{resume.run_id} is not a k-fold run; --resume takes the id of an interrupted "
+                            f"`dlrun kfold` run")
+        admit(resume, resolved, allow_changed, f"the data differs from what run {resume.run_id} started on (or "
+                                               f"--smoke differs); its finished folds cannot be combined with new "
+                                               f"ones — start a new run")
+        run = resume
+        run.set_status("running", resumed=now_iso())
+    else:
+        run = RunDir.create(Path(spec.output.runs_dir), spec.name)
+        start_info(run, loaded, resolved, "kfold", smoke, protocol=spec.split.protocol, n_folds=len(folds),
+                   data={"cv_rows": int(len(cv_rows)), "test_rows": int(len(test_rows))})
+        artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
+        sample = {} if resolved.sample is None else {"sample": resolved.sample.tolist()}
+        artifacts.write_splits(run.path, {
+            "protocol": spec.split.protocol, "n_rows": dataset.n_rows, "test": test_rows.tolist(),
+            "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
+                       "held_out": f.held_out.tolist()} for f in folds], **sample})
+    previous_term = _term_as_interrupt()
+    try:
+        return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, jobs, on_fold, started)
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,
+                    runs_dir: Path | None = None, jobs: int = 1, allow_changed: bool = False, smoke: bool = False,
+                    on_fold: Callable[[dict, int], None] | None = None) -> KFoldResult:
+    """`dlrun kfold`: a new cross-validation from CONFIG, or (with `resume`, a run reference) the
+    continuation of one from its first unfinished fold."""
+    previous = resolve_run(resume, runs_dir or Path("runs")) if resume is not None else None
+    if previous is not None:
+        loaded = spec_to_resume(previous, config, overrides)
+    elif config is None:
+        raise UserError("give a CONFIG, or --resume RUN to continue an interrupted k-fold run")
+    else:
+        loaded = load_spec(config, overrides)
+    return kfold(loaded, smoke=smoke, jobs=jobs, resume=previous, allow_changed=allow_changed, on_fold=on_fold)
+
+
+def _term_as_interrupt():
+    """SIGTERM ends a k-fold run like Ctrl-C: status interrupted, finished folds kept for --resume."""
+    def handle(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGTERM, handle)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test_rows, resuming: bool, jobs: int,
+               on_fold, started: float) -> KFoldResult:
+    spec = resolved.spec
+    hint = f"dlrun kfold --resume {run.run_id} --runs-dir {run.path.parent}"
+    with run_status(run, "k-fold", hint):
+        results, skipped = {}, []
+        for fold in folds:
+            done = _finished_fold(artifacts.fold_folder(run.path, fold.name)) if resuming else None
+            if done is not None:
+                results[fold.number] = done
+                skipped.append(fold.number)
+        fold_resolved = resolved.with_loaded(resolved.loaded.with_sections(output={"save_model": spec.output.fold_models}))
+        threads = threads_per_worker(jobs)
+        job_list = [FoldJob(fold_resolved, f, artifacts.fold_folder(run.path, f.name), threads)
+                    for f in folds if f.number not in results]
+
+        def finished(result: dict) -> None:
+            results[result["fold"]] = result
+            if on_fold:
+                on_fold(result, len(folds))
+
+        run_jobs(run_fold, job_list, jobs, finished)
+        ordered = [results[f.number] for f in folds]
+        summary = summarize(ordered)
+        curves = average_curves([r["history"] for r in ordered])
+        summary.update({"run_id": run.run_id, "protocol": spec.split.protocol, "n_folds": len(folds),
+                        "repeats": spec.split.repeats if spec.split.protocol == "repeated_kfold" else 1,
+                        "average_curves": curves, "best_epochs": [r["best_epoch"] for r in ordered]})
+        final = None
+        if spec.split.final_model:
+            monitor, mode = spec.callbacks.best_epoch_rule("val_loss")
+            epochs = chosen_epochs(curves, monitor, mode, len(folds), spec.training.epochs)
+            final = _final_model(run, resolved, cv_rows, test_rows, epochs)
+            summary["final_model"] = final
+        artifacts.write_summary(run.path, summary)
+        write_cv_report(run.path, summary, curves, spec.output.plots)
+        headline_key = _headline_key(summary)
+        stats = summary["stats"].get(headline_key, {})
+        run.set_status("completed", seconds=round(time.time() - started, 3),
+                       headline={"name": f"cv_{headline_key}", "value": stats.get("mean")},
+                       summary={f"cv_{headline_key}_mean": stats.get("mean"), f"cv_{headline_key}_std": stats.get("std")})
+    return KFoldResult(run, ordered, summary, final, skipped)
+
+
+def _headline_key(summary: dict) -> str:
+    stats = summary["stats"]
+    for key in stats:
+        if key.endswith("accuracy") and "baseline" not in key and "balanced" not in key:
+            return key
+    for key in stats:
+        if key.endswith("mae") and "baseline" not in key:
+            return key
+    return next(iter(stats), "loss")
+
+
+def _final_model(run: RunDir, resolved: Resolved, cv_rows: np.ndarray, test_rows: np.ndarray, epochs: int) -> dict:
+    """Retrain on every cross-validated row for `epochs` and score the held-out test set once."""
+    callbacks = {"early_stopping": None, "model_checkpoint": None}
+    plateau = resolved.spec.callbacks.reduce_lr_on_plateau
+    if plateau is not None and plateau.monitor.startswith("val_"):
+        callbacks["reduce_lr_on_plateau"] = None
+    loaded = resolved.loaded.with_sections(training={"epochs": epochs}, callbacks=callbacks, split={"validation": 0.0})
+    final_resolved = resolved.with_loaded(loaded)
+    folder = RunDir(artifacts.final_folder(run.path))
+    prepared = prepare_rows(final_resolved, Splits(np.sort(cv_rows), cv_rows[:0], np.sort(test_rows)))
+    start_sub_run(folder, resolved, "final")
+    write_inputs(folder, prepared, "holdout", {"chosen_epochs": epochs})
+    with run_status(folder, "final model"):
+        fitted = fit_in_dir(folder, prepared)
+        folder.set_status("completed", **fitted.run_info)
+    metrics = fitted.result.metrics
+    return {"epochs": epochs, "test_rows": int(len(test_rows)), "test": metrics[metrics["part"]]}

@@ -1,0 +1,212 @@
+"""The files of a run directory: this module alone names them, writes them and reads them.
+
+    <run>/
+      run.json            status and provenance (RunDir.update_info / set_status)
+      config.yaml         the resolved spec
+      splits.json         which rows went to train / validation / test (or to each fold)
+      preprocessing.json  the fitted preprocessing, target encodings, output heads
+      history.csv         one row per epoch, rewritten after every epoch
+      model.keras         the final model
+      metrics.json        the held-out report (also in evaluations/<ts>/)
+      summary.json        k-fold: the summary across folds
+      report.md           the report for people
+
+Every write is atomic (runs/atomic.py). Readers return plain data (dicts, lists) and leave
+validation to their callers, so nothing here depends on the spec's models or on TensorFlow.
+
+Example:
+    >>> from pathlib import Path
+    >>> read_metrics(Path("/nonexistent")) is None
+    True
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import yaml
+
+from dlrun.runs.atomic import write_csv, write_json, write_text, write_yaml
+
+RUN_INFO = "run.json"
+CONFIG = "config.yaml"
+SPLITS = "splits.json"
+PREPROCESSING = "preprocessing.json"
+HISTORY = "history.csv"
+MODEL = "model.keras"
+METRICS = "metrics.json"
+SUMMARY = "summary.json"
+REPORT = "report.md"
+ERROR_LOG = "error.log"
+FOLDS = "folds"
+FINAL = "final"
+CHECKPOINTS = "checkpoints"
+EVALUATIONS = "evaluations"
+PLOTS = "plots"
+
+# what a finished run must hold before it can be evaluated or predicted with
+SAVED_RUN_FILES = (RUN_INFO, CONFIG, PREPROCESSING, SPLITS)
+
+
+def _json_or(path: Path, default):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+# run.json ---------------------------------------------------------------------------------
+
+def read_info(folder: Path) -> dict:
+    """run.json as a dict ({} when it is missing or unreadable)."""
+    info = _json_or(Path(folder) / RUN_INFO, {})
+    return info if isinstance(info, dict) else {}
+
+
+def write_info(folder: Path, info: dict) -> None:
+    write_json(Path(folder) / RUN_INFO, info)
+
+
+def is_run(folder: Path) -> bool:
+    return (Path(folder) / RUN_INFO).is_file()
+
+
+# config.yaml ------------------------------------------------------------------------------
+
+def config_path(folder: Path) -> Path:
+    return Path(folder) / CONFIG
+
+
+def write_config(folder: Path, spec_data: dict, command: str) -> None:
+    """The resolved spec, headed by the command that repeats the run."""
+    folder = Path(folder)
+    header = (f"# Resolved spec of run {folder.name}: every default filled in.\n"
+              f"# Repeat it with: dlrun {command} {folder / CONFIG}\n")
+    write_yaml(folder / CONFIG, spec_data, header)
+
+
+def read_config(folder: Path) -> dict:
+    """The resolved spec as a plain mapping ({} when missing or unreadable)."""
+    try:
+        data = yaml.safe_load((Path(folder) / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# splits.json, preprocessing.json ----------------------------------------------------------
+
+def write_splits(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / SPLITS, document)
+
+
+def read_splits(folder: Path) -> dict:
+    return json.loads((Path(folder) / SPLITS).read_text(encoding="utf-8"))
+
+
+def write_preprocessing(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / PREPROCESSING, document)
+
+
+def read_preprocessing(folder: Path) -> dict:
+    return json.loads((Path(folder) / PREPROCESSING).read_text(encoding="utf-8"))
+
+
+def missing_saved_files(folder: Path) -> list[str]:
+    """Which of the files a finished run needs for evaluate / predict are absent."""
+    return [name for name in SAVED_RUN_FILES if not (Path(folder) / name).is_file()]
+
+
+# history.csv ------------------------------------------------------------------------------
+
+def history_path(folder: Path) -> Path:
+    return Path(folder) / HISTORY
+
+
+def write_history(folder: Path, rows: list[dict], columns: list[str]) -> None:
+    write_csv(Path(folder) / HISTORY, rows, columns)
+
+
+def read_history_table(folder: Path) -> tuple[list[str], list[dict]]:
+    """(columns, rows) of history.csv; epochs as int, every other value as float."""
+    path = Path(folder) / HISTORY
+    if not path.is_file():
+        return [], []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
+                for row in reader]
+        return list(reader.fieldnames or []), rows
+
+
+def read_history(folder: Path) -> list[dict]:
+    return read_history_table(folder)[1]
+
+
+# model.keras ------------------------------------------------------------------------------
+
+def model_path(folder: Path) -> Path:
+    return Path(folder) / MODEL
+
+
+def has_model(folder: Path) -> bool:
+    return model_path(folder).is_file()
+
+
+# metrics.json, summary.json, report.md ----------------------------------------------------
+
+def write_metrics(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / METRICS, document)
+
+
+def read_metrics(folder: Path) -> dict | None:
+    return _json_or(Path(folder) / METRICS, None)
+
+
+def write_summary(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / SUMMARY, document)
+
+
+def read_summary(folder: Path) -> dict | None:
+    return _json_or(Path(folder) / SUMMARY, None)
+
+
+def write_report(folder: Path, text: str) -> None:
+    write_text(Path(folder) / REPORT, text)
+
+
+def report_path(folder: Path) -> Path:
+    return Path(folder) / REPORT
+
+
+def error_log_path(folder: Path) -> Path:
+    return Path(folder) / ERROR_LOG
+
+
+# sub-folders ------------------------------------------------------------------------------
+
+def fold_folder(folder: Path, fold_name: str) -> Path:
+    return Path(folder) / FOLDS / fold_name
+
+
+def fold_folders(folder: Path) -> list[Path]:
+    """The numbered fold folders of a k-fold run, in order."""
+    return sorted(p for p in (Path(folder) / FOLDS).glob("[0-9][0-9]*") if p.is_dir())
+
+
+def final_folder(folder: Path) -> Path:
+    return Path(folder) / FINAL
+
+
+def checkpoints_folder(folder: Path) -> Path:
+    return Path(folder) / CHECKPOINTS
+
+
+def plots_folder(folder: Path) -> Path:
+    return Path(folder) / PLOTS
+
+
+def evaluations_folder(folder: Path) -> Path:
+    return Path(folder) / EVALUATIONS
