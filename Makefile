@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup train test bench clean
+.PHONY: setup train test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ train: $(STAMP)  ## train the bundled, offline digits MLP (writes runs/<id>/)
 
 test: $(STAMP)   ## run the test suite
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the suite without the tests marked slow (a quick loop while editing)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)  ## time dlrun against the hand-written Keras scripts
 	$(BIN)/python bench/run.py

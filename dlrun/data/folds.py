@@ -13,7 +13,7 @@ import numpy as np
 
 from dlrun.data.split import Splits, cut_rows, part_size
 from dlrun.errors import DataError
-from dlrun.spec.models import SplitSpec
+from dlrun.spec.models import CrossValidationSplit
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Fold:
         return f"{self.number:02d}"
 
 
-def _splitter(spec: SplitSpec, seed: int, labels, groups):
+def _splitter(spec: CrossValidationSplit, seed: int, labels, groups):
     from sklearn import model_selection as ms
 
     k, shuffle = spec.folds, spec.shuffle
@@ -53,13 +53,13 @@ def _splitter(spec: SplitSpec, seed: int, labels, groups):
     raise ValueError(spec.protocol)  # pragma: no cover - the spec model allows no other value
 
 
-def make_folds(rows: np.ndarray, spec: SplitSpec, seed: int, labels: np.ndarray | None = None,
+def make_folds(rows: np.ndarray, spec: CrossValidationSplit, seed: int, labels: np.ndarray | None = None,
                groups: np.ndarray | None = None) -> list[Fold]:
     """The folds over `rows` (dataset row numbers). `labels` are class codes per dataset row
     (None for regression), `groups` the group value per dataset row (group_kfold).
 
     Example:
-        >>> folds = make_folds(np.arange(10), SplitSpec(protocol="kfold", folds=5), seed=0)
+        >>> folds = make_folds(np.arange(10), CrossValidationSplit(protocol="kfold", folds=5), seed=0)
         >>> [len(f.held_out) for f in folds]
         [2, 2, 2, 2, 2]
     """
@@ -106,11 +106,11 @@ def group_cut(rows: np.ndarray, fraction: float, groups: np.ndarray, seed: int) 
     return np.sort(rows[rest]), np.sort(rows[taken])
 
 
-def _shuffles(spec: SplitSpec) -> bool:
+def _shuffles(spec: CrossValidationSplit) -> bool:
     return spec.shuffle and spec.protocol != "time_series"  # time-ordered: never validate or test on the past
 
 
-def fold_splits(fold: Fold, spec: SplitSpec, seed: int, labels: np.ndarray | None,
+def fold_splits(fold: Fold, spec: CrossValidationSplit, seed: int, labels: np.ndarray | None,
                 groups: np.ndarray | None) -> Splits:
     """The fold's rows: an optional inner validation part carved from its training rows."""
     n_val = part_size(len(fold.train), spec.validation)
@@ -124,7 +124,7 @@ def fold_splits(fold: Fold, spec: SplitSpec, seed: int, labels: np.ndarray | Non
     return Splits(np.sort(train), np.sort(validation), np.sort(fold.held_out))
 
 
-def held_out_test(n_rows: int, spec: SplitSpec, seed: int, labels: np.ndarray | None, groups: np.ndarray | None,
+def held_out_test(n_rows: int, spec: CrossValidationSplit, seed: int, labels: np.ndarray | None, groups: np.ndarray | None,
                   source_test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows to cross-validate, test rows held out for the final model); no test rows without
     `split.final_model`."""

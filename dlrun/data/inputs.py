@@ -9,6 +9,7 @@ import numpy as np
 
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.errors import DataError
+from dlrun.spec.model_forms import layer_entry
 from dlrun.spec.models import ModelSpec
 
 
@@ -23,7 +24,7 @@ class InputInfo:
 def input_infos(model: ModelSpec, pre: FeaturePreprocessor) -> dict[str, InputInfo]:
     """Shape and dtype of each model input, from the fitted preprocessor."""
     if not model.is_graph:
-        first = next(iter(model.layers[0]), "")
+        first = (layer_entry(model.layers[0]) or ("",))[0]
         dtype = "int32" if first == "Embedding" else "float32"
         return {"features": InputInfo(tuple(pre.sample_shape), dtype)}
     infos = {}

@@ -15,6 +15,7 @@ from dlrun.data.targets import TargetEncoder
 from dlrun.errors import RunLookupError
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
+from dlrun.spec.load import validate_saved
 from dlrun.spec.models import ExperimentSpec
 from dlrun.spec.outputs import OutputHead
 
@@ -49,7 +50,7 @@ def load_saved_run(run: RunDir) -> SavedRun:
         raise RunLookupError(f"{run.path}: not a complete run (missing {', '.join(missing)}); "
                              f"it may still be running or have failed before writing them")
     info = run.read_info()
-    spec = ExperimentSpec.model_validate(artifacts.read_config(run.path))
+    spec = validate_saved(artifacts.read_config(run.path), str(artifacts.config_path(run.path)))
     pre = artifacts.read_preprocessing(run.path)
     return SavedRun(
         run=run, info=info, spec=spec,

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.data.inputs import InputInfo
-from dlrun.spec.models import ModelSpec
-
-NODE_KEYS = ("name", "inputs", "shared")
+from dlrun.spec.model_forms import layer_entry
+from dlrun.spec.models import GraphModel, ModelSpec, SequentialModel
 
 
 class BuildError(Exception):
@@ -146,11 +145,11 @@ def _declared_shape(class_name: str, args: dict | None) -> tuple | None:
     return None
 
 
-def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, modules: list):
+def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, modules: list):
     import keras
 
     (info,) = inputs.values()
-    first_name, first_args = next(iter(spec.layers[0].items()))
+    first_name, first_args = layer_entry(spec.layers[0])
     declared = _declared_shape(first_name, first_args) if hasattr(keras.layers, first_name) else None
     if declared is not None and tuple(declared) != tuple(info.shape):
         raise BuildError(("model", "layers", 0, first_name, "input_shape"),
@@ -158,7 +157,7 @@ def _sequential(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, module
                          f"remove it (the data decides) or fix data.reshape")
     x = tensor = keras.Input(shape=info.shape, dtype=info.dtype, name="features")
     for index, item in enumerate(spec.layers):
-        (class_name, args), = item.items()
+        class_name, args = layer_entry(item)
         path = ("model", "layers", index)
         layer = make_layer(path, class_name, args, modules=modules)
         x = _call(layer, x, path, class_name)
@@ -174,7 +173,7 @@ def _call(layer, x, path: tuple, class_name: str):
                                               f"{str(exc).splitlines()[0][:300]}") from None
 
 
-def _graph(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, modules: list):
+def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list):
     import keras
 
     tensors: dict[str, Any] = {}
@@ -185,16 +184,16 @@ def _graph(spec: ModelSpec, inputs: dict[str, InputInfo], name: str, modules: li
         model_inputs.append(tensors[input_name])
     for index, node in enumerate(spec.nodes):
         path = ("model", "nodes", index)
-        feeds = node["inputs"] if isinstance(node["inputs"], list) else [node["inputs"]]
-        x = [tensors[f] for f in feeds]
+        x = [tensors[f] for f in node.feeds]
         x = x[0] if len(x) == 1 else x
-        if node.get("shared"):
-            layer, class_name = layers[node["shared"]], type(layers[node["shared"]]).__name__
+        if node.shared:
+            layer = layers[node.shared]
+            class_name = type(layer).__name__
         else:
-            class_name = next(k for k in node if k not in NODE_KEYS)
-            layer = make_layer(path, class_name, node[class_name], name=node["name"], modules=modules)
-        layers[node["name"]] = layer
-        tensors[node["name"]] = _call(layer, x, path, class_name)
+            class_name, args = node.layer
+            layer = make_layer(path, class_name, args, name=node.name, modules=modules)
+        layers[node.name] = layer
+        tensors[node.name] = _call(layer, x, path, class_name)
     outputs = [tensors[o.node] for o in spec.outputs]
     return keras.Model(model_inputs, outputs, name=name)
 

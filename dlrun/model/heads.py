@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlrun.data.targets import TargetEncoder
+from dlrun.spec.model_forms import NodeParts, layer_entry
 
 BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
 CLASS_LOSSES = {"sparse_categorical_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy",
@@ -95,13 +96,15 @@ def check_head(head: Head) -> tuple[Found, str]:
 
 
 def _layer_of(item: dict) -> tuple[str, dict] | None:
-    keys = [k for k in item if k not in ("name", "inputs", "shared")]
-    if len(keys) != 1:
+    """The layer of a raw layer item or node, its arguments a mapping inside `item` (so that
+    defaults filled in land in the data)."""
+    entry = layer_entry(item)
+    if entry is None:
         return None
-    args = item[keys[0]]
+    name, args = entry
     if args is None:
-        args = item[keys[0]] = {}
-    return keys[0], args
+        args = item[name] = {}
+    return name, args
 
 
 def _effective(items: list[tuple[tuple, dict]]) -> tuple[int, str, dict, Any, tuple | None] | None:
@@ -141,7 +144,10 @@ def find_heads(data: dict, targets: dict[str, TargetEncoder]) -> tuple[list[Head
         path, name, args, activation, act_path = eff
         heads.append(Head("output", path, name, args, activation, act_path, target, data.get("loss"), ("loss",)))
         return heads, found
-    nodes = {n.get("name"): (("model", "nodes", i), n) for i, n in enumerate(model["nodes"])}
+    nodes = {}  # name -> (path, the node as written, the node whose layer it reuses)
+    for index, raw in enumerate(model["nodes"]):
+        parts = NodeParts.of(raw)
+        nodes[parts.name] = (("model", "nodes", index), raw, parts.shared)
     for index, output in enumerate(model["outputs"]):
         target_name = output.get("target")
         if target_name is None:
@@ -154,12 +160,12 @@ def find_heads(data: dict, targets: dict[str, TargetEncoder]) -> tuple[list[Head
             found.append((("model", "outputs", index, "target"),
                           f"'{target_name}' is not a target of the data (targets: {', '.join(targets)})"))
             continue
-        chain, node = [], nodes.get(output["node"])
-        while node is not None and node[1].get("shared") is not None:
-            node = nodes.get(node[1]["shared"])
+        node = nodes.get(output["node"])
+        while node is not None and node[2] is not None:
+            node = nodes.get(node[2])
         if node is None:
             continue
-        eff = _effective([node])
+        eff = _effective([node[:2]])
         if eff is None:
             continue
         path, name, args, activation, act_path = eff

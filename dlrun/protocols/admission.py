@@ -11,6 +11,7 @@ from dlrun.runs import artifacts
 from dlrun.runs.config_diff import config_differences
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.load import LoadedSpec, load_spec
+from dlrun.spec.upgrade import upgrade_saved
 
 
 def spec_to_resume(run: RunDir, config: Path | None, overrides: list[str] = ()) -> LoadedSpec:
@@ -18,7 +19,7 @@ def spec_to_resume(run: RunDir, config: Path | None, overrides: list[str] = ()) 
     relative to where the run started."""
     if config is not None:
         return load_spec(config, overrides)
-    loaded = load_spec(artifacts.config_path(run.path), overrides)
+    loaded = load_spec(artifacts.config_path(run.path), overrides, saved=True)
     loaded.data_dir = Path(run.read_info().get("data_dir", "."))
     return loaded
 
@@ -26,7 +27,7 @@ def spec_to_resume(run: RunDir, config: Path | None, overrides: list[str] = ()) 
 def refuse_changed_spec(run: RunDir, spec, allow_changed: bool) -> None:
     """Resuming with a spec other than the run's own: list the differing keys and refuse, unless allowed.
     Output settings (where runs go, plots) may differ."""
-    saved = artifacts.read_config(run.path)
+    saved = upgrade_saved(artifacts.read_config(run.path))
     diff = {k: v for k, v in config_differences([saved, spec.model_dump(mode="json")]).items()
             if not k.startswith("output.")}
     if diff and not allow_changed:

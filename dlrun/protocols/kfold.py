@@ -32,9 +32,8 @@ from dlrun.runs import artifacts
 from dlrun.runs.lookup import resolve_run
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
+from dlrun.spec.split_forms import CV_PROTOCOLS
 from dlrun.train.monitor import chosen_epochs
-
-CV_PROTOCOLS = ("kfold", "stratified_kfold", "repeated_kfold", "group_kfold", "time_series")
 
 
 @dataclass

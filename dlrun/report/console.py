@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dlrun.spec.model_forms import layer_entry
 from dlrun.spec.models import ExperimentSpec
 
 
@@ -34,7 +35,7 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
         model = (f"graph: {len(spec.model.inputs)} input(s), {len(spec.model.nodes)} node(s), "
                  f"{len(spec.model.outputs)} output(s)")
     else:
-        model = " → ".join(next(iter(layer)) for layer in spec.model.layers)
+        model = " → ".join(layer_entry(item)[0] for item in spec.model.layers)
     table.add_row("model", model)
     opt = spec.optimizer
     table.add_row("optimizer", f"{opt.name}  lr={opt.learning_rate}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from dlrun.spec.catalog import catalog, suggest, unknown_name
+from dlrun.spec.model_forms import NOT_A_NODE, NodeParts, unknown_feed, unknown_shared
 
-NODE_KEYS = ("name", "inputs", "shared")
 REGULARIZER_KEYS = ("l1", "l2")
 
 Found = list[tuple[tuple, str]]  # (path, message)
@@ -77,35 +77,23 @@ def _check_graph(model: dict, found: Found, custom: bool) -> None:
     for index, node in enumerate(nodes):
         path = ("model", "nodes", index)
         if not isinstance(node, dict):
-            found.append((path, "each node is a mapping with name, inputs and one layer"))
+            found.append((path, NOT_A_NODE))
             continue
-        name = node.get("name")
-        if not isinstance(name, str) or not name:
-            found.append((path, "a node needs `name:`"))
-        elif name in known:
+        parts = NodeParts.of(node)
+        found.extend((path, message) for message in parts.problems())
+        name = parts.name if isinstance(parts.name, str) and parts.name else None
+        if name in known:
             found.append(((*path, "name"), f"the name '{name}' is already used by an input or an earlier node"))
-        feeds = node.get("inputs")
-        feeds = [feeds] if isinstance(feeds, str) else feeds
-        if not isinstance(feeds, list) or not feeds:
-            found.append((path, "a node needs `inputs:` — the names of inputs or earlier nodes it reads"))
-        else:
-            for feed in feeds:
-                if feed not in known:
-                    found.append(((*path, "inputs"), f"'{feed}' is not an input or an earlier node"
-                                                     f"{suggest(feed, known)}"))
-        layer_keys = [k for k in node if k not in NODE_KEYS]
-        shared = node.get("shared")
-        if shared is not None:
-            if layer_keys:
-                found.append((path, "a node with `shared:` reuses another node's layer and names no layer of its own"))
-            elif shared not in known or shared in inputs:
-                found.append(((*path, "shared"), f"'{shared}' is not an earlier node{suggest(shared, known)}"))
-        elif len(layer_keys) != 1:
-            what = ", ".join(layer_keys) if layer_keys else "none"
-            found.append((path, f"a node holds exactly one layer (e.g. `Dense: {{units: 8}}`); found: {what}"))
-        else:
-            check_layer(path, layer_keys[0], node[layer_keys[0]], found, custom)
-        if isinstance(name, str) and name:
+        for feed in parts.feeds or []:
+            if feed not in known:
+                found.append(((*path, "inputs"), unknown_feed(feed, known)))
+        if parts.shared is not None:
+            if not parts.layer_keys and (parts.shared not in known or parts.shared in inputs):
+                found.append(((*path, "shared"), unknown_shared(parts.shared, known)))
+        elif len(parts.layer_keys) == 1:
+            layer = parts.layer_keys[0]
+            check_layer(path, layer, node[layer], found, custom)
+        if name:
             known.append(name)
     outputs = model.get("outputs") if isinstance(model.get("outputs"), list) else []
     node_names = known[len(inputs):]

@@ -17,8 +17,10 @@ from pydantic import ValidationError
 from dlrun.errors import Problem, SpecError
 from dlrun.spec.catalog import suggest
 from dlrun.spec.checks import check_combinations, check_free_form
-from dlrun.spec.models import ExperimentSpec
+from dlrun.spec.models import UNION_TAGS, ExperimentSpec
 from dlrun.spec.schema_walk import allowed_keys
+from dlrun.spec.split_forms import misplaced_key
+from dlrun.spec.upgrade import upgrade_saved
 from dlrun.spec.yamlsource import Loc, Located, dotted, read_located
 
 MAX_EXTENDS_DEPTH = 10
@@ -172,8 +174,19 @@ def apply_overrides(located: Located, overrides: list[str]) -> None:
         raise SpecError(problems)
 
 
+def _without_tags(loc: tuple) -> tuple:
+    """A pydantic error location without the tag of the union form it went through:
+    ('split', 'holdout', 'folds') -> ('split', 'folds')."""
+    for prefix, tags in UNION_TAGS.items():
+        n = len(prefix)
+        if len(loc) > n and loc[:n] == prefix and loc[n] in tags:
+            return (*prefix, *loc[n + 1:])
+    return loc
+
+
 def _data_path(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
     """Map a pydantic error location onto the data: (path that exists, path to show)."""
+    loc = _without_tags(loc)
     node, path, shown = data, (), ()
     for index, part in enumerate(loc):
         if isinstance(node, dict) and part in node:
@@ -188,6 +201,9 @@ def _data_path(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
 def _message(error: dict, shown: tuple) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
+        misplaced = misplaced_key(shown)
+        if misplaced:
+            return misplaced
         allowed = allowed_keys(shown[:-1]) or set()
         return f"unknown field{suggest(shown[-1], sorted(allowed))}"
     if kind == "missing":
@@ -219,7 +235,10 @@ def validate_data(located: Located, default_file: str) -> ExperimentSpec:
         spec = ExperimentSpec.model_validate(located.data)
     except ValidationError as exc:
         problems.extend(to_problems(exc, located, default_file))
+    reported = {(p.path, p.message) for p in problems}
     for path, message in check_free_form(located.data):
+        if (dotted(path), message) in reported:
+            continue  # a graph node's shape is checked by both: NodeSpec and the free-form walk
         loc = located.loc_of(path, default_file)
         problems.append(Problem(loc.file, loc.line, loc.col, dotted(path), message))
     if spec is not None:
@@ -231,8 +250,19 @@ def validate_data(located: Located, default_file: str) -> ExperimentSpec:
     return spec
 
 
-def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedSpec:
-    """Load, merge, override and validate a spec file.
+def validate_saved(data: dict, shown: str) -> ExperimentSpec:
+    """A run's saved config.yaml as a spec, upgraded from an earlier version's shape first
+    (`upgrade_saved`); what still does not fit is a SpecError naming the key."""
+    data = upgrade_saved(data)
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(to_problems(exc, Located(data, {}), shown)) from None
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), saved: bool = False) -> LoadedSpec:
+    """Load, merge, override and validate a spec file; with `saved`, the file is a run's
+    config.yaml, possibly written by an earlier version (see `upgrade_saved`).
 
     Example:
         >>> loaded = load_spec("configs/digits_mlp.yaml", ["training.epochs=1"])  # doctest: +SKIP
@@ -242,6 +272,8 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     path = Path(path)
     shown = str(path)
     located = _with_extends(path, shown)
+    if saved:
+        located = Located(upgrade_saved(located.data), located.locs)
     apply_overrides(located, list(overrides))
     if "name" not in located.data:
         located.data["name"] = _default_name(path)

@@ -8,20 +8,20 @@ editors' completion. Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from dlrun.spec.catalog import check_named
+from dlrun.spec.model_forms import (MODEL_TAGS, GraphModel, GraphOutputSpec, InputSpec,  # noqa: F401 - re-exported
+                                    ModelSpec, NodeSpec, SequentialModel)
+from dlrun.spec.section import Section
+from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
 SOURCE_SCHEMES = ("sklearn", "csv", "npz", "keras")
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class DataSpec(Section):
@@ -79,122 +79,44 @@ class DataSpec(Section):
         return [self.target] if isinstance(self.target, str) else list(self.target)
 
 
-class SplitSpec(Section):
-    """How rows are divided: a holdout split, or a cross-validation protocol (`dlrun kfold`)."""
-
-    protocol: Literal["holdout", "kfold", "stratified_kfold", "repeated_kfold", "group_kfold", "time_series"] = Field(
-        "holdout", description="holdout for `dlrun train`; the others are cross-validation protocols for `dlrun kfold`.")
-    test: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction of all rows held out as the test set.")
-    validation: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction of all rows used for validation (early stopping, checkpoints).")
-    stratify: bool | None = Field(None, description="Keep class proportions in every part. Default: yes when classifying.")
-    shuffle: bool = Field(True, description="Shuffle with the seed before splitting; false keeps row order "
-                                            "(time-ordered data: the last rows become validation and test).")
-    use_source_test: bool = Field(True, description="When the source ships its own test part (keras datasets), use it as the test set.")
-    folds: int = Field(5, ge=2, description="Number of folds (k) for the k-fold protocols.")
-    repeats: int = Field(1, ge=1, description="repeated_kfold: how many reshuffled rounds of k folds.")
-    group: str | None = Field(None, description="group_kfold: the column whose equal values stay on one side.")
-    curves: bool = Field(True, description="k-fold without an inner validation split: score the held-out fold after "
-                                           "every epoch, for the averaged curves (false: faster, no curves).")
-    final_model: bool = Field(False, description="k-fold only: hold out `test` first, cross-validate the rest, then "
-                                                 "retrain on all of it with the chosen epochs and score the test set once.")
-
-    @model_validator(mode="after")
-    def _parts_fit(self) -> "SplitSpec":
-        if self.test + self.validation >= 1.0:
-            raise ValueError(f"test ({self.test}) + validation ({self.validation}) leave no rows to train on; keep their sum below 1")
-        if self.protocol == "group_kfold" and not self.group:
-            raise ValueError("protocol group_kfold needs `group:` naming the column that holds the groups")
-        return self
-
-
-_LAYER_ITEM = "A one-key mapping: the keras.layers class name, then its arguments, e.g. {Dense: {units: 64, activation: relu}}."
-
-
-class InputSpec(Section):
-    """One named input of a graph model."""
-
-    columns: list[str] | None = Field(None, description="Feature columns fed to this input ('*' globs allowed). "
-                                                         "Default: all features (only when there is one input).")
-    shape: list[Annotated[int, Field(ge=1)]] | None = Field(None, description="Per-sample shape; default: the number of columns.")
-    dtype: Literal["float32", "int32", "int64"] = Field("float32", description="int32 for token ids fed to an Embedding.")
-
-
-class GraphOutputSpec(Section):
-    """One output head of a graph model, with its own target, loss and metrics."""
-
-    node: str = Field(description="The node whose result is this output.")
-    target: str | None = Field(None, description="The target column it predicts. Default: the only target.")
-    loss: str | None = Field(None, description="Loss for this output. Default follows the task of its target.")
-    metrics: list[str] | None = Field(None, description="Metrics for this output. Default follows the task.")
-    loss_weight: float = Field(1.0, ge=0.0, description="Weight of this output's loss in the total.")
-
-    _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
-    _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
-
-
-class ModelSpec(Section):
-    """The architecture: a Sequential `layers:` list, or a graph of `inputs`, `nodes` and `outputs`."""
-
-    layers: list[dict[str, dict[str, Any] | None]] | None = Field(None, description="Sequential model. Each item: " + _LAYER_ITEM)
-    inputs: dict[str, InputSpec] | None = Field(None, description="Graph model: named inputs.")
-    nodes: list[dict[str, Any]] | None = Field(
-        None, description="Graph model: each node has `name`, `inputs` (names of inputs or earlier nodes), and either "
-                          "one layer (e.g. `Dense: {units: 8}`) or `shared: NODE` to reuse another node's layer.")
-    outputs: list[GraphOutputSpec] | None = Field(None, description="Graph model: output heads.")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> "ModelSpec":
-        graph = [self.inputs is not None, self.nodes is not None, self.outputs is not None]
-        if self.layers is not None and any(graph):
-            raise ValueError("give either `layers:` (Sequential) or `inputs:`/`nodes:`/`outputs:` (graph), not both")
-        if self.layers is None and not all(graph):
-            raise ValueError("a model needs `layers:` (Sequential) or all of `inputs:`, `nodes:` and `outputs:` (graph)")
-        if self.layers is not None and not self.layers:
-            raise ValueError("`layers:` is empty — list at least the output layer")
-        return self
-
-    @property
-    def is_graph(self) -> bool:
-        return self.layers is None
-
-
 class ScheduleBase(Section):
-    pass
+    """A learning-rate schedule over epochs; `type:` picks which."""
 
 
 class ExponentialDecay(ScheduleBase):
     """lr = lr0 · rate^(epoch / decay_epochs) (stepwise with staircase)."""
 
-    type: Literal["exponential"]
-    decay_rate: float = Field(0.9, gt=0.0, le=1.0)
-    decay_epochs: float = Field(1.0, gt=0.0)
-    staircase: bool = False
+    type: Literal["exponential"] = Field(description="Exponential decay of the learning rate.")
+    decay_rate: float = Field(0.9, gt=0.0, le=1.0, description="Factor the rate is multiplied by every `decay_epochs`.")
+    decay_epochs: float = Field(1.0, gt=0.0, description="Epochs over which the rate shrinks by one `decay_rate`.")
+    staircase: bool = Field(False, description="Drop in whole steps every `decay_epochs` instead of smoothly.")
 
 
 class StepDrop(ScheduleBase):
     """The seeds' drop-based schedule: lr = lr0 · drop^floor((1 + epoch) / epochs_drop)."""
 
-    type: Literal["step"]
-    drop: float = Field(0.5, gt=0.0, le=1.0)
-    epochs_drop: int = Field(10, ge=1)
+    type: Literal["step"] = Field(description="Step decay: the rate drops by a factor at fixed intervals.")
+    drop: float = Field(0.5, gt=0.0, le=1.0, description="Factor the rate is multiplied by at each drop.")
+    epochs_drop: int = Field(10, ge=1, description="Epochs between two drops.")
 
 
 class TimeBasedDecay(ScheduleBase):
     """The seeds' time-based decay: lr = lr0 / (1 + decay · epoch)."""
 
-    type: Literal["time_based"]
-    decay: float = Field(0.01, ge=0.0)
+    type: Literal["time_based"] = Field(description="Time-based decay: the rate shrinks as 1 / (1 + decay · epoch).")
+    decay: float = Field(0.01, ge=0.0, description="How fast the rate shrinks per epoch.")
 
 
 class CosineDecay(ScheduleBase):
     """Linear warm-up for `warmup_epochs`, then cosine decay to alpha · lr0 at the last epoch."""
 
-    type: Literal["cosine"]
-    warmup_epochs: int = Field(0, ge=0)
-    alpha: float = Field(0.0, ge=0.0, le=1.0)
+    type: Literal["cosine"] = Field(description="Cosine decay, after an optional linear warm-up.")
+    warmup_epochs: int = Field(0, ge=0, description="Epochs of linear warm-up from 0 to the initial rate.")
+    alpha: float = Field(0.0, ge=0.0, le=1.0, description="Final rate as a fraction of the initial one.")
 
 
-Schedule = Annotated[Union[ExponentialDecay, StepDrop, TimeBasedDecay, CosineDecay], Field(discriminator="type")]
+SCHEDULES = (ExponentialDecay, StepDrop, TimeBasedDecay, CosineDecay)
+Schedule = Annotated[Union[SCHEDULES], Field(discriminator="type")]
 
 
 class OptimizerSpec(BaseModel):
@@ -228,24 +150,30 @@ class TrainingSpec(Section):
 
 
 class EarlyStoppingSpec(Section):
+    """Stop training when the monitored quantity has not improved for a while."""
+
     monitor: str = Field("val_loss", description="Quantity watched, e.g. val_loss or val_accuracy.")
     patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
-    mode: Literal["auto", "min", "max"] = "auto"
+    mode: Literal["auto", "min", "max"] = Field("auto", description="min: lower is better, max: higher is better; auto reads it from the monitored name (accuracy-like up, loss-like down).")
     restore_best_weights: bool = Field(True, description="End with the weights of the best epoch.")
 
 
 class CheckpointSpec(Section):
+    """Keep the model of the best epoch while training."""
+
     monitor: str = Field("val_loss", description="Quantity that decides which epoch is best.")
-    mode: Literal["auto", "min", "max"] = "auto"
+    mode: Literal["auto", "min", "max"] = Field("auto", description="min: lower is better, max: higher is better; auto reads it from the monitored name (accuracy-like up, loss-like down).")
 
 
 class ReduceLRSpec(Section):
+    """Lower the learning rate when the monitored quantity stops improving."""
+
     monitor: str = Field("val_loss", description="Quantity watched.")
     factor: float = Field(0.1, gt=0.0, lt=1.0, description="Multiply the learning rate by this on a plateau.")
-    patience: int = Field(3, ge=0)
-    min_lr: float = Field(0.0, ge=0.0)
-    mode: Literal["auto", "min", "max"] = "auto"
+    patience: int = Field(3, ge=0, description="Epochs without improvement before the rate is lowered.")
+    min_lr: float = Field(0.0, ge=0.0, description="The rate is never lowered below this.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="min: lower is better, max: higher is better; auto reads it from the monitored name (accuracy-like up, loss-like down).")
 
 
 MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")
@@ -285,6 +213,8 @@ class CallbacksSpec(Section):
 
 
 class OutputSpec(Section):
+    """What a run writes besides its metrics and history, and where."""
+
     runs_dir: str = Field("runs", description="Where run directories are created (relative to the working directory).")
     save_model: bool = Field(True, description="Write the final model as model.keras.")
     plots: bool = Field(True, description="Write learning-curve plots (PNG).")
@@ -313,16 +243,19 @@ class ExperimentSpec(Section):
     imports: list[ModuleName] = Field(default_factory=list, description="Python modules (importable names, looked up next to "
                                                                  "the spec too) whose keras.layers.Layer classes the "
                                                                  "model may use. Only these modules are imported.")
-    data: DataSpec
-    split: SplitSpec = Field(default_factory=SplitSpec)
-    model: ModelSpec
-    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    data: DataSpec = Field(description="Where the data comes from and how it is prepared.")
+    split: Split = Field(default_factory=HoldoutSplit, description="How rows are divided: holdout (the default) or a "
+                                                                    "cross-validation protocol, by `protocol:`.")
+    model: ModelSpec = Field(description="The architecture: a Sequential `layers:` list, or a graph of `inputs`, "
+                                         "`nodes` and `outputs`.")
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec, description="The optimizer and its learning rate.")
     loss: str | None = Field(None, description="Keras loss name. Default follows the task "
                                                "(binary_crossentropy, sparse_categorical_crossentropy, mse).")
     metrics: list[str] | None = Field(None, description="Keras metric names. Default: accuracy (classification) or mae (regression).")
-    training: TrainingSpec = Field(default_factory=TrainingSpec)
-    callbacks: CallbacksSpec = Field(default_factory=CallbacksSpec)
-    output: OutputSpec = Field(default_factory=OutputSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="Epochs, batch size, device and precision.")
+    callbacks: CallbacksSpec = Field(default_factory=CallbacksSpec, description="Early stopping, checkpoints, "
+                                                                                "learning-rate reduction, TensorBoard.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="Where runs go and which files they keep.")
 
     _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
     _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
@@ -333,3 +266,12 @@ class ExperimentSpec(Section):
         if not NAME_RE.match(value):
             raise ValueError(f"'{value}' is not a usable run name: use up to 64 letters, digits, '.', '_' or '-'")
         return value
+
+
+# Where pydantic puts a discriminated union's tag into an error's location: right after the
+# path of the field holding the union. load.py strips them, so problems name the keys users write.
+UNION_TAGS: dict[tuple, tuple[str, ...]] = {
+    ("model",): MODEL_TAGS,
+    ("split",): SPLIT_TAGS,
+    ("optimizer", "schedule"): tuple(get_args(s.model_fields["type"].annotation)[0] for s in SCHEDULES),
+}

@@ -10,12 +10,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dlrun import __version__
 from dlrun.cli import app
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 SPEC = """
@@ -117,6 +118,7 @@ def test_schema_without_output_prints_the_same_json(tmp_path):
     assert json.loads(output) == json.loads(target.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_validate_example_config_as_a_real_process_exits_0():
     proc = subprocess.run([sys.executable, "-m", "dlrun", "validate", "configs/digits_mlp.yaml"],
                           cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120)
@@ -125,6 +127,7 @@ def test_validate_example_config_as_a_real_process_exits_0():
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_validate_invalid_spec_as_a_real_process_exits_2_on_stderr(write_spec):
     path = write_spec("data: {source: sklearn:digits}\nmodel: {layers: [{Dropot: {rate: 0.5}}]}\n")
     proc = subprocess.run([sys.executable, "-m", "dlrun", "validate", str(path)],
@@ -157,6 +160,7 @@ def _imports_after_validate(config: Path) -> dict:
     return json.loads(line[-1][len("RESULT="):])
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_validate_does_not_import_tensorflow_or_keras():
     result = _imports_after_validate(ROOT / "configs" / "reviews_two_inputs.yaml")
     assert result["exit"] == 0
@@ -164,6 +168,7 @@ def test_validate_does_not_import_tensorflow_or_keras():
     assert not result["loaded"]["keras"]
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_validate_of_an_invalid_spec_does_not_import_tensorflow_or_keras(write_spec):
     path = write_spec("data: {source: sklearn:digits}\nmodel: {layers: [{Dense: {untis: 3}}]}\n")
     result = _imports_after_validate(path)

@@ -6,7 +6,7 @@ with the tmp path replaced by `<tmp>`, must equal tests/golden/<case>.txt.
 
 Regenerate the golden files after an intended change of wording, then read the diff:
 
-    DLRUN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_spec_errors_golden.py
+    DLRUN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/spec/test_errors_golden.py
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from dlrun.cli import app
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"  # tests/golden, shared by the suite
 UPDATE = os.environ.get("DLRUN_UPDATE_GOLDEN") == "1"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # One problem line: two spaces, the place (file:line:col, or --set), two spaces, field: message.

@@ -21,8 +21,8 @@ import pytest
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError
 from dlrun.spec.models import DataSpec
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -406,6 +406,7 @@ def test_keras_reuters_single_array_file_is_split_80_20(keras_cache, tmp_path):
     assert ds.source_test.tolist() == [8, 9]
 
 
+@pytest.mark.slow  # a fresh Python process (its Keras reads KERAS_HOME at import)
 def test_keras_source_with_empty_cache_and_no_network_names_cache_folder_and_file(tmp_path):
     """Runs in a child process: its Keras reads KERAS_HOME at import, and a proxy on a closed
     local port makes the download fail at once even on a machine with network access."""

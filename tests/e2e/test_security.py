@@ -20,36 +20,20 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ROOT
 from dlrun.cli import app
 from dlrun.errors import DataError, RunLookupError, SpecError, UserError
+from dlrun.runs.artifacts import read_info
 from dlrun.runs.lookup import resolve_run
 from dlrun.runs.rundir import RunDir
 from dlrun.spec import load_spec
+from tests.support import ROOT, TINY_IRIS
 
 runner = CliRunner()
 DLRUN = ROOT / "dlrun"
 
-TINY_IRIS = """
-name: sec-iris
-seed: 5
-data: {source: "sklearn:iris"}
-model:
-  layers:
-    - Dense: {units: 4, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-training: {epochs: 1, batch_size: 16}
-"""
-
 
 def _env() -> dict:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-
-
-def _train(path: Path, runs_dir: Path, *sets: str):
-    from dlrun.protocols.holdout import train
-
-    return train(load_spec(path, [f"output.runs_dir={runs_dir}", *sets]))
 
 
 def _write(path: Path, text: str) -> Path:
@@ -130,13 +114,11 @@ def test_python_yaml_tag_in_a_set_override_stays_a_plain_string(tmp_path):
 # ---- saved models: Keras safe mode, no embedded code ---------------------------------------------
 
 @pytest.fixture(scope="module")
-def iris_run(tmp_path_factory) -> RunDir:
+def iris_run(trained_run) -> RunDir:
     """One tiny trained iris run; tests copy it before changing anything in it."""
-    folder = tmp_path_factory.mktemp("iris")
-    spec = _write(folder / "spec.yaml", TINY_IRIS)
-    result = _train(spec, folder / "runs")
-    assert result.status == "completed"
-    return result.run
+    run = trained_run().run
+    assert read_info(run.path)["status"] == "completed"
+    return run
 
 
 def _copy_run(run: RunDir, runs_dir: Path) -> RunDir:
@@ -264,7 +246,7 @@ def _custom_spec(folder: Path, imports: list[str] | None, layer: str = "Doubler"
 
 
 @pytest.fixture(scope="module")
-def custom_run(tmp_path_factory):
+def custom_run(trained_run, tmp_path_factory):
     """A run trained with a custom layer from a module next to the spec (listed), beside a
     module that is not listed; each module logs every import of it."""
     folder = tmp_path_factory.mktemp("custom")
@@ -275,14 +257,13 @@ def custom_run(tmp_path_factory):
     _layer_module(folder, unlisted, unlisted_log)
     spec = _custom_spec(folder, [module])
     path_before = list(sys.path)
-    result = _train(spec, folder / "runs")
+    result = trained_run(spec, runs_dir=folder / "runs")
     return {"result": result, "module": module, "unlisted": unlisted, "log": log, "unlisted_log": unlisted_log,
             "folder": folder, "path_before": path_before, "path_after": list(sys.path)}
 
 
 def test_custom_layer_from_a_module_listed_under_imports_trains(custom_run):
     result = custom_run["result"]
-    assert result.status == "completed"
     assert json.loads(result.run.file("run.json").read_text())["status"] == "completed"
     with zipfile.ZipFile(result.run.file("model.keras")) as archive:
         config = json.loads(archive.read("config.json"))
@@ -302,6 +283,7 @@ def test_the_spec_folder_is_taken_off_sys_path_after_the_imports(custom_run):
     assert custom_run["path_after"] == custom_run["path_before"]
 
 
+@pytest.mark.slow  # dlrun evaluate in a fresh process
 def test_evaluate_of_a_custom_layer_run_imports_the_module_again_in_a_fresh_process(custom_run, tmp_path):
     run = custom_run["result"].run
     elsewhere = tmp_path / "elsewhere"  # not the spec's folder: the module is found through the run
@@ -357,18 +339,18 @@ def test_bad_import_name_through_the_cli_exits_2(tmp_path):
     assert "'os; rm -rf x' is not a module name" in result.stderr
 
 
-def test_run_with_an_unregistered_custom_layer_is_either_refused_at_training_or_evaluable(tmp_path):
+def test_run_with_an_unregistered_custom_layer_is_either_refused_at_training_or_evaluable(tmp_path, trained_run):
     from dlrun.inference.evaluate import evaluate
 
     module = f"dlrun_sec_unreg_{uuid.uuid4().hex[:8]}"
     _layer_module(tmp_path, module, tmp_path / "imports.log", register=False)
     spec = _custom_spec(tmp_path, [module])
     try:
-        result = _train(spec, tmp_path / "runs")
+        result = trained_run(spec, runs_dir=tmp_path / "runs")
     except UserError as exc:  # refusing at training, naming the fix, is one acceptable answer
         assert "register_keras_serializable" in str(exc)
         return
-    assert result.status == "completed"
+    assert read_info(result.run.path)["status"] == "completed"
     evaluate(result.run)  # the other: the run it wrote can be evaluated
 
 
@@ -392,7 +374,7 @@ def test_kfold_run_name_with_a_slash_is_rejected(tmp_path):
 
 
 def test_spec_name_with_a_slash_is_a_located_error(tmp_path):
-    spec = _write(tmp_path / "spec.yaml", TINY_IRIS.replace("name: sec-iris", "name: ../../evil"))
+    spec = _write(tmp_path / "spec.yaml", TINY_IRIS.replace("name: tiny-iris", "name: ../../evil"))
     with pytest.raises(SpecError) as caught:
         load_spec(spec)
     assert "spec.yaml:1:" in str(caught.value) and "not a usable run name" in str(caught.value)

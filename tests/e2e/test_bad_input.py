@@ -6,10 +6,10 @@ file / line / field / column / value at fault and exits 2, and no run is left ma
 
 Every case goes through the real command line (`typer.testing.CliRunner`) with
 `--runs-dir <tmp>/runs` on tiny files written to tmp_path. Only the cases that need an
-existing run (predict, evaluate, --resume) train one, once, for 1 epoch.
+existing run (predict, evaluate, --resume) use one, trained once for 1 epoch.
 
-Cases marked `xfail(strict=True)` are real bugs: each one states the input and what
-dlrun does with it today.
+The last group holds inputs that used to end in a traceback (or exit 1); each is now a
+located error like the rest.
 """
 
 from __future__ import annotations
@@ -421,17 +421,15 @@ class Trained:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Trained:
-    """One tiny holdout run: an iris-like CSV, 1 epoch (the only training these tests need)."""
+def trained(trained_run, tmp_path_factory) -> Trained:
+    """One tiny holdout run on an iris-like CSV, 1 epoch (the only training these tests need),
+    beside the folder holding its spec and data."""
     folder = tmp_path_factory.mktemp("trained")
     write(folder / "iris.csv", iris_rows())
-    write(folder / "iris.yaml", IRIS_SPEC)
-    runs_dir = folder / "runs"
-    result, output = dlrun("train", folder / "iris.yaml", "--runs-dir", runs_dir)
-    assert result.exit_code == 0, output
-    (run,) = [p for p in runs_dir.iterdir() if p.is_dir()]
+    result = trained_run(write(folder / "iris.yaml", IRIS_SPEC))
+    run = result.run.path
     assert json.loads((run / "run.json").read_text())["status"] == "completed"
-    return Trained(folder, runs_dir, run.name)
+    return Trained(folder, run.parent, run.name)
 
 
 def test_predict_with_a_csv_missing_a_training_column_names_it(trained, tmp_path):
@@ -509,7 +507,7 @@ def test_compare_with_one_run_asks_for_two(trained):
                         completed_before=before)
 
 
-# ---- bugs: each input below shows a traceback (or exits 1) today -----------------------------------
+# ---- inputs that once crashed: each is a located error now ------------------------------------------
 
 def test_control_character_in_a_spec_is_a_located_error(write_spec, runs):
     spec = write_spec(CLASSIFIER_SPEC.replace("name: tiny", "name: tiny\x0c"), name="ctl.yaml")

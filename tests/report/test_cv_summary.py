@@ -1,5 +1,5 @@
 """Cross-validation summaries: describe (mean, sample std, 95% t-interval), per-fold scalars,
-the summary table, curves averaged across folds of different lengths, and the chosen epoch."""
+the summary table, and curves averaged across folds of different lengths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import math
 import pytest
 
 from dlrun.report.cv_summary import average_curves, describe, fold_scalars, summarize, t_critical
-from dlrun.train.monitor import chosen_epochs
 
 # two-sided 95% Student-t critical values from a printed table (t_{0.975, dof})
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 9: 2.262}
@@ -176,7 +175,7 @@ def test_summarize_a_metric_missing_in_the_first_fold_is_still_described():
     assert stats["roc_auc_ovr"]["n"] == 2
 
 
-# ---- average_curves and chosen_epochs ------------------------------------------------------------------
+# ---- average_curves -------------------------------------------------------------------------------
 
 def _history(losses, maes):
     return [{"epoch": i + 1, "loss": loss, "val_mae": mae} for i, (loss, mae) in enumerate(zip(losses, maes))]
@@ -211,25 +210,3 @@ def test_average_curves_skip_non_finite_values():
 def test_average_curves_of_no_histories_is_empty():
     assert average_curves([]) == []
     assert average_curves([[], []]) == []
-
-
-def test_chosen_epochs_is_the_best_epoch_of_the_averaged_curve():
-    curves = average_curves([_history([4, 3, 2, 1], [40, 20, 30, 35]), _history([4, 3, 2, 1], [30, 30, 20, 30])])
-    # averaged val_mae: 35, 25, 25, 32.5 -> the first minimum; averaged loss: 4, 3, 2, 1
-    assert chosen_epochs(curves, "val_mae", "min", 2, default=99) == 2
-    assert chosen_epochs(curves, "loss", "min", 2, default=99) == 4
-    assert chosen_epochs(curves, "val_mae", "max", 2, default=99) == 1
-
-
-def test_chosen_epochs_only_considers_epochs_every_fold_reached():
-    short = _history([5, 4], [50, 40])
-    long = _history([5, 4, 1, 0.1], [50, 40, 1, 0.1])  # looks best late, but only one fold got there
-    curves = average_curves([short, long])
-    assert chosen_epochs(curves, "val_mae", "min", 2, default=99) == 2
-
-
-def test_chosen_epochs_falls_back_to_the_default():
-    curves = average_curves([_history([1, 2], [3, 4])])
-    assert chosen_epochs(curves, "val_accuracy", "max", 1, default=17) == 17  # the monitor was never recorded
-    assert chosen_epochs(curves, "val_mae", "min", 3, default=17) == 17       # no epoch reached by all 3 folds
-    assert chosen_epochs([], "val_mae", "min", 3, default=17) == 17

@@ -69,8 +69,12 @@ def test_explicit_name_wins_over_the_file_stem(write_spec):
 
 
 def test_default_name_from_a_non_ascii_stem_is_a_usable_run_name(write_spec):
+    from dlrun.spec.models import NAME_RE
+
     loaded = load_spec(write_spec(MINIMAL, "résumé.yaml"))
-    assert loaded.spec.name
+    assert loaded.spec.name == "r-sum"  # non-ASCII letters become '-', runs of them collapse at the ends
+    assert NAME_RE.match(loaded.spec.name)
+    assert load_spec(write_spec(MINIMAL, "日本.yaml")).spec.name == "experiment"  # nothing usable left
 
 
 def test_relative_spec_path_is_resolved_and_kept_as_shown(write_spec, tmp_path, monkeypatch):

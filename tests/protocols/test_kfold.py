@@ -1,7 +1,9 @@
 """dlrun kfold, end to end: real (tiny) Keras training per fold, real run directories.
 
 Every run here is small on purpose (2-3 epochs, a few folds, a handful of units); the
-expensive ones are made once per module and only read by the tests that share them.
+expensive ones are made once per module and only read by the tests that share them. Those
+runs train 3 to 5 models each, so the tests that use them are marked slow; `make test-fast`
+keeps the 2-fold command-line run and the checks that refuse a spec before any training.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import CONFIGS
 from dlrun.cli import app
 from dlrun.errors import SpecError, UserError
 from dlrun.inference.evaluate import evaluate_any
-from dlrun.protocols.kfold import CV_PROTOCOLS, kfold
+from dlrun.protocols.kfold import kfold
 from dlrun.report.cv_summary import average_curves, describe
 from dlrun.train.monitor import chosen_epochs
 from dlrun.runs.rundir import RunDir
 from dlrun.spec import load_spec
+from tests.support import CONFIGS
 
 IRIS_KFOLD = CONFIGS / "iris_kfold.yaml"
 DIABETES_KFOLD = CONFIGS / "diabetes_kfold.yaml"
@@ -89,6 +91,7 @@ def iris_pristine(iris_run, tmp_path_factory):
 
 # ---- what a k-fold run writes ---------------------------------------------------------------------
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_stratified_kfold_writes_a_complete_folder_per_fold(iris_run, iris_pristine):
     run = iris_run.run.path
     folds = _fold_dirs(run)
@@ -108,6 +111,7 @@ def test_stratified_kfold_writes_a_complete_folder_per_fold(iris_run, iris_prist
         assert len(splits["test"]) == 50 and len(splits["train"]) == 100 and splits["validation"] == []
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_root_run_json_is_a_completed_kfold_run_with_the_cv_headline(iris_run):
     info = _read(iris_run.run.path / "run.json")
     assert info["status"] == "completed" and info["kind"] == "kfold"
@@ -119,6 +123,7 @@ def test_root_run_json_is_a_completed_kfold_run_with_the_cv_headline(iris_run):
     assert {"started", "finished", "seconds", "versions"} <= set(info)
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_summary_json_holds_each_fold_and_mean_std_ci95_of_them(iris_run):
     run = iris_run.run.path
     summary = _read(run / "summary.json")
@@ -141,6 +146,7 @@ def test_summary_json_holds_each_fold_and_mean_std_ci95_of_them(iris_run):
     assert (run / "report.md").read_text().count("| **95% CI** |") == 1
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_root_splits_json_lists_disjoint_stratified_held_out_parts(iris_run):
     splits = _read(iris_run.run.path / "splits.json")
     assert splits["protocol"] == "stratified_kfold" and splits["n_rows"] == 150 and splits["test"] == []
@@ -157,6 +163,7 @@ def test_root_splits_json_lists_disjoint_stratified_held_out_parts(iris_run):
 
 # ---- no leakage of preprocessing statistics ------------------------------------------------------------
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_each_fold_standardizes_with_its_own_training_rows_only(iris_run):
     features = _iris_features()
     centers = []
@@ -170,6 +177,7 @@ def test_each_fold_standardizes_with_its_own_training_rows_only(iris_run):
     assert len(set(centers)) == 3, "every fold must fit its own statistics"
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_a_planted_leak_of_all_rows_statistics_is_caught(iris_run):
     features = _iris_features()
     leaked_center, leaked_spread = features.mean(axis=0), features.std(axis=0)  # fitted on every row
@@ -182,6 +190,7 @@ def test_a_planted_leak_of_all_rows_statistics_is_caught(iris_run):
         assert not np.allclose(saved["center"], features[held_out].mean(axis=0), rtol=1e-6)
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_each_fold_baseline_comes_from_its_training_rows(iris_run):
     from sklearn.datasets import load_iris
 
@@ -251,6 +260,7 @@ def series_run(tmp_path_factory):
     return kfold(load_spec(folder / "spec.yaml", [f"output.runs_dir={folder / 'runs'}"]))
 
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_group_kfold_keeps_every_group_out_of_train_and_validation_of_its_test_fold(grouped_run):
     result, _ = grouped_run
     folders = _fold_dirs(result.run.path)
@@ -267,6 +277,7 @@ def test_group_kfold_keeps_every_group_out_of_train_and_validation_of_its_test_f
     assert sorted(tested + cv_rows["test"]) == list(range(48))  # the folds cover every non-test row once
 
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_group_kfold_final_test_rows_share_no_group_with_the_rows_the_final_model_trains_on(grouped_run):
     result, _ = grouped_run
     final = _read(result.run.path / "final" / "splits.json")
@@ -275,6 +286,7 @@ def test_group_kfold_final_test_rows_share_no_group_with_the_rows_the_final_mode
     assert not shared, f"sites on both sides: {sorted(shared)}"
 
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_group_column_is_not_a_feature_and_statistics_use_training_rows_only(grouped_run):
     result, folder = grouped_run
     import pandas as pd
@@ -291,6 +303,7 @@ def test_group_column_is_not_a_feature_and_statistics_use_training_rows_only(gro
         assert not np.allclose(saved["center"], values[with_validation].mean(axis=0), rtol=1e-9)
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_time_series_folds_train_only_on_rows_before_their_held_out_rows(series_run):
     folders = _fold_dirs(series_run.run.path)
     assert len(folders) == 3
@@ -312,6 +325,7 @@ def test_time_series_folds_train_only_on_rows_before_their_held_out_rows(series_
 
 # ---- parallel folds ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # --jobs 2: the folds run in a pool of worker processes
 def test_jobs_2_gives_the_same_folds_as_jobs_1(iris_pristine, runs_dir):
     parallel = _iris_kfold(runs_dir, jobs=2)
     serial = iris_pristine
@@ -343,6 +357,7 @@ def _interrupted_copy(source: Path, runs_dir: Path, how: str) -> RunDir:
     return RunDir(copy)
 
 
+@pytest.mark.slow  # retrains a fold on top of the shared 3-fold run
 @pytest.mark.parametrize("how", ["fold deleted", "fold left running"])
 def test_resume_skips_finished_folds_redoes_the_rest_and_matches_an_uninterrupted_run(iris_pristine, runs_dir, how):
     run = _interrupted_copy(iris_pristine, runs_dir, how)
@@ -360,6 +375,7 @@ def test_resume_skips_finished_folds_redoes_the_rest_and_matches_an_uninterrupte
     assert info["status"] == "completed" and "resumed" in info
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_resume_with_a_changed_spec_names_the_differing_key(iris_pristine, runs_dir):
     run = _interrupted_copy(iris_pristine, runs_dir, "fold deleted")
     before = _digest(run.path)
@@ -373,11 +389,9 @@ def test_resume_with_a_changed_spec_names_the_differing_key(iris_pristine, runs_
     assert _read(run.path / "run.json")["status"] == "interrupted"
 
 
-def test_resume_refuses_a_run_that_is_not_a_kfold_run(iris_pristine, runs_dir):
-    from dlrun.protocols.holdout import train
-
-    holdout = train(load_spec(CONFIGS / "iris.yaml", [f"output.runs_dir={runs_dir}", "training.epochs=1",
-                                                      "output.plots=false"]))
+@pytest.mark.slow  # trains a holdout run on top of the shared 3-fold run
+def test_resume_refuses_a_run_that_is_not_a_kfold_run(iris_pristine, runs_dir, trained_run):
+    holdout = trained_run(CONFIGS / "iris.yaml", "training.epochs=1", "output.plots=false")
     with pytest.raises(UserError, match="is not a k-fold run"):
         _iris_kfold(runs_dir, resume=holdout.run)
     assert _read(holdout.run.path / "run.json")["status"] == "completed"
@@ -395,6 +409,7 @@ def diabetes_run(tmp_path_factory):
                                             "training.batch_size=32"]))
 
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_final_model_is_retrained_on_the_cv_rows_and_scored_once_on_the_test_rows(diabetes_run):
     run = diabetes_run.run.path
     final = run / "final"
@@ -412,6 +427,7 @@ def test_final_model_is_retrained_on_the_cv_rows_and_scored_once_on_the_test_row
     assert diabetes_run.final == summary["final_model"]
 
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_final_test_rows_are_never_seen_by_any_fold(diabetes_run):
     run = diabetes_run.run.path
     root = _read(run / "splits.json")
@@ -430,6 +446,7 @@ def test_final_test_rows_are_never_seen_by_any_fold(diabetes_run):
     np.testing.assert_allclose(saved["center"], features[final_splits["train"]].mean(axis=0), rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_regression_kfold_writes_the_averaged_mae_curve_plot(diabetes_run):
     run = diabetes_run.run.path
     plot = run / "plots" / "average_mae.png"
@@ -444,6 +461,7 @@ def test_regression_kfold_writes_the_averaged_mae_curve_plot(diabetes_run):
 
 # ---- evaluate_any ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a k-fold run with a final model: 4-5 models
 def test_evaluate_any_on_a_kfold_run_with_a_final_model_evaluates_the_final_model(diabetes_run):
     results = evaluate_any(diabetes_run.run)
     assert len(results) == 1
@@ -455,6 +473,7 @@ def test_evaluate_any_on_a_kfold_run_with_a_final_model_evaluates_the_final_mode
     assert result.document["test"]["mae"] == pytest.approx(recorded["mae"], rel=1e-5)
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_evaluate_any_with_fold_models_evaluates_each_fold_on_its_held_out_rows(iris_run):
     results = evaluate_any(iris_run.run)
     folds = _fold_dirs(iris_run.run.path)
@@ -467,6 +486,7 @@ def test_evaluate_any_with_fold_models_evaluates_each_fold_on_its_held_out_rows(
         assert result.folder.parent == folder / "evaluations"
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_evaluate_any_on_a_kfold_run_without_kept_models_is_a_user_error(series_run):
     assert not list(series_run.run.path.rglob("model.keras"))
     with pytest.raises(UserError) as caught:
@@ -511,6 +531,7 @@ def test_cli_stratified_kfold_on_a_regression_target_exits_2_with_a_message(runs
     assert "stratified_kfold" in result.output and "regression" in result.output
 
 
+@pytest.mark.slow  # a shared 3-fold run: 3 models
 def test_cli_show_of_a_kfold_run_shows_the_fold_table(iris_pristine):
     result = _invoke("show", iris_pristine.name, "--runs-dir", iris_pristine.parent)
     assert result.exit_code == 0, result.output
@@ -522,6 +543,7 @@ def test_cli_show_of_a_kfold_run_shows_the_fold_table(iris_pristine):
     assert f"{summary['stats']['accuracy']['mean']:.4f}" in result.stdout
 
 
+@pytest.mark.slow  # retrains a fold on top of the shared 3-fold run
 def test_cli_kfold_resume_without_config_finishes_the_run(iris_pristine, runs_dir):
     run = _interrupted_copy(iris_pristine, runs_dir, "fold deleted")
     result = _invoke("kfold", "--resume", run.run_id, "--runs-dir", runs_dir)
@@ -537,25 +559,3 @@ def test_cli_kfold_without_config_or_resume_exits_2():
     result = _invoke("kfold")
     assert result.exit_code == 2
     assert "--resume" in result.output
-
-
-# ---- every cross-validation config -------------------------------------------------------------------
-
-CV_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if load_spec(p).spec.split.protocol in CV_PROTOCOLS)
-
-
-def test_the_cross_validation_configs_are_found():
-    assert {"iris_kfold.yaml", "diabetes_kfold.yaml"} <= set(CV_CONFIGS)
-
-
-@pytest.mark.parametrize("config", CV_CONFIGS)
-def test_every_cross_validation_config_passes_a_smoke_kfold(config, runs_dir):
-    loaded = load_spec(CONFIGS / config, [f"output.runs_dir={runs_dir}", "training.epochs=1"])
-    result = kfold(loaded, smoke=True)
-    info = _read(result.run.path / "run.json")
-    assert info["status"] == "completed" and info["smoke"] is True
-    assert len(result.folds) == loaded.spec.split.folds * max(1, loaded.spec.split.repeats)
-    assert all(f["epochs_run"] == 1 for f in result.folds)
-    assert (result.run.path / "summary.json").is_file()
-    if loaded.spec.split.final_model:
-        assert (result.run.path / "final" / "model.keras").is_file()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from conftest import CONFIGS
 from dlrun.cli import app
+from tests.support import CONFIGS
 
 
 def test_build_prints_the_model_summary_and_parameter_count():

@@ -7,29 +7,17 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import ROOT
 from dlrun import cli
 from dlrun.cli import app
+from tests.support import ROOT, TINY_IRIS
 
 runner = CliRunner()
-
-IRIS = """
-name: cli-iris
-seed: 11
-data: {source: "sklearn:iris"}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-training: {epochs: 1, batch_size: 16}
-"""
 
 
 def fabricate(runs_dir: Path, run_id: str, *, name: str, status: str = "completed", started: str,
@@ -249,17 +237,11 @@ def test_compare_with_an_unknown_run_exits_2(fake_runs):
 # ---- on real runs ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """Two one-epoch iris runs that differ only in the learning rate."""
-    from dlrun.protocols.holdout import train
-    from dlrun.spec import load_spec
-
-    folder = tmp_path_factory.mktemp("cli")
-    spec = folder / "spec.yaml"
-    spec.write_text(textwrap.dedent(IRIS).lstrip(), encoding="utf-8")
-    runs = folder / "runs"
-    first = train(load_spec(spec, [f"output.runs_dir={runs}", "optimizer.learning_rate=0.01"]))
-    second = train(load_spec(spec, [f"output.runs_dir={runs}", "optimizer.learning_rate=0.05"]))
+def trained(trained_run, tmp_path_factory):
+    """Two tiny iris runs in one runs directory that differ only in the learning rate."""
+    runs = tmp_path_factory.mktemp("cli") / "runs"
+    first = trained_run(TINY_IRIS, "optimizer.learning_rate=0.01", runs_dir=runs)
+    second = trained_run(TINY_IRIS, "optimizer.learning_rate=0.05", runs_dir=runs)
     return runs, first, second
 
 
@@ -331,6 +313,7 @@ print(json.dumps(sorted(m for m in ("tensorflow", "keras", "sklearn", "matplotli
 """
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_runs_show_and_compare_do_not_import_tensorflow_keras_sklearn_or_matplotlib(fake_runs):
     proc = subprocess.run([sys.executable, "-c", LISTING_WITHOUT_HEAVY_IMPORTS, str(fake_runs), A, B],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -338,6 +321,7 @@ def test_runs_show_and_compare_do_not_import_tensorflow_keras_sklearn_or_matplot
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
+@pytest.mark.slow  # four fresh Python processes
 def test_listing_commands_answer_for_fifty_runs(tmp_path):
     runs = tmp_path / "runs"
     ids = []

@@ -1,0 +1,83 @@
+"""What the inference tests share: the specs and data of their tiny runs, and small readers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlrun.runs.rundir import RunDir
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+BINARY = """
+name: tiny-binary
+seed: 6
+data: {source: "csv:pets.csv", target: label}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 1, activation: sigmoid}
+training: {epochs: 2, batch_size: 16}
+"""
+
+REGRESSION = """
+name: tiny-regression
+seed: 7
+data: {source: "csv:houses.csv", target: price}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 1}
+training: {epochs: 2, batch_size: 16}
+"""
+
+
+
+def pets_frame(n: int = 80, seed: int = 0) -> pd.DataFrame:
+    """Binary pets: label dog when a + b > 0, else cat; c is noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).round(4)
+    label = np.where(x[:, 0] + x[:, 1] > 0, "dog", "cat")
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label})
+
+
+def houses_csv() -> str:
+    """60 houses whose price is 3 x rooms - age plus a little noise."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 3)).round(4)
+    price = (3 * x[:, 0] - x[:, 1] + 0.1 * rng.normal(size=60)).round(4)
+    frame = pd.DataFrame({"rooms": x[:, 0], "age": x[:, 1], "area": x[:, 2], "price": price})
+    return frame.to_csv(index=False)
+
+
+def iris_csv(rows: np.ndarray, path: Path, with_target: bool = False) -> Path:
+    """Rows of scikit-learn's iris as a CSV, with or without its `target` column."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.iloc[rows]
+    if not with_target:
+        frame = frame.drop(columns=["target"])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def metrics(run: RunDir) -> dict:
+    return json.loads(run.file("metrics.json").read_text())
+
+
+def splits(run: RunDir) -> dict:
+    return json.loads(run.file("splits.json").read_text())
+
+
+def hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under root, evaluations/ left out."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != "evaluations"}
+
+
+def is_png(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 100 and path.read_bytes()[:8] == PNG

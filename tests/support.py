@@ -1,0 +1,36 @@
+"""Constants the test modules share: paths and the default tiny spec (the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+# The run most tests need: iris, a hidden layer of 8, 2 epochs (a few seconds on a CPU).
+TINY_IRIS = """
+name: tiny-iris
+seed: 5
+data: {source: "sklearn:iris"}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 3, activation: softmax}
+training: {epochs: 2, batch_size: 16}
+"""
+
+# Digits with a small MLP for 2 epochs, early stopping and a best checkpoint: the holdout flow
+# with every optional part switched on.
+TINY_DIGITS = """
+name: tiny-digits
+seed: 3
+data: {source: "sklearn:digits"}
+model:
+  layers:
+    - Dense: {units: 16, activation: relu}
+    - Dense: {units: 10, activation: softmax}
+training: {epochs: 2, batch_size: 64}
+callbacks:
+  early_stopping: {monitor: val_loss, patience: 3}
+  model_checkpoint: {monitor: val_accuracy}
+"""
