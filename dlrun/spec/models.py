@@ -42,8 +42,16 @@ class DataSpec(Section):
         "median", description="How missing feature values are filled (statistics from the training part).")
     reshape: list[Annotated[int, Field(ge=1)]] | None = Field(
         None, description="Per-sample tensor shape for the features, e.g. [8, 8, 1] for digits as images.")
-    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
-        "auto", description="auto infers it from the target: few integer or string values → classification.")
+    task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = Field(
+        "auto", description="auto infers it from the target: few integer or string values → classification; several "
+                            "0/1 target columns feeding one output (or data.label_separator) → multilabel.")
+    label_separator: str | None = Field(None, min_length=1, description="Multilabel from one CSV column holding label "
+                                                                        "sets, e.g. '|' for 'sports|tech'.")
+    delimiter: str | None = Field(None, min_length=1, max_length=1, description="CSV field separator; default: "
+                                                                                "detected from the file (',', ';', tab, '|').")
+    resample: Literal["none", "oversample", "undersample"] = Field(
+        "none", description="Balance the classes of the training part only (validation and test rows are never "
+                            "resampled): oversample repeats minority rows, undersample drops majority rows.")
     num_words: int | None = Field(None, ge=1, description="keras:imdb|reuters only: keep the most frequent words.")
     vectorize: Literal["multi_hot", "sequence"] = Field(
         "multi_hot", description="keras:imdb|reuters only: multi-hot vectors (as in the seeds) or padded sequences.")
@@ -147,6 +155,9 @@ class TrainingSpec(Section):
     shuffle: bool = Field(True, description="Reshuffle the training rows every epoch (seeded).")
     fast_input: bool = Field(True, description="Feed in-memory data through a prefetched tf.data pipeline with "
                                                "several steps per execution (false: NumPy arrays straight into fit).")
+    class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="Weight each class's rows in the loss: balanced (n_rows / (n_classes · class count), from "
+                          "the training part only) or {LABEL: WEIGHT, …} by class label.")
 
 
 class EarlyStoppingSpec(Section):
