@@ -249,11 +249,21 @@ def compare(
                                                   show_default=False)],
     runs_dir: RunsDir = Path("runs"),
     as_json: Json = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Write one PNG with the runs' per-epoch --metric curves "
+                                                      "overlaid, legend by run id, and print its path.")] = False,
+    metric: Annotated[str, typer.Option("--metric", help="With --plot: the history column to plot (a run without "
+                                                         "validation falls back from val_X to X).")] = "val_loss",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="With --plot: the PNG to write "
+                                                   "(default: RUNS_DIR/comparisons/<timestamp>-<metric>.png).")] = None,
 ) -> None:
     """Put runs' metrics side by side, with the differences between their resolved configs."""
     from dlrun.runs.overview import comparison_document, comparison_entries, runs_to_compare
 
     found = runs_to_compare(run_refs, runs_dir)
+    if plot:
+        from dlrun.report.plots import compare_plot
+
+        return out.print(str(compare_plot(found, metric, runs_dir, output)), soft_wrap=True)
     if as_json:
         return _print_json(comparison_document(found))
     from dlrun.report.runs_view import comparison

@@ -56,5 +56,9 @@ class Dataset:
             digest.update(memoryview(np.ascontiguousarray(self.features)).cast("B"))  # no copy when contiguous
         for name in sorted(self.targets):
             digest.update(name.encode())
-            digest.update(pd.util.hash_pandas_object(pd.Series(self.targets[name]), index=False).values.tobytes())
+            values = self.targets[name]
+            if np.ndim(values) == 2:  # a multilabel 0/1 matrix
+                digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+                continue
+            digest.update(pd.util.hash_pandas_object(pd.Series(values), index=False).values.tobytes())
         return digest.hexdigest()

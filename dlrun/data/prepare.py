@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlrun.data.balance import Balance, decide_balance
 from dlrun.data.dataset import Dataset
 from dlrun.data.inputs import InputInfo, input_infos, model_inputs
+from dlrun.data.multilabel import group_multilabel
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.data.sources import load_dataset
 from dlrun.data.split import Splits
 from dlrun.data.targets import TargetEncoder, encode_for_loss
+from dlrun.errors import DataError
 from dlrun.spec.load import LoadedSpec
 from dlrun.spec.models import ExperimentSpec
 from dlrun.spec.outputs import OutputHead, output_heads
@@ -38,7 +41,7 @@ class Resolved:
         return self.loaded.spec
 
     def labels(self):
-        return stratify_labels(self.dataset, self.targets, self.spec.split.stratify)
+        return stratify_labels(self.dataset, self.targets, self.spec.split.stratify, self.spec.split.protocol)
 
     def with_loaded(self, loaded: LoadedSpec) -> "Resolved":
         return Resolved(loaded, self.dataset, self.targets, self.sample)
@@ -56,14 +59,32 @@ class Prepared:
     x: np.ndarray                      # every row, transformed
     y: object                          # encoded targets in output order (array or list of arrays)
     sample: np.ndarray | None = None   # --smoke: the source rows kept
+    balance: Balance | None = None     # data.resample / training.class_weight on the training part
 
     @property
     def spec(self) -> ExperimentSpec:
         return self.loaded.spec
 
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """The training rows the fit sees: splits.train, repeated or thinned by data.resample."""
+        return self.splits.train if self.balance is None else self.balance.fit_rows
+
+    @property
+    def class_weight(self) -> dict[int, float] | None:
+        return None if self.balance is None else self.balance.class_weight
+
+    def remedy(self) -> dict:
+        """The imbalance remedy used, for metrics.json and the report."""
+        if self.balance is None:
+            return {"resample": "none", "train_rows": int(len(self.splits.train))}
+        encoder = self.targets[self.heads[0].target]
+        return self.balance.describe(encoder, int(len(self.splits.train)))
+
     def part(self, name: str):
-        """(inputs, targets) of one split part, ready for model.fit / evaluate."""
-        rows = getattr(self.splits, name)
+        """(inputs, targets) of one split part, ready for model.fit / evaluate; "train" is the rows
+        the fit sees (`fit_rows`)."""
+        rows = self.fit_rows if name == "train" else getattr(self.splits, name)
         inputs = model_inputs(self.x[rows], self.spec.model, self.preprocessor, self.infos)
         y = [t[rows] for t in self.y] if isinstance(self.y, list) else self.y[rows]
         return inputs, y
@@ -77,16 +98,22 @@ class Prepared:
 
 
 def fit_targets(dataset: Dataset, spec: ExperimentSpec) -> dict[str, TargetEncoder]:
-    return {name: TargetEncoder.fit(name, values, spec.data.task, dataset.class_names.get(name), where=dataset.name)
+    return {name: TargetEncoder.fit(name, values, spec.data.task, dataset.class_names.get(name), where=dataset.name,
+                                    separator=spec.data.label_separator)
             for name, values in dataset.targets.items()}
 
 
-def stratify_labels(dataset: Dataset, targets: dict[str, TargetEncoder], stratify: bool | None):
-    """Codes of the first classification target, used to stratify (None: do not stratify)."""
+def stratify_labels(dataset: Dataset, targets: dict[str, TargetEncoder], stratify: bool | None,
+                    protocol: str = "holdout"):
+    """Codes of the first classification target, used to stratify (None: do not stratify; a
+    multilabel target is never stratified, and stratified_kfold on one is refused)."""
+    first = next(iter(targets.values()))
+    if first.task == "multilabel" and protocol == "stratified_kfold":
+        raise DataError(f"split.protocol: stratified_kfold keeps each class's share per fold, but target "
+                        f"'{first.name}' is multilabel (a row can hold several labels); use protocol: kfold")
     if stratify is False:
         return None
-    first = next(iter(targets.values()))
-    if first.task == "regression":
+    if first.task in ("regression", "multilabel"):
         return None
     return first.encode(dataset.targets[first.name])
 
@@ -108,7 +135,7 @@ def smoke_rows(n_rows: int, labels, seed: int, keep: int = SMOKE_ROWS) -> np.nda
 def load_data(loaded: LoadedSpec) -> Resolved:
     """Read the spec's data source and fit the target encodings."""
     spec = loaded.spec
-    dataset = load_dataset(spec.data, loaded.base_dir, spec.split.group)
+    dataset = group_multilabel(load_dataset(spec.data, loaded.base_dir, spec.split.group), spec)
     return Resolved(loaded, dataset, fit_targets(dataset, spec))
 
 
@@ -120,7 +147,12 @@ def take_smoke_sample(resolved: Resolved) -> Resolved:
 
 
 def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
-    """Fit preprocessing on `splits.train` only, then transform every row."""
+    """Fit preprocessing on `splits.train` only, then transform every row.
+
+    The preprocessing statistics come from the real training rows, before any resampling: repeated
+    or dropped rows would shift the means and scales towards one class, and the real rows are what
+    new data will look like. data.resample and training.class_weight then decide what the fit sees.
+    """
     spec, dataset = resolved.spec, resolved.dataset
     train_features = dataset.features.iloc[splits.train] if dataset.is_table else dataset.features[splits.train]
     pre = FeaturePreprocessor.fit(train_features, spec.data)
@@ -129,4 +161,9 @@ def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     heads = output_heads(spec, list(resolved.targets))
     encoded = [encode_for_loss(resolved.targets[h.target], dataset.targets[h.target], h.loss) for h in heads]
     y = encoded[0] if len(encoded) == 1 else encoded
-    return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, heads, x, y, resolved.sample)
+    first = resolved.targets[heads[0].target]
+    single_label = first.task in ("binary", "multiclass")
+    codes = first.encode(dataset.targets[first.name][splits.train]) if single_label else None
+    balance = decide_balance(resolved.loaded, first, splits.train, codes, len(heads))
+    return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, heads, x, y, resolved.sample,
+                    balance)

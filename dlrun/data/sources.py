@@ -80,11 +80,53 @@ def _match_columns(patterns: list[str], columns: list[str], where: str, field: s
     return [c for c in columns if c in chosen]
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    if not _is_file(path):
-        raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
+def _require_file(path: Path) -> None:
+    """A data file that is missing, a directory or a device is named as what it is."""
+    if _is_file(path):
+        return
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file (data.source names one file)")
+    if path.exists():
+        raise DataError(f"{path}: is not a regular file (a device, socket or pipe); data.source names a data file")
+    raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
+
+
+DELIMITERS = ",;\t|"
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The field separator of a CSV file, guessed from its first lines among , ; tab | (default ',')."""
+    import csv
+
     try:
-        frame = pd.read_csv(path)
+        with path.open(newline="", encoding="utf-8") as handle:
+            head = "".join(line for _, line in zip(range(20), handle))
+        return csv.Sniffer().sniff(head, delimiters=DELIMITERS).delimiter
+    except (csv.Error, UnicodeDecodeError):
+        return ","
+
+
+def _check_header(path: Path, delimiter: str) -> list[str]:
+    """The header's column names; a name given twice is refused (pandas would quietly rename one)."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle, delimiter=delimiter), [])
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{path}: column '{name}' appears more than once in the header; "
+                            f"give each column its own name")
+        seen.add(name)
+    return header
+
+
+def read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
+    _require_file(path)
+    try:
+        delimiter = delimiter or sniff_delimiter(path)
+        _check_header(path, delimiter)
+        frame = pd.read_csv(path, sep=delimiter)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the data file is empty") from None
     except pd.errors.ParserError as exc:
@@ -93,23 +135,23 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     if frame.empty:
         raise DataError(f"{path}: the data file has a header but no rows")
-    _check_row_lengths(path, len(frame.columns))
+    _check_row_lengths(path, len(frame.columns), delimiter)
     return frame
 
 
-def _check_row_lengths(path: Path, width: int) -> None:
+def _check_row_lengths(path: Path, width: int, delimiter: str = ",") -> None:
     """pandas pads a short row with NaN; a row with missing fields is a mistake worth naming."""
     import csv
 
     with path.open(newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
+        for number, row in enumerate(csv.reader(handle, delimiter=delimiter), start=1):
             if row and len(row) != width:
                 raise DataError(f"{path}: line {number} has {len(row)} field(s) but the header has {width}; "
                                 f"rows do not all have the same number of fields")
 
 
 def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
-    frame = read_csv(path)
+    frame = read_csv(path, spec.delimiter)
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     targets = spec.targets()
@@ -118,7 +160,8 @@ def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
                         f"(columns: {', '.join(columns[:15])})")
     for target in targets:
         if target not in columns:
-            raise DataError(f"{path}: data.target names column '{target}', which is not there{suggest(target, columns)}")
+            raise DataError(f"{path}: data.target names column '{target}', which is not there{suggest(target, columns)}"
+                            f"{_other_delimiter(columns)}")
     reserved = set(targets) | ({group} if group else set())
     if group and group not in columns:
         raise DataError(f"{path}: split.group names column '{group}', which is not there{suggest(group, columns)}")
@@ -162,9 +205,18 @@ def _passthrough(spec: DataSpec, features: pd.DataFrame) -> set[str]:
     return {c for c in features.columns for p in spec.passthrough if fnmatch.fnmatchcase(c, p)}
 
 
+def _other_delimiter(columns: list[str]) -> str:
+    """When the header was read as one field holding another separator: which one the file seems to use."""
+    names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+    for mark, name in names.items():
+        if len(columns) == 1 and mark in columns[0]:
+            shown = "\\t" if mark == "\t" else mark
+            return f"; the file seems to separate fields with a {name} — set data.delimiter: \"{shown}\""
+    return ""
+
+
 def _from_npz(spec: DataSpec, path: Path) -> Dataset:
-    if not _is_file(path):
-        raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
+    _require_file(path)
     x_key = spec.features[0] if spec.features else "x"
     y_key = spec.targets()[0] if spec.targets() else "y"
     try:

@@ -23,9 +23,13 @@ class TargetEncoder:
     """
 
     name: str
-    task: str                       # binary | multiclass | regression
-    classes: list | None = None     # class values (JSON-friendly) in the order of their codes
+    task: str                       # binary | multiclass | multilabel | regression
+    classes: list | None = None     # class values (JSON-friendly) in the order of their codes; multilabel: labels
     class_names: list[str] | None = None
+    separator: str | None = None    # multilabel from one column of label sets: what splits them
+    low: float | None = None        # regression: the smallest and largest value, and how many fall outside [0, 1]
+    high: float | None = None
+    outside_unit: int | None = None
 
     @property
     def n_classes(self) -> int:
@@ -33,14 +37,18 @@ class TargetEncoder:
 
     @classmethod
     def fit(cls, name: str, values: np.ndarray, declared: str, class_names: list[str] | None = None,
-            where: str = "data") -> "TargetEncoder":
+            where: str = "data", separator: str | None = None) -> "TargetEncoder":
+        if np.ndim(values) == 2 or separator is not None:
+            return cls._fit_multilabel(name, values, class_names, separator, where)
         series = pd.Series(values)
         _check_values(name, series, where)
         task = declared if declared != "auto" else infer_task(series)
         if task == "regression":
             if not pd.api.types.is_numeric_dtype(series):
                 raise DataError(f"{where}: target '{name}' holds text, so it cannot be a regression target")
-            return cls(name, task)
+            numbers = series.to_numpy(dtype=np.float64)
+            return cls(name, task, low=float(numbers.min()), high=float(numbers.max()),
+                       outside_unit=int(((numbers < 0) | (numbers > 1)).sum()))
         classes = sorted(series.unique().tolist(), key=lambda v: (str(type(v)), v))
         classes = [c.item() if hasattr(c, "item") else c for c in classes]
         if len(classes) < 2:
@@ -51,7 +59,23 @@ class TargetEncoder:
             class_names = None
         return cls(name, task, classes, class_names)
 
+    @classmethod
+    def _fit_multilabel(cls, name: str, values: np.ndarray, labels: list[str] | None, separator: str | None,
+                        where: str) -> "TargetEncoder":
+        from dlrun.data.multilabel import split_sets
+
+        if separator is not None:
+            labels = sorted({label for row in split_sets(values, separator) for label in row})
+        if not labels or len(labels) < 2:
+            raise DataError(f"{where}: multilabel target '{name}' has {len(labels or [])} label(s) "
+                            f"({', '.join(labels or [])}); it needs at least two")
+        return cls(name, "multilabel", list(labels), separator=separator)
+
     def encode(self, values: np.ndarray) -> np.ndarray:
+        if self.task == "multilabel":
+            from dlrun.data.multilabel import label_matrix
+
+            return label_matrix(self.name, values, self.classes, self.separator)
         if self.task == "regression":
             return np.asarray(values, dtype=np.float32)
         lookup = {c: i for i, c in enumerate(self.classes)}

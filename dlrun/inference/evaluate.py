@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.data.dataset import Dataset
 from dlrun.data.inputs import model_inputs
+from dlrun.data.multilabel import regroup, source_columns
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
@@ -38,9 +39,9 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     scheme = "npz" if path.suffix.lower() == ".npz" else "csv"
     update = {"source": f"{scheme}:{path.resolve()}"}
     if scheme == "csv":  # the run's own target names (a sklearn source calls its target 'target')
-        update["target"] = list(saved.targets)
+        update["target"] = source_columns(saved.targets)
     data_spec = saved.spec.data.model_copy(update=update)
-    return load_dataset(data_spec, path.parent)
+    return regroup(load_dataset(data_spec, path.parent), saved.targets)
 
 
 def _new_folder(run: RunDir) -> Path:
@@ -75,7 +76,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
         part_name = "data"
         audit = audit_data(dataset.features, {"data": rows}, None, None)
     else:
-        dataset = load_dataset(spec.data, saved.data_dir, spec.split.group)
+        dataset = regroup(load_dataset(spec.data, saved.data_dir, spec.split.group), saved.targets)
         sample = saved.sample()
         if sample is not None:
             dataset = dataset.take(sample)

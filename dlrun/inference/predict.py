@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.inputs import model_inputs
+from dlrun.data.multilabel import source_columns
 from dlrun.data.sources import read_csv
 from dlrun.errors import DataError
 from dlrun.report.metrics import probabilities
+from dlrun.report.multilabel_metrics import predicted_sets
 from dlrun.inference.saved_run import load_saved_run
 from dlrun.model.io import load_model, predict_outputs
 from dlrun.runs.atomic import write_text
@@ -41,7 +43,7 @@ def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame
     if pre.kind == "table":
         frame = read_csv(data)
         frame.columns = [str(c) for c in frame.columns]
-        ignorable = set(saved.targets) | ({saved.spec.split.group} if saved.spec.split.group else set())
+        ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
         features = check_columns(frame, pre.columns, ignorable, data)
     else:
         if not data.is_file():
@@ -63,6 +65,11 @@ def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame
         prefix = encoder.name
         if encoder.task == "regression":
             table[f"{prefix}_predicted"] = np.asarray(values, dtype=float).reshape(-1)
+            continue
+        if encoder.task == "multilabel":
+            table[f"{prefix}_predicted"] = predicted_sets(values, [encoder.label(i) for i in range(encoder.n_classes)])
+            for i in range(encoder.n_classes):
+                table[f"{prefix}_p_{encoder.label(i)}"] = np.asarray(values, dtype=float)[:, i]
             continue
         proba = probabilities(values, encoder.task)
         table[f"{prefix}_predicted"] = [encoder.label(i) for i in proba.argmax(axis=1)]

@@ -73,8 +73,8 @@ def layer_args(args: dict | None, cls=None, path: tuple = ()) -> dict:
             continue  # the data decides the input shape (checked in build_model)
         try:
             out[key] = _arg_value(key, value)
-        except (TypeError, ValueError) as exc:
-            raise BuildError((*path, key), f"cannot be made from {value!r}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any failure is a mistake in this argument
+            raise BuildError((*path, key), f"cannot be made from {value!r}: {_first_line(exc)}") from None
     return out
 
 
@@ -125,12 +125,49 @@ def layer_class(path: tuple, class_name: str, modules: list):
 def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None = None, modules: list = ()):
     cls = layer_class(path, class_name, list(modules))
     kwargs = layer_args(args, cls, (*path, class_name))
+    if name is not None:
+        kwargs.setdefault("name", name)
     try:
-        if name is not None:
-            kwargs.setdefault("name", name)
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise BuildError((*path, class_name), f"{class_name} cannot be made with these arguments: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - Keras and custom layers raise any kind for a bad argument
+        key = _culprit(exc, kwargs, lambda kw: cls(**kw))
+        if key is None:
+            raise BuildError((*path, class_name), f"{class_name} cannot be made with these arguments: "
+                                                  f"{_first_line(exc)}") from None
+        raise BuildError((*path, class_name, key), f"{class_name} cannot be made with {key}={kwargs[key]!r}: "
+                                                   f"{_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 300 characters (its class name if empty).
+    Keras's wrapper around a failing `call()` is skipped for the exception that caused it."""
+    import re
+
+    inner = exc
+    while str(inner).startswith("Exception encountered when calling") and (inner.__cause__ or inner.__context__):
+        inner = inner.__cause__ or inner.__context__
+        while inner.__cause__ or inner.__context__:
+            inner = inner.__cause__ or inner.__context__
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(inner)).strip().splitlines()
+    return (lines[0] if lines else type(inner).__name__)[:300]
+
+
+def _culprit(exc: Exception, kwargs: dict, attempt, trust_names: bool = True) -> str | None:
+    """The argument a failure is about: the one the message names (when `trust_names`), else the
+    one whose removal lets `attempt(kwargs)` succeed; None when neither tells."""
+    import re
+
+    keys = [k for k in kwargs if k != "name"]
+    named = [k for k in keys if re.search(rf"(?<![A-Za-z0-9_]){re.escape(k)}(?![A-Za-z0-9_])", str(exc))]
+    if trust_names and len(named) == 1:
+        return named[0]
+    for key in named or keys:
+        try:
+            attempt({k: v for k, v in kwargs.items() if k != key})
+        except Exception:  # noqa: BLE001 - still failing: not this argument
+            continue
+        return key
+    return None
 
 
 def _declared_shape(class_name: str, args: dict | None) -> tuple | None:
@@ -160,17 +197,23 @@ def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, 
         class_name, args = layer_entry(item)
         path = ("model", "layers", index)
         layer = make_layer(path, class_name, args, modules=modules)
-        x = _call(layer, x, path, class_name)
+        x = _call(layer, x, path, class_name, args)
     return keras.Model(tensor, x, name=name)
 
 
-def _call(layer, x, path: tuple, class_name: str):
+def _call(layer, x, path: tuple, class_name: str, args: dict | None = None):
+    """layer(x); a failure points at the argument it is about when that can be told, else at the layer."""
     try:
         return layer(x)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a shape mismatch
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds for a shape mismatch or a bad argument
+        kwargs = layer_args(args, type(layer), (*path, class_name)) if args else {}
+        key = _culprit(exc, kwargs, lambda kw: type(layer)(**kw)(x), trust_names=False) if kwargs else None
+        if key is not None:
+            raise BuildError((*path, class_name, key), f"{class_name} cannot be built with {key}={kwargs[key]!r}: "
+                                                       f"{_first_line(exc)}") from None
         shape = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
         raise BuildError((*path, class_name), f"{class_name} cannot take input of shape {shape}: "
-                                              f"{str(exc).splitlines()[0][:300]}") from None
+                                              f"{_first_line(exc)}") from None
 
 
 def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list):
@@ -193,7 +236,7 @@ def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: l
             class_name, args = node.layer
             layer = make_layer(path, class_name, args, name=node.name, modules=modules)
         layers[node.name] = layer
-        tensors[node.name] = _call(layer, x, path, class_name)
+        tensors[node.name] = _call(layer, x, path, class_name, None if node.shared else args)
     outputs = [tensors[o.node] for o in spec.outputs]
     return keras.Model(model_inputs, outputs, name=name)
 

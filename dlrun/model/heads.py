@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlrun.data.targets import TargetEncoder
+from dlrun.spec.catalog import is_known
 from dlrun.spec.model_forms import NodeParts, layer_entry
 
 BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
 CLASS_LOSSES = {"sparse_categorical_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy",
                 "categorical_hinge", "kl_divergence", "kld"}
 REGRESSION_ACTIVATIONS = {None, "linear", "relu", "softplus", "exponential", "elu", "selu"}
+MULTILABEL_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy"}
+BOUNDED_REGRESSION_LOSSES = {"mse", "mean_squared_error", "binary_crossentropy"}  # a sigmoid output, targets in [0, 1]
 DEFAULT_LOSS = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
-                "regression": "mse"}
-DEFAULT_METRICS = {"binary": ["accuracy"], "multiclass": ["accuracy"], "regression": ["mae"]}
+                "multilabel": "binary_crossentropy", "regression": "mse"}
+DEFAULT_METRICS = {"binary": ["accuracy"], "multiclass": ["accuracy"], "multilabel": ["binary_accuracy"],
+                   "regression": ["mae"]}
 
 Found = list[tuple[tuple, str]]
 
@@ -44,6 +48,8 @@ def expected(target: TargetEncoder) -> str:
         return "Dense(units: 1, activation: sigmoid) with loss binary_crossentropy"
     if target.task == "multiclass":
         return (f"Dense(units: {target.n_classes}, activation: softmax) with loss sparse_categorical_crossentropy")
+    if target.task == "multilabel":
+        return f"Dense(units: {target.n_classes}, activation: sigmoid) with loss binary_crossentropy"
     return "Dense(units: 1) with a linear activation and loss mse (or mae, huber)"
 
 
@@ -53,9 +59,11 @@ def check_head(head: Head) -> tuple[Found, str]:
     target, task = head.target, head.target.task
     units = head.args.get("units")
     unit_path = (*head.layer_path, head.layer_name, "units")
-    what = f"target '{target.name}' is {task}" + (f" with {target.n_classes} classes" if task != "regression" else "")
+    kind = "labels" if task == "multilabel" else "classes"
+    what = f"target '{target.name}' is {task}" + (f" with {target.n_classes} {kind}" if task != "regression" else "")
     if head.activation is None and head.activation_path is None:
-        fill = "sigmoid" if (task == "binary" and units in (1, None)) else "softmax" if task != "regression" else "linear"
+        fill = "sigmoid" if (task == "binary" and units in (1, None)) or task == "multilabel" else \
+            "softmax" if task != "regression" else "linear"
         head.args["activation"] = fill
         head.activation = fill
     activation = head.activation
@@ -77,6 +85,15 @@ def check_head(head: Head) -> tuple[Found, str]:
             if loss not in CLASS_LOSSES:
                 found.append((head.loss_path, f"{what}: loss {loss} does not fit a 2-unit softmax output; "
                                               f"use sparse_categorical_crossentropy"))
+    elif task == "multilabel":
+        labels = ", ".join(map(str, target.classes))
+        checks = [(units == target.n_classes, unit_path,
+                   f"{what} ({labels}): the output layer has {units} units; use {expected(target)}"),
+                  (activation == "sigmoid", act_path,
+                   f"{what}: each label is a yes/no answer, so the output needs activation sigmoid, not {activation}"),
+                  (loss in MULTILABEL_LOSSES, head.loss_path,
+                   f"{what}: loss {loss} does not fit it; use binary_crossentropy")]
+        found.extend((path, message) for fits, path, message in checks if not fits)
     elif task == "multiclass":
         if units != target.n_classes:
             found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
@@ -85,6 +102,8 @@ def check_head(head: Head) -> tuple[Found, str]:
         if loss not in CLASS_LOSSES:
             found.append((head.loss_path, f"{what}: loss {loss} does not fit it; use sparse_categorical_crossentropy "
                                           f"(integer labels) or categorical_crossentropy"))
+    elif activation == "sigmoid" and loss in BOUNDED_REGRESSION_LOSSES and target.outside_unit is not None:
+        found.extend(_bounded_regression(head, what, unit_path, act_path))
     else:
         if units != 1:
             found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
@@ -92,7 +111,22 @@ def check_head(head: Head) -> tuple[Found, str]:
             found.append((act_path, f"{what}: activation {activation} squashes the output; use linear (or leave it out)"))
         if loss in BINARY_LOSSES | CLASS_LOSSES:
             found.append((head.loss_path, f"{what}: {loss} is a classification loss; use mse, mae or huber"))
+    if not is_known("loss", loss):  # a custom loss from `imports:`: its fit to the task is the author's call
+        found = [problem for problem in found if problem[0] != head.loss_path]
     return found, loss
+
+
+def _bounded_regression(head: Head, what: str, unit_path: tuple, act_path: tuple) -> Found:
+    """A sigmoid output regresses a target that lies in [0, 1] (a rate, a share); any other target is refused."""
+    found: Found = []
+    target, units = head.target, head.args.get("units")
+    if units != 1:
+        found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
+    if target.outside_unit:
+        found.append((act_path, f"{what}: activation sigmoid limits the output to [0, 1], but {target.outside_unit} "
+                                f"target value(s) fall outside it (min {target.low:g}, max {target.high:g}); use "
+                                f"linear (or leave it out), or scale the target into [0, 1]"))
+    return found
 
 
 def _layer_of(item: dict) -> tuple[str, dict] | None:

@@ -65,7 +65,9 @@ def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", 
     artifacts.write_config(folder.path, prepared.spec.model_dump(mode="json"), command)
     sample = {} if prepared.sample is None else {"sample": prepared.sample.tolist()}
     artifacts.write_splits(folder.path, {"protocol": protocol, "n_rows": prepared.dataset.n_rows,
-                                         **(extra or {}), **prepared.splits.to_json(), **sample})
+                                         **(extra or {}), **prepared.splits.to_json(), **sample,
+                                         "resample": {"method": prepared.spec.data.resample,
+                                                      "fit_rows": int(len(prepared.fit_rows))}})
     artifacts.write_preprocessing(folder.path, {
         "features": prepared.preprocessor.to_json(),
         "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},
@@ -136,7 +138,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     spec = prepared.spec
     runtime, model = built or build_compiled(prepared)
     from dlrun.model.io import predict_outputs, save_final_model
-    from dlrun.report.analysis import diagnose_fit
+    from dlrun.report.analysis import diagnose_fit, empty_columns_note
     from dlrun.report.evaluation import score_outputs, write_evaluation
     from dlrun.train.callbacks import HistoryWriter, build_callbacks
     from dlrun.train.fit import fit
@@ -175,7 +177,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     if stopper is not None:
         stopper.install()
     try:
-        fit(model, spec, x_train, y_train, validation, callbacks, start_epoch)
+        fit(model, spec, x_train, y_train, validation, callbacks, start_epoch, prepared.class_weight)
     finally:
         if stopper is not None:
             stopper.uninstall()
@@ -208,12 +210,15 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
         "split": prepared.splits.sizes(),
         "fit": diagnose_fit(history, best),
         "audit": audit,
+        "imbalance_remedy": prepared.remedy(),
     }
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets,
                                prepared.truths(part), history, spec.output.plots and plots)
     info = {"fit_seconds": round(fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
             "epoch_seconds": writer.seconds, "headline": headline(metrics, prepared)}
-    result = TrainResult(run, "completed", len(history), best, monitor, history, metrics, runtime.get("notes", []))
+    empty = audit.get("empty_in_train")
+    notes = runtime.get("notes", []) + ([empty_columns_note(empty)] if empty else [])
+    result = TrainResult(run, "completed", len(history), best, monitor, history, metrics, notes)
     return Fitted(result, info)
 
 

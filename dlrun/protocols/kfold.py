@@ -178,7 +178,7 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
         run_jobs(run_fold, job_list, jobs, finished)
         ordered = [results[f.number] for f in folds]
         summary = summarize(ordered)
-        curves = average_curves([r["history"] for r in ordered])
+        curves = average_curves([r["history"] for r in ordered], with_std=True)
         summary.update({"run_id": run.run_id, "protocol": spec.split.protocol, "n_folds": len(folds),
                         "repeats": spec.split.repeats if spec.split.protocol == "repeated_kfold" else 1,
                         "average_curves": curves, "best_epochs": [r["best_epoch"] for r in ordered]})

@@ -42,6 +42,7 @@ def build_compiled(prepared: Prepared) -> tuple:
     """(runtime facts, compiled model) for a prepared spec; spec mistakes become located errors.
     The spec's `imports:` are imported once, here."""
     from dlrun.model.build import BuildError, build_model, import_modules
+    from dlrun.model.custom import custom_objects
     from dlrun.train.fit import compile_model
     from dlrun.train.runtime import setup_runtime
 
@@ -53,5 +54,8 @@ def build_compiled(prepared: Prepared) -> tuple:
     except BuildError as exc:
         loc = loaded.locate(exc.path)
         raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None
-    compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.splits.train))
+    custom, found = custom_objects(spec, prepared.heads, modules)  # losses and metrics from `imports:`
+    if found:
+        raise loaded.error(found)
+    compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)
     return runtime, model

@@ -77,7 +77,8 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
                 out["flags"].append(f"leakage: {shared} of {len(rows)} {part} rows also appear in the training rows "
                                     f"(identical features) — their scores are optimistic; drop duplicates before splitting")
         if class_codes is not None and labels is not None and len(rows):
-            counts = np.bincount(class_codes[rows], minlength=len(labels))
+            codes = class_codes[rows]  # a multilabel (n, k) 0/1 matrix: the rows holding each label
+            counts = codes.sum(axis=0) if codes.ndim == 2 else np.bincount(codes, minlength=len(labels))
             out["class_balance"][part] = {labels[i]: int(c) for i, c in enumerate(counts)}
         block = _take(features, rows)
         if isinstance(block, pd.DataFrame):
@@ -91,9 +92,24 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
         if counts.min() * 5 < counts.max():
             rarest = int(counts.min())
             out["flags"].append(f"class imbalance: the rarest class has {rarest} training row{'s' if rarest != 1 else ''}"
-                                f" against {counts.max()} for the commonest — look at balanced accuracy and per-class recall")
+                                f" against {counts.max()} for the commonest — look at balanced accuracy and per-class recall;"
+                                f" to counter it set training.class_weight: balanced, or data.resample: oversample"
+                                f" (or undersample)")
+    train_rows = len(splits.get("train", ()))
+    empty = [c for c, n in out["missing_values"].get("train", {}).items() if train_rows and n == train_rows]
+    if empty:
+        out["empty_in_train"] = empty
+        out["flags"].append(empty_columns_note(empty))
     if any(out["missing_values"].values()):
         total = sum(sum(m.values()) for m in out["missing_values"].values())
         out["flags"].append(f"missing values: {total} cell{'s were' if total != 1 else ' was'} missing "
                             f"(data.impute decides how they are filled)")
     return out
+
+
+def empty_columns_note(columns: list[str]) -> str:
+    """What an all-missing training column means: it is filled with 0 and tells the model nothing."""
+    named = ", ".join(f"'{c}'" for c in columns)
+    return (f"feature column{'s' if len(columns) > 1 else ''} {named} {'are' if len(columns) > 1 else 'is'} missing "
+            f"on every training row: filled with 0, so it carries no information — check the file or leave it "
+            f"out of data.features")

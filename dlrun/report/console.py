@@ -93,14 +93,15 @@ def train_summary(result) -> Panel:
     outputs = test if test and all(isinstance(v, dict) and "task" in v for v in test.values()) else {"": test}
     for name, values in outputs.items():
         prefix = f"test {name} " if name else "test "
-        keys = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss") if values.get("task") != "regression" \
-            else ("mae", "rmse", "r2")
+        keys = {"regression": ("mae", "rmse", "r2"), "multilabel": ("subset_accuracy", "hamming_loss", "f1_micro",
+                                                                    "f1_macro")}.get(
+            values.get("task"), ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"))
         for key in keys:
             if key in values:
                 table.add_row(prefix + key, _fmt(values[key]))
         base = values.get("baseline")
         if base:
-            key = "accuracy" if "accuracy" in base else "mae"
+            key = next(k for k in ("accuracy", "subset_accuracy", "mae") if k in base)
             table.add_row(prefix + f"baseline {key}", _fmt(base[key]))
     items = [table, f"run directory: [bold]{result.run.path}[/]"]
     items.extend(f"[yellow]note:[/] {note}" for note in result.notes)

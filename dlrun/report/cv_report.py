@@ -11,8 +11,10 @@ def write_cv_report(folder: Path, summary: dict, curves: list[dict], plots_on: b
     """The k-fold run's report: every fold's metrics, mean, std and 95% CI, the final model, averaged curves."""
     from dlrun.report.plots import learning_curves
 
+    final_epochs = (summary.get("final_model") or {}).get("epochs")
     images = learning_curves([{k: v for k, v in row.items() if k != "folds"} for row in curves],
-                             plots_folder(folder), prefix="average_") if plots_on and curves else []
+                             plots_folder(folder), prefix="average_", spread=True,
+                             marker_epoch=final_epochs) if plots_on and curves else []
     lines = [f"# Cross-validation of run `{summary['run_id']}`", "",
              f"Protocol {summary['protocol']}, {summary['n_folds']} fold(s)"
              + (f" ({summary['repeats']} repeats)" if summary.get("repeats", 1) > 1 else "") + ".", ""]

@@ -9,7 +9,8 @@ import math
 import numpy as np
 
 SCALARS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc",
-           "roc_auc_ovr", "log_loss", "mae", "mse", "rmse", "r2")
+           "roc_auc_ovr", "log_loss", "mae", "mse", "rmse", "r2",
+           "subset_accuracy", "hamming_loss", "f1_micro", "precision_micro", "recall_micro")  # the last: multilabel
 
 
 def t_critical(dof: int) -> float:
@@ -50,7 +51,7 @@ def fold_scalars(metrics: dict) -> dict[str, float]:
             if key in result and result[key] is not None:
                 out[prefix + key] = float(result[key])
         base = result.get("baseline", {})
-        for key in ("accuracy", "mae"):
+        for key in ("accuracy", "mae", "subset_accuracy", "hamming_loss"):
             if key in base:
                 out[f"{prefix}baseline_{key}"] = float(base[key])
     return out
@@ -65,8 +66,9 @@ def summarize(folds: list[dict]) -> dict:
     return {"folds": rows, "stats": {k: describe([r.get(k) for r in rows]) for k in keys}}
 
 
-def average_curves(histories: list[list[dict]]) -> list[dict]:
-    """Per epoch, the mean of each history column over the folds that reached that epoch."""
+def average_curves(histories: list[list[dict]], with_std: bool = False) -> list[dict]:
+    """Per epoch, the mean of each history column over the folds that reached that epoch; with
+    `with_std`, also `<column>_std`, the sample standard deviation over those folds (0 for one)."""
     longest = max((len(h) for h in histories), default=0)
     out = []
     for index in range(longest):
@@ -77,5 +79,7 @@ def average_curves(histories: list[list[dict]]) -> list[dict]:
             values = [r[key] for r in rows if key in r and r[key] is not None and np.isfinite(r[key])]
             if values:
                 entry[key] = float(np.mean(values))
+                if with_std:
+                    entry[f"{key}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
         out.append(entry)
     return out

@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.report import plots
 from dlrun.report.metrics import baseline_verdict, probabilities, score
+from dlrun.report.multilabel_metrics import multilabel_lines
 from dlrun.runs.artifacts import plots_folder, write_metrics, write_report
 
 
@@ -58,7 +59,7 @@ def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[st
         if encoder.task == "regression":
             sub = plots_folder(folder) / head.name if not single else plots_folder(folder)
             images += plots.regression_plots(np.asarray(truth, float), np.asarray(raw, float).reshape(-1), sub)
-        else:
+        elif "confusion_matrix" in result:  # a multilabel output has per-label counts instead
             images.append(plots.confusion_matrix_plot(result["confusion_matrix"], result["labels"],
                                                       plots_folder(folder) / f"confusion_matrix{suffix}.png"))
             if encoder.task == "binary" and len(np.unique(truth)) == 2:
@@ -79,6 +80,9 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
     for name, result in per_output.items():
         title = f"## Output `{name}` — target `{result['target']}` ({result['task']}, {result['n']} rows)"
         lines += [title, "", "| metric | value |", "| --- | --- |"]
+        if result["task"] == "multilabel":
+            lines += multilabel_lines(result, _fmt)
+            continue
         keys = ("mae", "mse", "rmse", "r2") if result["task"] == "regression" else \
             ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc",
              "roc_auc_ovr", "log_loss")
@@ -105,6 +109,7 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
             gap = fit["gap_at_best"]
             lines.append(f"At the best epoch: training loss {_fmt(gap['loss'])}, validation loss {_fmt(gap['val_loss'])}.")
         lines += [f"- {flag}" for flag in fit["flags"]] + [""]
+    lines += remedy_lines(document.get("imbalance_remedy"))
     audit = document.get("audit")
     if audit:
         lines += ["## Data audit", ""]
@@ -119,3 +124,17 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
     if images:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(folder).as_posix()})" for p in images] + [""]
     return "\n".join(lines)
+
+
+def remedy_lines(remedy: dict | None) -> list[str]:
+    """The class-imbalance remedy the fit used (data.resample, training.class_weight), in words."""
+    if not remedy:
+        return []
+    done = []
+    if remedy.get("resample", "none") != "none":
+        done.append(f"data.resample: {remedy['resample']} — the fit saw {remedy['fit_rows']} rows for "
+                    f"{remedy['train_rows']} real training rows (validation and test rows untouched)")
+    if remedy.get("class_weight"):
+        weights = ", ".join(f"{label}: {_fmt(w)}" for label, w in remedy["class_weight"].items())
+        done.append(f"training.class_weight — each class's rows weigh in the loss as {weights}")
+    return ["## Class imbalance remedy", "", *(f"- {d}" for d in done), ""] if done else []

@@ -93,13 +93,17 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: float) -> d
     return out
 
 
-HEADLINE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "mae"}
+HEADLINE = {"binary": "accuracy", "multiclass": "accuracy", "multilabel": "subset_accuracy", "regression": "mae"}
 
 
 def baseline_of(task: str, train_codes: np.ndarray) -> dict:
     """What the trivial baseline needs from the training rows: the majority class or the mean."""
     if task == "regression":
         return {"mean": float(np.mean(train_codes))}
+    if task == "multilabel":
+        from dlrun.report.multilabel_metrics import label_majority
+
+        return {"label_majority": label_majority(train_codes)}
     return {"majority": int(np.bincount(np.asarray(train_codes, dtype=np.int64)).argmax())}
 
 
@@ -107,6 +111,10 @@ def score(task: str, truth: np.ndarray, predicted: np.ndarray, labels: list[str]
     """The metric family for `task`, from encoded truth and raw model outputs."""
     if task == "regression":
         return regression_metrics(truth, predicted, baseline["mean"])
+    if task == "multilabel":
+        from dlrun.report.multilabel_metrics import multilabel_metrics
+
+        return multilabel_metrics(truth, predicted, labels, baseline["label_majority"])
     return classification_metrics(truth, probabilities(predicted, task), labels, baseline["majority"])
 
 
@@ -115,6 +123,6 @@ def baseline_verdict(result: dict) -> str | None:
     margin = result.get("margin_over_baseline")
     if margin is None or not np.isfinite(margin) or margin > 0:
         return None
-    what = "accuracy" if "accuracy" in result else "MAE"
+    what = "accuracy" if "accuracy" in result else "subset accuracy" if "subset_accuracy" in result else "MAE"
     return (f"the model does not beat the trivial baseline ({result['baseline']['kind']}): "
             f"its {what} is no better than the baseline's")

@@ -24,20 +24,42 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def learning_curves(history: list[dict], folder: Path, prefix: str = "") -> list[Path]:
-    """One PNG per quantity (loss and each metric): training beside validation, per epoch."""
+def _band(ax, epochs: list, history: list[dict], key: str, color) -> None:
+    """Shade mean ± 1 std of `key` where the rows carry `<key>_std` (averaged k-fold curves)."""
+    points = [(e, row[key], row[f"{key}_std"]) for e, row in zip(epochs, history)
+              if row.get(key) is not None and row.get(f"{key}_std") is not None]
+    if points:
+        xs, mean, std = zip(*points)
+        ax.fill_between(xs, [m - d for m, d in zip(mean, std)], [m + d for m, d in zip(mean, std)],
+                        color=color, alpha=0.2, linewidth=0, label=f"{key} ±1 std over folds")
+
+
+def learning_curves(history: list[dict], folder: Path, prefix: str = "", spread: bool = False,
+                    marker_epoch: int | None = None) -> list[Path]:
+    """One PNG per quantity (loss and each metric): training beside validation, per epoch.
+
+    `spread`: the rows are averaged k-fold curves whose `<key>_std` columns are drawn as ±1 std
+    bands (not as quantities of their own); `marker_epoch`: a vertical line at the epoch the
+    final model is trained for."""
     if not history:
         return []
     plt = _figure()
     epochs = [row["epoch"] for row in history]
-    quantities = [k for k in history[0] if k not in ("epoch", "learning_rate", "seconds") and not k.startswith("val_")]
+    quantities = [k for k in history[0] if k not in ("epoch", "learning_rate", "seconds") and not k.startswith("val_")
+                  and not (spread and k.endswith("_std"))]
     written = []
     for quantity in quantities:
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(epochs, [row.get(quantity) for row in history], marker="o", ms=3, label=f"train {quantity}")
+        line, = ax.plot(epochs, [row.get(quantity) for row in history], marker="o", ms=3, label=f"train {quantity}")
+        if spread:
+            _band(ax, epochs, history, quantity, line.get_color())
         if f"val_{quantity}" in history[0]:
-            ax.plot(epochs, [row.get(f"val_{quantity}") for row in history], marker="o", ms=3,
-                    label=f"validation {quantity}")
+            line, = ax.plot(epochs, [row.get(f"val_{quantity}") for row in history], marker="o", ms=3,
+                            label=f"validation {quantity}")
+            if spread:
+                _band(ax, epochs, history, f"val_{quantity}", line.get_color())
+        if marker_epoch is not None:
+            ax.axvline(marker_epoch, linestyle="--", color="grey", label=f"final model: {marker_epoch} epochs")
         ax.set_xlabel("epoch")
         ax.set_ylabel(quantity)
         ax.set_title(f"{quantity} per epoch" + (" (mean over folds)" if prefix else ""))
@@ -119,3 +141,32 @@ def regression_plots(truth, predicted, folder: Path) -> list[Path]:
     written.append(_save(fig, Path(folder) / "residuals.png"))
     plt.close(fig)
     return written
+
+
+def overlaid_curves(curves: dict[str, tuple[str, list[int], list[float]]], metric: str, path: Path) -> Path:
+    """One PNG with each run's per-epoch curve ({run id: (column, epochs, values)}), legend by run id."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run_id, (column, epochs, values) in curves.items():
+        ax.plot(epochs, values, marker="o", ms=3, label=run_id if column == metric else f"{run_id} ({column})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def compare_plot(runs: list, metric: str, runs_dir: Path, output: Path | None = None) -> Path:
+    """`dlrun compare --plot`: the runs' `metric` curves overlaid in one PNG, written to `output`
+    or else to `<runs_dir>/comparisons/<timestamp>-<metric>.png`; returns its path."""
+    import time
+
+    from dlrun.runs.artifacts import comparison_plot_path
+    from dlrun.runs.overview import comparison_curves
+
+    curves = comparison_curves(runs, metric)  # a missing metric is refused before matplotlib loads
+    path = Path(output) if output is not None else comparison_plot_path(runs_dir, time.strftime("%Y%m%d-%H%M%S"), metric)
+    return overlaid_curves(curves, metric, path)

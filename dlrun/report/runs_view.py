@@ -71,7 +71,8 @@ def run_card(info: dict, metrics: dict | None) -> Panel:
     if metrics:
         part = metrics.get("part", "test")
         for name, result in _outputs(metrics.get(part, {})).items():
-            keys = ("mae", "rmse", "r2") if result.get("task") == "regression" else ("accuracy", "balanced_accuracy", "f1_macro")
+            keys = ("mae", "rmse", "r2") if result.get("task") == "regression" else \
+                ("accuracy", "subset_accuracy", "hamming_loss", "balanced_accuracy", "f1_micro", "f1_macro")
             shown = "  ".join(f"{k}={fmt(result[k])}" for k in keys if k in result)
             table.add_row(f"{part} {name}".strip(), shown)
             if result.get("warning"):
@@ -138,12 +139,13 @@ def evaluation_panel(result) -> Panel:
     for name, values in _outputs(document.get(part, {})).items():
         prefix = f"{name} " if name else ""
         keys = ("mae", "mse", "rmse", "r2") if values.get("task") == "regression" else \
-            ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "roc_auc_ovr", "log_loss")
+            ("accuracy", "subset_accuracy", "hamming_loss", "balanced_accuracy", "precision_macro", "recall_macro",
+             "f1_micro", "f1_macro", "roc_auc", "roc_auc_ovr", "log_loss")
         for key in keys:
             if key in values:
                 table.add_row(prefix + key, fmt(values[key]))
         base = values.get("baseline", {})
-        key = "mae" if values.get("task") == "regression" else "accuracy"
+        key = {"regression": "mae", "multilabel": "subset_accuracy"}.get(values.get("task"), "accuracy")
         if key in base:
             table.add_row(prefix + f"baseline {key}", fmt(base[key]))
             table.add_row(prefix + "margin over baseline", fmt(values.get("margin_over_baseline")))

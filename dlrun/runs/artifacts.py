@@ -45,6 +45,7 @@ FINAL = "final"
 CHECKPOINTS = "checkpoints"
 EVALUATIONS = "evaluations"
 PLOTS = "plots"
+COMPARISONS = "comparisons"  # in the runs directory itself, beside the runs: `dlrun compare --plot`
 
 # what a finished run must hold before it can be evaluated or predicted with
 SAVED_RUN_FILES = (RUN_INFO, CONFIG, PREPROCESSING, SPLITS)
@@ -210,3 +211,9 @@ def plots_folder(folder: Path) -> Path:
 
 def evaluations_folder(folder: Path) -> Path:
     return Path(folder) / EVALUATIONS
+
+
+def comparison_plot_path(runs_dir: Path, stamp: str, metric: str) -> Path:
+    """`<runs_dir>/comparisons/<stamp>-<metric>.png`, where `dlrun compare --plot` writes by default."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in metric)
+    return Path(runs_dir) / COMPARISONS / f"{stamp}-{safe}.png"

@@ -35,3 +35,22 @@ def comparison_document(runs: list[RunDir]) -> dict:
     entries = comparison_entries(runs)
     return {"runs": [{"run": info, "metrics": metrics} for info, metrics, _ in entries],
             "config_differences": config_differences([artifacts.read_config(r.path) for r in runs])}
+
+
+def comparison_curves(runs: list[RunDir], metric: str = "val_loss") -> dict[str, tuple[str, list[int], list[float]]]:
+    """{run id: (column used, epochs, values)} of one history column per run, for `compare --plot`.
+
+    A run without `val_<x>` (no validation part) falls back to `<x>`; a k-fold run uses its final
+    model's history. A run that has neither is a UserError naming the columns it has.
+    """
+    curves: dict[str, tuple[str, list[int], list[float]]] = {}
+    for run in runs:
+        rows = artifacts.read_history(run.path) or artifacts.read_history(artifacts.final_folder(run.path))
+        columns = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+        column = metric if metric in columns else metric[len("val_"):] if metric.startswith("val_") else None
+        if column not in columns:
+            has = f"it has {', '.join(columns)}" if columns else "it has no per-epoch history"
+            raise UserError(f"run {run.run_id} has no '{metric}' per epoch ({has}); choose one with --plot METRIC")
+        kept = [row for row in rows if column in row]
+        curves[run.run_id] = (column, [row["epoch"] for row in kept], [row[column] for row in kept])
+    return curves

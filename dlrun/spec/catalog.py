@@ -32,11 +32,36 @@ def layer_names() -> list[str]:
     return list(catalog()["layers"])
 
 
-def check_named(kind: str, name: str) -> str:
-    """Return `name` if Keras knows it under the catalog section `kind`, else raise ValueError."""
+def check_named(kind: str, name: str, custom_allowed: bool = False) -> str:
+    """Return `name` if Keras knows it under the catalog section `kind`, else raise ValueError.
+    With `custom_allowed` (the spec lists `imports:`), an unknown name is left for the build,
+    which imports the modules and resolves it there."""
     section = {"optimizer": "optimizers", "loss": "losses", "metric": "metrics",
                "activation": "activations"}[kind]
     known = catalog()[section]
-    if name not in known:
+    if name not in known and not custom_allowed:
         raise ValueError(unknown_name(kind, name, list(known)))
     return name
+
+
+def is_known(kind: str, name: str) -> bool:
+    """Whether Keras's catalog has `name` as a loss or metric (not a custom one from `imports:`)."""
+    return name in catalog()[{"loss": "losses", "metric": "metrics"}[kind]]
+
+
+CUSTOM_NAMES = "custom_names"  # validation context key: the spec lists `imports:`
+
+
+def custom_names_allowed(info) -> bool:
+    """From a pydantic ValidationInfo: may losses and metrics name custom objects?"""
+    return bool((getattr(info, "context", None) or {}).get(CUSTOM_NAMES))
+
+
+def check_loss(value: str | None, info) -> str | None:
+    """Field validator of a `loss:`: a catalog name, or with `imports:` any name (resolved at build)."""
+    return value if value is None else check_named("loss", value, custom_names_allowed(info))
+
+
+def check_metrics(value: list[str] | None, info) -> list[str] | None:
+    """Field validator of `metrics:`, as `check_loss`."""
+    return value if value is None else [check_named("metric", m, custom_names_allowed(info)) for m in value]

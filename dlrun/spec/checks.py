@@ -142,6 +142,13 @@ def check_combinations(spec) -> Found:
                 found.append((("callbacks", name, "monitor"),
                               f"monitors '{monitor}' but split.validation is 0, so there is no validation data; "
                               f"set split.validation (e.g. 0.2) or monitor a training quantity"))
+    if spec.data.task == "regression":
+        if spec.training.class_weight is not None:
+            found.append((("training", "class_weight"), "class weights need classes, but data.task is regression; "
+                                                        "remove training.class_weight"))
+        if spec.data.resample != "none":
+            found.append((("data", "resample"), "resampling balances classes, but data.task is regression; "
+                                                "remove data.resample"))
     if spec.model.is_graph and spec.loss is not None:
         found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))
     return found

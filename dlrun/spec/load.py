@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from dlrun.errors import Problem, SpecError
-from dlrun.spec.catalog import suggest
+from dlrun.spec.catalog import CUSTOM_NAMES, suggest
 from dlrun.spec.checks import check_combinations, check_free_form
 from dlrun.spec.models import UNION_TAGS, ExperimentSpec
 from dlrun.spec.schema_walk import allowed_keys
@@ -227,12 +227,17 @@ def to_problems(exc: ValidationError, located: Located, default_file: str) -> li
     return list(problems.values())
 
 
+def _context(data: Any) -> dict:
+    """Validation context: with `imports:`, losses and metrics may name the modules' custom objects."""
+    return {CUSTOM_NAMES: isinstance(data, dict) and bool(data.get("imports"))}
+
+
 def validate_data(located: Located, default_file: str) -> ExperimentSpec:
     """Validate merged data; collect pydantic and free-form problems into one SpecError."""
     problems: list[Problem] = []
     spec = None
     try:
-        spec = ExperimentSpec.model_validate(located.data)
+        spec = ExperimentSpec.model_validate(located.data, context=_context(located.data))
     except ValidationError as exc:
         problems.extend(to_problems(exc, located, default_file))
     reported = {(p.path, p.message) for p in problems}
@@ -255,7 +260,7 @@ def validate_saved(data: dict, shown: str) -> ExperimentSpec:
     (`upgrade_saved`); what still does not fit is a SpecError naming the key."""
     data = upgrade_saved(data)
     try:
-        return ExperimentSpec.model_validate(data)
+        return ExperimentSpec.model_validate(data, context=_context(data))
     except ValidationError as exc:
         raise SpecError(to_problems(exc, Located(data, {}), shown)) from None
 

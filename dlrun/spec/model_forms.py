@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from dlrun.spec.catalog import check_named, suggest
+from dlrun.spec.catalog import check_loss, check_metrics, suggest
 from dlrun.spec.section import Section, one_of_forms
 
 _LAYER_ITEM = "A one-key mapping: the keras.layers class name, then its arguments, e.g. {Dense: {units: 64, activation: relu}}."
@@ -38,8 +38,8 @@ class GraphOutputSpec(Section):
     metrics: list[str] | None = Field(None, description="Metrics for this output. Default follows the task.")
     loss_weight: float = Field(1.0, ge=0.0, description="Weight of this output's loss in the total.")
 
-    _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
-    _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
+    _loss_known = field_validator("loss")(check_loss)
+    _metrics_known = field_validator("metrics")(check_metrics)
 
 
 class NodeSpec(BaseModel):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from dlrun.spec.catalog import check_named
+from dlrun.spec.catalog import check_loss, check_metrics, check_named
 from dlrun.spec.model_forms import (MODEL_TAGS, GraphModel, GraphOutputSpec, InputSpec,  # noqa: F401 - re-exported
                                     ModelSpec, NodeSpec, SequentialModel)
 from dlrun.spec.section import Section
@@ -268,8 +268,8 @@ class ExperimentSpec(Section):
                                                                                 "learning-rate reduction, TensorBoard.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Where runs go and which files they keep.")
 
-    _loss_known = field_validator("loss")(lambda v: v if v is None else check_named("loss", v))
-    _metrics_known = field_validator("metrics")(lambda v: v if v is None else [check_named("metric", m) for m in v])
+    _loss_known = field_validator("loss")(check_loss)
+    _metrics_known = field_validator("metrics")(check_metrics)
 
     @field_validator("name")
     @classmethod

@@ -24,7 +24,19 @@ def make_optimizer(spec: ExperimentSpec):
     return cls(**kwargs)
 
 
-def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, n_train_rows: int | None = None) -> None:
+def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, n_train_rows: int | None = None,
+                  custom: dict[tuple[str, str], Any] | None = None) -> None:
+    """Compile for the heads; `custom` maps (kind, name) to the resolved custom losses and metrics."""
+    from dlrun.model.custom import fresh
+
+    custom = custom or {}
+
+    def loss_of(head: OutputHead):
+        return fresh(custom[("loss", head.loss)]) if ("loss", head.loss) in custom else head.loss
+
+    def metrics_of(head: OutputHead) -> list:
+        return [fresh(custom[("metric", m)]) if ("metric", m) in custom else m for m in head.metrics]
+
     try:
         optimizer = make_optimizer(spec)
     except (TypeError, ValueError) as exc:
@@ -34,10 +46,10 @@ def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, 
         raise SpecError([Problem(loc.file, loc.line, loc.col, "optimizer",
                                  f"the optimizer cannot be made with these arguments: {exc}")]) from None
     if len(heads) == 1:
-        loss, metrics, weights = heads[0].loss, heads[0].metrics, None
+        loss, metrics, weights = loss_of(heads[0]), metrics_of(heads[0]), None
     else:
-        loss = [h.loss for h in heads]
-        metrics = [h.metrics for h in heads]
+        loss = [loss_of(h) for h in heads]
+        metrics = [metrics_of(h) for h in heads]
         weights = [h.loss_weight for h in heads]
     steps = 1
     if spec.training.fast_input and n_train_rows:
@@ -48,12 +60,16 @@ def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, 
                   jit_compile=False)
 
 
-def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list, start_epoch: int = 0):
+def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list, start_epoch: int = 0,
+        class_weight: dict[int, float] | None = None):
     """model.fit with the spec's epochs, batch size and shuffling; returns the Keras History.
 
     With training.fast_input (the default) the arrays go through the tf.data pipeline of
     train/pipeline.py; otherwise straight into model.fit, as a hand-written script does.
     `start_epoch` > 0 continues a resumed run (epochs before it are already done).
+    `class_weight` (by class code) goes to Keras in both paths: for a tf.data dataset of (x, y)
+    with a single y, Keras 3 turns it into per-row sample weights itself (sparse codes, one-hot
+    rows and a binary 0/1 column alike), so the pipeline needs no change.
     """
     training = spec.training
     if training.fast_input:
@@ -66,6 +82,8 @@ def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: li
                                     training.epochs, start_epoch)
         val_ds = None if validation is None else array_dataset(*validation, max(EVAL_BATCH, training.batch_size))
         return model.fit(train_ds, validation_data=val_ds, epochs=training.epochs, initial_epoch=start_epoch,
-                         steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
+                         steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False,
+                         class_weight=class_weight)
     return model.fit(x_train, y_train, validation_data=validation, epochs=training.epochs, initial_epoch=start_epoch,
-                     batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks, verbose=0)
+                     batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks, verbose=0,
+                     class_weight=class_weight)
