@@ -9,10 +9,9 @@ configs/imbalanced_binary.yaml.
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
+
+from rows_csv import write_rows
 
 ROWS, POSITIVE_SHARE, SHIFT = 400, 0.05, 2.2
 
@@ -32,11 +31,7 @@ def make(seed: int = 13) -> list[dict]:
 
 def main() -> None:
     rows = make()
-    path = Path(__file__).with_name("imbalanced.csv")
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_rows(rows, "imbalanced.csv")
     print(f"wrote {path} ({len(rows)} rows, {sum(r['fraud'] for r in rows)} positives)")
 
 

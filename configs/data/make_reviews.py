@@ -9,10 +9,9 @@ by which words appear and the helpful votes) and `stars` (a regression target). 
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
+
+from rows_csv import write_rows
 
 ROWS, LENGTH, VOCAB = 600, 12, 40
 GOOD, BAD = range(3, 9), range(9, 15)   # word ids that push the sentiment up or down
@@ -39,11 +38,7 @@ def make(seed: int = 7) -> list[dict]:
 
 def main() -> None:
     rows = make()
-    path = Path(__file__).with_name("reviews.csv")
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_rows(rows, "reviews.csv")
     print(f"wrote {path} ({len(rows)} rows)")
 
 

@@ -10,10 +10,9 @@ empty when the article has none). Run:
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
+
+from rows_csv import write_rows
 
 ROWS = 400
 TAGS = ("sports", "politics", "tech")
@@ -39,11 +38,7 @@ def make(seed: int = 11) -> list[dict]:
 
 def main() -> None:
     rows = make()
-    path = Path(__file__).with_name("tags.csv")
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_rows(rows, "tags.csv")
     print(f"wrote {path} ({len(rows)} rows)")
 
 
