@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +35,15 @@ callbacks:
   early_stopping: {monitor: val_loss, patience: 3}
   model_checkpoint: {monitor: val_accuracy}
 """
+
+
+def dotfiles(folder: Path) -> list[str]:
+    """Files whose name starts with '.' anywhere under folder (where atomic temp files live)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.is_file())
+
+
+def write_dedented(path: Path, text: str) -> Path:
+    """Write `text`, dedented, to `path` (making its folder); returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path

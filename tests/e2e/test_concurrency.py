@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
+from tests.support import dotfiles, write_dedented
 
 pytestmark = pytest.mark.slow  # every test here starts dlrun processes
 
@@ -54,21 +55,10 @@ def _env() -> dict:
             "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
-def _dotfiles(folder: Path) -> list[str]:
-    """Files whose name starts with '.' anywhere under folder (where atomic temp files live)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.is_file())
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
 # ---- concurrent runs never share a folder --------------------------------------------------------
 
 def test_sixteen_concurrent_train_processes_on_one_runs_dir_all_complete_in_distinct_folders(tmp_path):
-    config = _write(tmp_path / "tiny.yaml", TINY_IRIS)
+    config = write_dedented(tmp_path / "tiny.yaml", TINY_IRIS)
     runs = tmp_path / "runs"
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -105,7 +95,7 @@ def test_sixteen_concurrent_train_processes_on_one_runs_dir_all_complete_in_dist
         assert info["status"] == "completed", (folder.name, info.get("error"))
         assert info["run_id"] == folder.name and info["name"] == "same"
         assert (folder / "model.keras").is_file() and (folder / "metrics.json").is_file()
-    assert _dotfiles(runs) == []
+    assert dotfiles(runs) == []
 
 
 # ---- a run killed mid-training leaves every artifact complete ------------------------------------
@@ -124,7 +114,7 @@ def _wait_for_epochs(path: Path, proc: subprocess.Popen, epochs: int, timeout: f
 
 
 def test_run_killed_mid_training_leaves_every_artifact_complete_and_parseable(tmp_path):
-    config = _write(tmp_path / "long.yaml", LONG_IRIS)
+    config = write_dedented(tmp_path / "long.yaml", LONG_IRIS)
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "dlrun", "train", str(config), "--runs-dir", str(runs)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), cwd=tmp_path)
@@ -178,6 +168,6 @@ def test_run_killed_mid_training_leaves_every_artifact_complete_and_parseable(tm
         assert archive.testzip() is None and "config.json" in archive.namelist()
 
     # temp files a SIGKILL interrupted may stay; they are never a target and look like temp files
-    for name in _dotfiles(run):
+    for name in dotfiles(run):
         base = Path(name).name
         assert base.startswith(".") and (base.endswith(".tmp") or base.endswith(".tmp.keras")), name

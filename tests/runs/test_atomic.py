@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -18,18 +17,7 @@ from pathlib import Path
 import pytest
 
 from dlrun.runs.atomic import write_bytes, write_csv, write_json, write_text
-from tests.support import ROOT
-
-
-def _dotfiles(folder: Path) -> list[str]:
-    """Files whose name starts with '.' anywhere under folder (where atomic temp files live)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.is_file())
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
+from tests.support import ROOT, dotfiles, write_dedented
 
 
 # ---- a failed write keeps the old file and leaves no temp file ----------------------------------
@@ -42,7 +30,7 @@ def test_write_json_that_cannot_serialise_keeps_the_old_file_and_no_temp(tmp_pat
         write_json(target, {"status": "completed", "bad": object()})
     assert target.read_bytes() == before
     assert json.loads(before) == {"status": "running", "epoch": 3}
-    assert _dotfiles(tmp_path) == []
+    assert dotfiles(tmp_path) == []
 
 
 def test_write_bytes_failing_after_the_temp_file_is_open_keeps_the_old_file_and_no_temp(tmp_path):
@@ -51,7 +39,7 @@ def test_write_bytes_failing_after_the_temp_file_is_open_keeps_the_old_file_and_
     with pytest.raises(TypeError):
         write_bytes(target, "text is not bytes")  # fails inside the write, after mkstemp
     assert target.read_bytes() == b"old complete content"
-    assert _dotfiles(tmp_path) == []
+    assert dotfiles(tmp_path) == []
 
 
 def test_write_csv_with_bad_rows_keeps_the_old_file_and_no_temp(tmp_path):
@@ -61,7 +49,7 @@ def test_write_csv_with_bad_rows_keeps_the_old_file_and_no_temp(tmp_path):
     with pytest.raises((AttributeError, TypeError)):
         write_csv(target, [{"epoch": 1, "loss": 0.5}, ["not", "a", "row"]], ["epoch", "loss"])
     assert target.read_text() == before == "epoch,loss\n1,0.5\n"
-    assert _dotfiles(tmp_path) == []
+    assert dotfiles(tmp_path) == []
 
 
 @pytest.mark.slow  # a child process
@@ -69,7 +57,7 @@ def test_write_that_runs_out_of_file_size_mid_write_keeps_the_old_file_and_no_te
     """A real short write: RLIMIT_FSIZE makes the kernel refuse the payload part-way (EFBIG)."""
     target = tmp_path / "metrics.json"
     write_json(target, {"old": True})
-    child = _write(tmp_path / "child.py", f"""
+    child = write_dedented(tmp_path / "child.py", f"""
         import errno, resource, signal, sys
         from dlrun.runs.atomic import write_bytes
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -85,10 +73,10 @@ def test_write_that_runs_out_of_file_size_mid_write_keeps_the_old_file_and_no_te
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["refused", "EFBIG"]
     assert json.loads(target.read_text()) == {"old": True}
-    assert _dotfiles(tmp_path) == []
+    assert dotfiles(tmp_path) == []
 
 
-def test_atomic_write_gets_the_same_permissions_as_a_plain_write(tmp_path):
+def test_atomic_write_gets_the_same_permissions_as_a_plainwrite_dedented(tmp_path):
     import stat
 
     old = os.umask(0o022)
@@ -137,7 +125,7 @@ def _check_complete(target: Path, context: str) -> int:
 
 @pytest.mark.slow  # six child processes, each killed
 def test_writer_killed_at_random_moments_never_leaves_a_partial_target(tmp_path):
-    script = _write(tmp_path / "writer.py", WRITER)
+    script = write_dedented(tmp_path / "writer.py", WRITER)
     target = tmp_path / "out" / "artifact.json"
     write_json(target, {"i": -1, "n": 0, "sha": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
                         "pad": ""})
@@ -193,4 +181,4 @@ def test_readers_never_see_a_partial_file_while_threads_rewrite_it(tmp_path):
         t.join()
     assert errors == []
     assert reads[0] > 0
-    assert _dotfiles(tmp_path) == []
+    assert dotfiles(tmp_path) == []
