@@ -99,6 +99,16 @@ def import_modules(names: list[str], base_dir: Path | None = None) -> list:
     return modules
 
 
+def is_registered(obj: Any) -> bool:
+    """Whether keras.saving can name `obj` and find it again by that name (so a saved model reloads)."""
+    import keras
+
+    try:
+        return keras.saving.get_registered_object(keras.saving.get_registered_name(obj)) is obj
+    except Exception:  # noqa: BLE001 - not something keras.saving can name
+        return False
+
+
 def layer_class(path: tuple, class_name: str, modules: list):
     """A layer class by name: keras.layers first, then the spec's imported modules."""
     import keras
@@ -110,8 +120,7 @@ def layer_class(path: tuple, class_name: str, modules: list):
             if isinstance(candidate, type) and issubclass(candidate, keras.layers.Layer):
                 cls = candidate
                 break
-    if cls is not None and not hasattr(keras.layers, class_name) and \
-            keras.saving.get_registered_object(keras.saving.get_registered_name(cls)) is not cls:
+    if cls is not None and not hasattr(keras.layers, class_name) and not is_registered(cls):
         raise BuildError((*path, class_name), f"custom layer '{class_name}' is not registered: decorate it with "
                                               f"@keras.saving.register_keras_serializable() so the saved model can be "
                                               f"loaded again")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dlrun.model.build import is_registered
 from dlrun.spec.catalog import catalog, is_known, suggest
 from dlrun.spec.outputs import OutputHead
 
@@ -31,15 +32,6 @@ def _registered_in(modules: list) -> dict[str, Any]:
     return out
 
 
-def _is_registered(obj: Any) -> bool:
-    import keras
-
-    try:
-        return keras.saving.get_registered_object(keras.saving.get_registered_name(obj)) is obj
-    except Exception:  # noqa: BLE001 - not something keras.saving can name
-        return False
-
-
 def _resolve(kind: str, name: str, modules: list, registered: dict[str, Any]) -> tuple[Any, str | None]:
     """(object, None) for a name the modules or Keras provide, else (None, message)."""
     import keras
@@ -49,7 +41,7 @@ def _resolve(kind: str, name: str, modules: list, registered: dict[str, Any]) ->
         for module in modules:
             candidate = getattr(module, name, None)
             if callable(candidate):
-                if not _is_registered(candidate):
+                if not is_registered(candidate):
                     return None, (f"custom {kind} '{name}' in {module.__name__} is not registered: decorate it with "
                                   f"@keras.saving.register_keras_serializable()")
                 obj = candidate
