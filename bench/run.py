@@ -54,10 +54,10 @@ def _latest(runs_dir: str) -> Path:
     return sorted(Path(runs_dir).iterdir())[-1]
 
 
-def dlrun_train(config: str):
+def dlrun_train(config: str, *options: str):
     def run():
         runs = _runs_dir()
-        result = measure([*DLRUN, "train", config, "--runs-dir", runs])
+        result = measure([*DLRUN, "train", config, "--runs-dir", runs, *options])
         run_dir = _latest(runs)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         info = json.loads((run_dir / "run.json").read_text())
@@ -67,19 +67,22 @@ def dlrun_train(config: str):
     return run
 
 
-def dlrun_kfold(config: str, jobs: int):
+def dlrun_kfold(config: str, jobs: int, *options: str):
     def run():
         runs = _runs_dir()
-        result = measure([*DLRUN, "kfold", config, "--runs-dir", runs, "--jobs", str(jobs)])
+        result = measure([*DLRUN, "kfold", config, "--runs-dir", runs, "--jobs", str(jobs), *options])
         summary = json.loads((_latest(runs) / "summary.json").read_text())
         result.update(accuracy=summary["stats"]["accuracy"]["mean"], accuracy_std=summary["stats"]["accuracy"]["std"])
         return result
     return run
 
 
-def script(path: str, *args: str):
+def script(path: str, *args: str, jax: bool = False):
+    """A hand-written baseline; with `jax`, its JAX-backend twin (the same script on KERAS_BACKEND=jax)."""
     def run():
-        result = measure([*PY, str(ROOT / "bench" / "scripts" / path), *args])
+        scripts = ROOT / "bench" / "scripts"
+        command = [str(scripts / "jax_twin.py"), path] if jax else [str(scripts / path)]
+        result = measure([*PY, *command, *args])
         payload = json.loads(result["stdout"].strip().splitlines()[-1])
         result.update(accuracy=payload.get("accuracy", payload.get("accuracy_mean")),
                       accuracy_std=payload.get("accuracy_std"), fit_seconds=payload.get("fit_seconds"),
@@ -94,13 +97,23 @@ def plain(command: list[str]):
     return run
 
 
+JAX = ("--backend", "jax")
 CASES = {
-    "iris_kfold": ("iris 10-fold stratified x 100 epochs, batch 5 (dlrun --jobs 2)",
-                   dlrun_kfold("configs/iris_kfold.yaml", 2), script("iris_kfold_keras.py")),
+    "iris_kfold": ("iris 10-fold stratified x 100 epochs, batch 5 (dlrun --jobs 1)",
+                   dlrun_kfold("configs/iris_kfold.yaml", 1), script("iris_kfold_keras.py")),
+    "iris_kfold_jobs2": ("iris 10-fold, dlrun --jobs 2",
+                         dlrun_kfold("configs/iris_kfold.yaml", 2), script("iris_kfold_keras.py")),
     "digits": ("digits MLP holdout, 30 epochs, batch 32 (whole command)",
                dlrun_train("configs/digits_mlp.yaml"), script("digits_mlp_keras.py")),
     "synthetic": ("synthetic 200,000 x 50, MLP 256-256, 3 epochs, batch 256",
                   dlrun_train("bench/configs/synthetic.yaml"), script("synthetic_keras.py", str(SYNTHETIC))),
+    "iris_kfold_jax": ("JAX: iris 10-fold (dlrun --jobs 1 --backend jax vs the script on JAX)",
+                       dlrun_kfold("configs/iris_kfold.yaml", 1, *JAX), script("iris_kfold_keras.py", jax=True)),
+    "digits_jax": ("JAX: digits MLP holdout (whole command)",
+                   dlrun_train("configs/digits_mlp.yaml", *JAX), script("digits_mlp_keras.py", jax=True)),
+    "synthetic_jax": ("JAX: synthetic 200,000 x 50",
+                      dlrun_train("bench/configs/synthetic.yaml", *JAX),
+                      script("synthetic_keras.py", str(SYNTHETIC), jax=True)),
     "help": ("dlrun --help", plain([*DLRUN, "--help"]), None),
     "validate": ("dlrun validate configs/digits_mlp.yaml", plain([*DLRUN, "validate", "configs/digits_mlp.yaml"]), None),
 }
@@ -162,7 +175,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--runs", type=int, default=3, help="runs of each command per case (medians are shown)")
     args = parser.parse_args()
-    if "synthetic" in args.cases and not SYNTHETIC.is_file():
+    if any(case.startswith("synthetic") for case in args.cases) and not SYNTHETIC.is_file():
         subprocess.run([*PY, str(ROOT / "bench" / "make_synthetic.py"), str(SYNTHETIC)], check=True)
     rows = [run_case(name, args.runs) for name in args.cases]
     (ROOT / "bench" / "results.json").write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"),

@@ -42,13 +42,16 @@ NewRunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Where th
                                                                        "(default: output.runs_dir, 'runs').")]
 RunName = Annotated[Optional[str], typer.Option("--name", help="Run name (default: the spec's name).")]
 Smoke = Annotated[bool, typer.Option("--smoke", help="Quick end-to-end check: a small sample of rows, 1 epoch.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show TensorFlow's own log messages.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the backend's own log messages.")]
 Sets = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec value: KEY.PATH=VALUE (repeatable).")]
 Resume = Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (id, prefix, path or "
                                                                 "'latest'): train from its last finished epoch, "
                                                                 "kfold from its first unfinished fold.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Folds run in parallel processes "
-                                                        "(TensorFlow threads divided among them).")]
+                                                        "(the backend's threads divided among them).")]
+Backend = Annotated[Optional[str], typer.Option("--backend", help="Keras backend: tensorflow or jax (default: the "
+                                                                  "spec's training.backend; for a run, the one it "
+                                                                  "was trained on).")]
 RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs directory to look in.")]
 RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, a run folder path, or 'latest'.",
                                        show_default=False)]
@@ -79,9 +82,12 @@ def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _overrides(set_: list[str] | None, runs_dir: Path | None, name: str | None, smoke: bool) -> list[str]:
+def _overrides(set_: list[str] | None, runs_dir: Path | None, name: str | None, smoke: bool,
+               backend: str | None = None) -> list[str]:
     """--set values plus the options that are spec values in disguise."""
     overrides = list(set_ or [])
+    if backend is not None:
+        overrides.append(f"training.backend={json.dumps(backend)}")
     if runs_dir is not None:
         overrides.append(f"output.runs_dir={json.dumps(str(runs_dir))}")
     if name is not None:
@@ -130,14 +136,15 @@ def validate(
 @app.command()
 @reports_errors
 def train(config: ConfigOrResume = None, set_: Sets = None, resume: Resume = None, allow_changed: AllowChanged = False,
-          runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, verbose: Verbose = False) -> None:
+          runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, backend: Backend = None,
+          verbose: Verbose = False) -> None:
     """Train the experiment, evaluate it on held-out data, and write a run directory."""
     _quiet(verbose)
     from dlrun.protocols.holdout import train_or_resume
     from dlrun.report.console import TrainConsole, train_summary
 
     with TrainConsole(out) as console:
-        result = train_or_resume(config, _overrides(set_, runs_dir, name, smoke), console, resume=resume,
+        result = train_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend), console, resume=resume,
                                  runs_dir=runs_dir, allow_changed=allow_changed, smoke=smoke)
     out.print(train_summary(result))
 
@@ -146,14 +153,14 @@ def train(config: ConfigOrResume = None, set_: Sets = None, resume: Resume = Non
 @reports_errors
 def kfold(config: ConfigOrResume = None, set_: Sets = None, jobs: Jobs = 1, resume: Resume = None,
           allow_changed: AllowChanged = False, runs_dir: NewRunsDir = None, name: RunName = None,
-          smoke: Smoke = False, verbose: Verbose = False) -> None:
+          smoke: Smoke = False, backend: Backend = None, verbose: Verbose = False) -> None:
     """Cross-validate: k-fold, stratified, repeated, group or time-series folds, with mean, std and 95% CI."""
     _quiet(verbose)
     from dlrun.protocols.kfold import kfold_or_resume
     from dlrun.report.console import fold_line
     from dlrun.report.runs_view import kfold_panel
 
-    result = kfold_or_resume(config, _overrides(set_, runs_dir, name, smoke), resume=resume, runs_dir=runs_dir,
+    result = kfold_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend), resume=resume, runs_dir=runs_dir,
                              jobs=jobs, allow_changed=allow_changed, smoke=smoke,
                              on_fold=lambda fold, total: out.print(fold_line(fold, total), highlight=False))
     out.print(kfold_panel(result))
@@ -168,6 +175,7 @@ def evaluate(
     split: Annotated[str, typer.Option("--split", help="Which part of the run's own split: test, validation or train.")] = "test",
     runs_dir: RunsDir = Path("runs"),
     as_json: Json = False,
+    backend: Backend = None,
     verbose: Verbose = False,
 ) -> None:
     """Re-evaluate a finished run (or evaluate it on new data); writes evaluations/<timestamp>/."""
@@ -176,7 +184,7 @@ def evaluate(
     from dlrun.report.runs_view import evaluation_panel
     from dlrun.runs.lookup import resolve_run
 
-    results = evaluate_any(resolve_run(run, runs_dir), data, split)
+    results = evaluate_any(resolve_run(run, runs_dir), data, split, backend)
     if as_json:
         documents = [{**r.document, "folder": str(r.folder)} for r in results]
         return _print_json(documents[0] if len(documents) == 1 else documents)
@@ -192,6 +200,7 @@ def predict(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the predictions to this CSV "
                                                                           "(default: print them).")] = None,
     runs_dir: RunsDir = Path("runs"),
+    backend: Backend = None,
     verbose: Verbose = False,
 ) -> None:
     """Predict new rows with a run's model and preprocessing (classes and probabilities, or values)."""
@@ -199,7 +208,7 @@ def predict(
     from dlrun.inference.predict import predict as predict_rows
     from dlrun.runs.lookup import resolve_run
 
-    table = predict_rows(resolve_run(run, runs_dir), data, output)
+    table = predict_rows(resolve_run(run, runs_dir), data, output, backend)
     if output is None:
         sys.stdout.write(table.to_csv(index=False))
     else:

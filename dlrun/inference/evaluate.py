@@ -16,7 +16,7 @@ from dlrun.data.multilabel import regroup, source_columns
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
-from dlrun.model.io import load_model, predict_outputs
+from dlrun.model.io import predict_outputs
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 
@@ -57,14 +57,15 @@ def _new_folder(run: RunDir) -> Path:
     raise UserError(f"cannot make a new evaluation folder in {base}")  # pragma: no cover
 
 
-def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> EvaluationResult:
-    """Evaluate a finished run's model and write the report."""
+def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend: str | None = None) -> EvaluationResult:
+    """Evaluate a finished run's model and write the report (on `backend`, default: the run's own)."""
     from dlrun.report.analysis import audit_data, diagnose_fit
     from dlrun.report.evaluation import score_outputs, write_evaluation
 
     if part not in PARTS:
         raise UserError(f"--split must be one of {', '.join(PARTS)}, not '{part}'")
     saved = load_saved_run(run)
+    backend = saved.use_backend(backend)
     spec, notes = saved.spec, []
     if data is not None:
         dataset = load_file_dataset(Path(data), saved)
@@ -98,31 +99,32 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test") -> Evalu
     x = saved.preprocessor.transform(features, where=where)
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
     truths = {name: enc.encode(dataset.targets[name][rows]) for name, enc in saved.targets.items()}
-    model = load_model(run.path, spec.imports, saved.data_dir)
-    raw = predict_outputs(model, inputs)
+    raw = predict_outputs(saved.model(backend), inputs)
     per_output = score_outputs(raw, saved.heads, saved.targets, truths, saved.baselines)
     history = artifacts.read_history(run.path)
     info = saved.info
     summary = {"run_id": run.run_id, "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "data": str(Path(data).resolve()) if data is not None else spec.data.source,
                "task": {n: t.task for n, t in saved.targets.items()},
-               "fit": diagnose_fit(history, info.get("best_epoch")), "audit": audit, "notes": notes}
+               "fit": diagnose_fit(history, info.get("best_epoch")), "audit": audit, "notes": notes,
+               "backend": backend}
     folder = _new_folder(run)
     document = write_evaluation(folder, summary, part_name, per_output, raw, saved.heads, saved.targets, truths,
                                 history or None)
     return EvaluationResult(run, folder, part_name, document, notes)
 
 
-def evaluate_any(run: RunDir, data: Path | None = None, part: str = "test") -> list[EvaluationResult]:
+def evaluate_any(run: RunDir, data: Path | None = None, part: str = "test",
+                 backend: str | None = None) -> list[EvaluationResult]:
     """Evaluate a holdout run, or a k-fold run through the models it kept: its final model
     (split.final_model) or else each fold's model on that fold's held-out rows (output.fold_models)."""
     if run.read_info().get("kind") != "kfold":
-        return [evaluate(run, data, part)]
+        return [evaluate(run, data, part, backend)]
     final = artifacts.final_folder(run.path)
     if artifacts.has_model(final):
-        return [evaluate(RunDir(final), data, part)]
+        return [evaluate(RunDir(final), data, part, backend)]
     folds = [p for p in artifacts.fold_folders(run.path) if artifacts.has_model(p)]
     if not folds:
         raise UserError(f"k-fold run {run.run_id} kept no model to evaluate: run it with split.final_model: true "
                         f"or output.fold_models: true")
-    return [evaluate(RunDir(p), data, part) for p in folds]
+    return [evaluate(RunDir(p), data, part, backend) for p in folds]

@@ -15,7 +15,7 @@ from dlrun.errors import DataError
 from dlrun.report.metrics import probabilities
 from dlrun.report.multilabel_metrics import predicted_sets
 from dlrun.inference.saved_run import load_saved_run
-from dlrun.model.io import load_model, predict_outputs
+from dlrun.model.io import predict_outputs
 from dlrun.runs.atomic import write_text
 from dlrun.runs.rundir import RunDir
 
@@ -35,9 +35,11 @@ def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str],
     return frame[expected]
 
 
-def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame:
-    """A table of predictions: for each output, the predicted class and its probabilities, or the value."""
+def predict(run: RunDir, data: Path, output: Path | None = None, backend: str | None = None) -> pd.DataFrame:
+    """A table of predictions: for each output, the predicted class and its probabilities, or the value
+    (on `backend`, default: the one the run was trained on)."""
     saved = load_saved_run(run)
+    backend = saved.use_backend(backend)
     data = Path(data)
     pre = saved.preprocessor
     if pre.kind == "table":
@@ -58,7 +60,7 @@ def predict(run: RunDir, data: Path, output: Path | None = None) -> pd.DataFrame
             raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
     x = pre.transform(features, where=str(data))
     inputs = model_inputs(x, saved.spec.model, pre, saved.infos)
-    raw = predict_outputs(load_model(run.path, saved.spec.imports, saved.data_dir), inputs)
+    raw = predict_outputs(saved.model(backend), inputs)
     table = pd.DataFrame(index=range(len(x)))
     for head, values in zip(saved.heads, raw):
         encoder = saved.targets[head.target]

@@ -12,7 +12,7 @@ from dlrun.data.inputs import InputInfo
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.data.split import Splits
 from dlrun.data.targets import TargetEncoder
-from dlrun.errors import RunLookupError
+from dlrun.errors import RunLookupError, UserError
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.load import validate_saved
@@ -34,6 +34,26 @@ class SavedRun:
     @property
     def data_dir(self) -> Path:
         return Path(self.info.get("data_dir", "."))
+
+    def use_backend(self, requested: str | None = None) -> str:
+        """Start the Keras backend to score this run on (before anything imports Keras): `requested`
+        (--backend) or the one it was trained on; a backend that is not installed is a UserError."""
+        from dlrun.model.backend import activate
+        from dlrun.spec.backends import missing_backend
+
+        name = requested or self.spec.training.backend
+        problem = missing_backend(name)
+        if problem:
+            hint = "" if requested else ", or pass --backend with one that is (a model runs on either)"
+            raise UserError(f"run {self.run.run_id} is scored on {name}: {problem}{hint}")
+        activate(name)
+        return name
+
+    def model(self, backend: str):
+        """The run's final model on `backend` (see `use_backend`)."""
+        from dlrun.model.io import load_model
+
+        return load_model(self.run.path, self.spec.imports, self.data_dir, backend)
 
     def splits(self) -> Splits:
         return Splits.from_json(artifacts.read_splits(self.run.path))

@@ -27,12 +27,13 @@ def save_final_model(model, folder: Path) -> None:
     save_model(model, model_path(folder))
 
 
-def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = None):
-    """The final model of a run folder, loaded in Keras safe mode (no embedded code runs)."""
-    from dlrun.model.backend import import_tensorflow
+def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = None, backend: str = "tensorflow"):
+    """The final model of a run folder, loaded in Keras safe mode (no embedded code runs), on
+    `backend` (a model saved on one backend loads on the other)."""
+    from dlrun.model.backend import activate, import_keras
 
-    import_tensorflow()
-    import keras
+    activate(backend)
+    keras = import_keras()
 
     folder = Path(folder)
     if imports:  # custom layers: only the modules the spec listed, as in training

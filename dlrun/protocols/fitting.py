@@ -80,7 +80,7 @@ def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", 
 def start_info(run: RunDir, loaded: LoadedSpec, resolved: Prepared | Resolved, kind: str, smoke: bool, **more) -> None:
     spec, dataset = resolved.spec, resolved.dataset
     run.update_info(run_id=run.run_id, name=spec.name, status="running", started=now_iso(), kind=kind,
-                    spec_file=str(loaded.path), data_dir=str(loaded.base_dir), seed=spec.seed, smoke=smoke,
+                    backend=spec.training.backend, spec_file=str(loaded.path), data_dir=str(loaded.base_dir), seed=spec.seed, smoke=smoke,
                     data={"source": spec.data.source, "fingerprint": dataset.fingerprint(), "rows": dataset.n_rows,
                           **more.pop("data", {})},
                     tasks={n: t.task for n, t in resolved.targets.items()},
@@ -126,17 +126,18 @@ def run_status(run: RunDir, what: str = "training", resume_hint: str | None = No
 
 def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
                plots: bool = True, release_raw: bool = False, resume_state: dict | None = None,
-               resumable: bool = False, built: tuple | None = None) -> Fitted:
+               resumable: bool = False, built: tuple | None = None, reuse_model: bool = False) -> Fitted:
     """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
 
     With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
     only to record per-epoch curves (k-fold without an inner split, as the seeds do); no callback
     may monitor it (spec validation refuses val_* monitors when split.validation is 0).
+    `reuse_model`: see `build_compiled` (k-fold folds reuse one compiled model per process).
     """
     from dlrun.protocols.stages import build_compiled
 
     spec = prepared.spec
-    runtime, model = built or build_compiled(prepared)
+    runtime, model = built or build_compiled(prepared, reuse=reuse_model)
     from dlrun.model.io import predict_outputs, save_final_model
     from dlrun.report.analysis import diagnose_fit, empty_columns_note
     from dlrun.report.evaluation import score_outputs, write_evaluation
@@ -149,7 +150,8 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     if release_raw:  # the raw features are not needed again: free them before the fit's peak
         prepared.dataset.features = None
     has_val = len(prepared.splits.validation) > 0
-    writer = HistoryWriter(run.path, spec.callbacks.terminate_on_nan, on_epoch)
+    # a resumable run's history must keep pace with its resume state; a fold's may be written less often
+    writer = HistoryWriter(run.path, spec.callbacks.terminate_on_nan, on_epoch, every_seconds=0.0 if resumable else 2.0)
     callbacks, handles = build_callbacks(spec, run.path)
     start_epoch, stopper = 0, None
     if resumable:  # the run can be continued: state after every epoch, signals stop at an epoch end

@@ -64,8 +64,6 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     The spec is the run's own resolved spec unless `loaded` is given; a spec that differs is
     refused (listing the differing keys) unless `allow_changed`.
     """
-    from dlrun.train.resume import read_state
-
     info = run.read_info()
     if info.get("kind") != "train":
         raise UserError(f"{run.run_id} is not a `dlrun train` run; k-fold runs resume with `dlrun kfold --resume`")
@@ -76,6 +74,8 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     admit(run, resolved, allow_changed, f"the data differs from what run {run.run_id} was trained on "
                                         f"(its fingerprint changed); start a new run instead")
     prepared = prepare_rows(resolved, Splits.from_json(artifacts.read_splits(run.path)))
+    from dlrun.train.resume import read_state  # imports Keras: only once load_resolved chose the backend
+
     state = read_state(artifacts.checkpoints_folder(run.path))
     started = time.time()
     run.set_status("running", resumed=now_iso(), resumed_from_epoch=state["epoch"] if state else 0)

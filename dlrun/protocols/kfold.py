@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +43,7 @@ class KFoldResult:
     summary: dict
     final: dict | None
     skipped: list[int]         # folds already finished before a --resume
+    notes: list[str] = field(default_factory=list)  # e.g. a KERAS_BACKEND setting that was overridden
 
 
 @dataclass
@@ -55,22 +56,22 @@ class FoldJob:
 
 def run_fold(job: FoldJob) -> dict:
     """Fit one fold in its own folder; returns its held-out metrics and history. Runs in a worker
-    process when --jobs > 1 (TensorFlow's thread pools are then sized for the share of cores)."""
-    if job.threads:
-        from dlrun.model.backend import import_tensorflow
-
-        tf = import_tensorflow()
-        tf.config.threading.set_intra_op_parallelism_threads(job.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(job.threads)
+    process when --jobs > 1 (the backend's thread pools are then sized for the share of cores)."""
     fold, resolved = job.fold, job.resolved
     spec = resolved.spec
+    if job.threads:
+        from dlrun.model.backend import limit_threads
+
+        training = spec.training
+        limit_threads(training.backend, job.threads, training.device, training.deterministic)
     folder = RunDir(job.folder)
     splits = fold_splits(fold, spec.split, spec.seed, resolved.labels(), resolved.dataset.groups)
     prepared = prepare_rows(resolved, splits)
     start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat)
     write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
     with run_status(folder, f"fold {fold.number}"):
-        fitted = fit_in_dir(folder, prepared, curves_on_test=spec.split.curves, plots=False)  # the run plots averaged curves
+        fitted = fit_in_dir(folder, prepared, curves_on_test=spec.split.curves, plots=False,  # the run plots averaged curves
+                            reuse_model=True)
         folder.set_status("completed", **fitted.run_info)
     result = fitted.result
     return {"fold": fold.number, "repeat": fold.repeat, "metrics": result.metrics[result.metrics["part"]],
@@ -195,7 +196,9 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
         run.set_status("completed", seconds=round(time.time() - started, 3),
                        headline={"name": f"cv_{headline_key}", "value": stats.get("mean")},
                        summary={f"cv_{headline_key}_mean": stats.get("mean"), f"cv_{headline_key}_std": stats.get("std")})
-    return KFoldResult(run, ordered, summary, final, skipped)
+    from dlrun.model.backend import activation_notes
+
+    return KFoldResult(run, ordered, summary, final, skipped, activation_notes())
 
 
 def _headline_key(summary: dict) -> str:

@@ -17,7 +17,12 @@ from dlrun.spec.yamlsource import dotted
 
 def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
     """Load the data and fill in the task defaults (output activation, loss, metrics);
-    a head that does not fit its target is a located spec error."""
+    a head that does not fit its target is a located spec error. The spec's Keras backend is
+    chosen first: loading a keras: dataset imports Keras."""
+    from dlrun.model.backend import activate
+
+    training = loaded.spec.training
+    activate(training.backend, training.device, training.deterministic)
     resolved = load_data(loaded)
     data, found = resolve_for_data(loaded.data, resolved.targets)
     if found:
@@ -38,16 +43,49 @@ def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
     return prepare_rows(resolved, splits)
 
 
-def build_compiled(prepared: Prepared) -> tuple:
+# The last model compiled with reuse=True in this process, by what it was compiled from, with
+# the variable values it started with: {key: (model, arrays)}.
+_reusable: dict = {}
+
+
+def _compile_key(prepared: Prepared) -> str:
+    """Everything a compiled model depends on: the spec less what only the fit reads (epochs,
+    callbacks, split, output), the input shapes, the output heads and the steps per execution."""
+    import json
+
+    from dlrun.train.pipeline import steps_per_execution
+
+    spec = prepared.spec
+    shaping = spec.model_dump(mode="json", exclude={"name": True, "output": True, "callbacks": True, "split": True,
+                                                     "training": {"epochs"}})
+    steps = steps_per_execution(len(prepared.fit_rows), spec.training.batch_size) if spec.training.fast_input else 1
+    inputs = {name: [list(info.shape), info.dtype] for name, info in prepared.infos.items()}
+    return json.dumps([shaping, inputs, [h.to_json() for h in prepared.heads], steps], sort_keys=True, default=str)
+
+
+def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
     """(runtime facts, compiled model) for a prepared spec; spec mistakes become located errors.
-    The spec's `imports:` are imported once, here."""
+    The spec's `imports:` are imported once, here.
+
+    With `reuse` (k-fold folds), a model compiled for the same key earlier in this process is
+    reset to the variable values it started with — weights, dropout seeds, optimizer state —
+    which are exactly those a fresh build from the same seed would have, and returned instead of
+    a new one: no rebuild and no retracing of its train function for every fold.
+    """
     from dlrun.model.build import BuildError, build_model, import_modules
     from dlrun.model.custom import custom_objects
     from dlrun.train.fit import compile_model
     from dlrun.train.runtime import setup_runtime
 
     spec, loaded = prepared.spec, prepared.loaded
-    runtime = setup_runtime(spec.training, spec.seed)  # imports TensorFlow first, quietly
+    runtime = setup_runtime(spec.training, spec.seed, spec.callbacks.tensorboard)  # imports the backend first, quietly
+    from dlrun.train.resume import model_arrays, restore_model
+
+    key = _compile_key(prepared) if reuse else None
+    if key is not None and key in _reusable:
+        model, arrays = _reusable[key]
+        restore_model(model, {"array_data": arrays})
+        return runtime, model
     try:
         modules = import_modules(list(spec.imports), loaded.base_dir)
         model = build_model(spec.model, prepared.infos, spec.name, modules)
@@ -58,4 +96,8 @@ def build_compiled(prepared: Prepared) -> tuple:
     if found:
         raise loaded.error(found)
     compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)
+    if key is not None:
+        model.optimizer.build(model.trainable_variables)  # so its starting state can be kept too
+        _reusable.clear()
+        _reusable[key] = (model, model_arrays(model))
     return runtime, model

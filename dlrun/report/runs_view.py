@@ -34,9 +34,14 @@ def _duration(info: dict) -> str:
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
 
 
+def backend_of(info: dict) -> str:
+    """The Keras backend a run used (runs from before backends were recorded ran on TensorFlow)."""
+    return str(info.get("backend") or info.get("runtime", {}).get("backend") or "tensorflow")
+
+
 def runs_table(runs: list[dict]) -> Table:
     table = Table(show_header=True, header_style="bold", title=f"{len(runs)} run(s)")
-    for column in ("id", "name", "status", "started", "duration", "headline"):
+    for column in ("id", "name", "status", "backend", "started", "duration", "headline"):
         table.add_column(column, justify="right" if column in ("duration", "headline") else "left",
                          no_wrap=column in ("id", "status"))
     for info in runs:
@@ -44,7 +49,8 @@ def runs_table(runs: list[dict]) -> Table:
         headline = info.get("headline") or {}
         shown = f"{headline.get('name', '')} {fmt(headline.get('value'))}" if headline else "—"
         table.add_row(info.get("run_id", "?"), str(info.get("name", "?")),
-                      f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", str(info.get("started", "—"))[:19],
+                      f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", backend_of(info),
+                      str(info.get("started", "—"))[:19],
                       _duration(info), shown)
     return table
 
@@ -66,6 +72,8 @@ def run_card(info: dict, metrics: dict | None) -> Panel:
     runtime = info.get("runtime", {})
     if runtime:
         table.add_row("device", f"{runtime.get('device')}  deterministic={runtime.get('deterministic')}")
+    version = runtime.get("backend_version")
+    table.add_row("backend", backend_of(info) + (f" {version}" if version else ""))
     if info.get("epochs_run") is not None:
         table.add_row("epochs", f"{info['epochs_run']} run, best {info.get('best_epoch')}")
     if metrics:
@@ -103,7 +111,8 @@ def comparison(runs: list[tuple[dict, dict | None, Path]]) -> Group:
         metrics_table.add_column(info.get("run_id", "?"), justify="right")
     rows: dict[str, list] = {}
     for index, (info, metrics, _) in enumerate(runs):
-        values = {"status": info.get("status"), "epochs run": info.get("epochs_run"), "best epoch": info.get("best_epoch")}
+        values = {"status": info.get("status"), "backend": backend_of(info), "epochs run": info.get("epochs_run"),
+                  "best epoch": info.get("best_epoch")}
         if metrics:
             part = metrics.get("part", "test")
             for name, result in _outputs(metrics.get(part, {})).items():
@@ -166,7 +175,8 @@ def evaluation_panel(result) -> Panel:
 
 def kfold_panel(result) -> Panel:
     """Each fold's headline metrics, then mean, sample std and 95% CI; the final model if any."""
-    return _kfold_view(result.summary, result.skipped, result.run.run_id, str(result.run.path), "completed")
+    return _kfold_view(result.summary, result.skipped, result.run.run_id, str(result.run.path), "completed",
+                       result.notes)
 
 
 def kfold_card(info: dict, summary: dict | None) -> Panel:
@@ -176,7 +186,7 @@ def kfold_card(info: dict, summary: dict | None) -> Panel:
     return _kfold_view(summary, [], info.get("run_id", "?"), info.get("path", ""), info.get("status", "?"))
 
 
-def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: str) -> Panel:
+def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: str, notes: list = ()) -> Panel:
     keys = [k for k in summary["stats"] if not k.split(".")[-1].startswith(("precision", "recall", "mse"))][:7]
     table = Table(show_header=True, header_style="bold")
     table.add_column("fold")
@@ -199,6 +209,7 @@ def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: st
         items.append(f"final model ({final['epochs']} epochs) on {final['test_rows']} test rows: {shown}")
     if path:
         items.append(f"run directory: [bold]{path}[/]")
+    items.extend(f"[yellow]note:[/] {note}" for note in notes)
     style = STATUS_STYLE.get(status, "white")
     return Panel(Group(*items), title=f"[bold {style}]{status}[/] {run_id} — {summary['protocol']}", expand=False)
 

@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("dlrun", "tensorflow", "keras", "numpy", "scikit-learn", "pandas", "pydantic")
+PACKAGES = ("dlrun", "tensorflow", "jax", "jaxlib", "keras", "numpy", "scikit-learn", "pandas", "pydantic")
 
 
 def versions() -> dict[str, str]:

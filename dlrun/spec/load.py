@@ -288,6 +288,12 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), sav
                for i, name in enumerate(spec.imports) if not _findable(name, loaded.base_dir)]
     if missing:
         raise loaded.error(missing)
+    if not saved:  # a saved run is checked where it is loaded, against the backend asked for then
+        from dlrun.spec.backends import backend_problems
+
+        problems = backend_problems(spec)
+        if problems:
+            raise loaded.error(problems)
     return loaded
 
 

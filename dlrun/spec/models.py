@@ -148,13 +148,17 @@ class TrainingSpec(Section):
     """How long and on what to train."""
 
     epochs: int = Field(10, ge=1, description="Maximum number of epochs.")
+    backend: Literal["tensorflow", "jax"] = Field("tensorflow", description="The Keras backend the run uses (set by "
+                                                  "dlrun before Keras starts; KERAS_BACKEND and keras.json are "
+                                                  "overridden). jax needs the extra: pip install \"dlrun[jax]\".")
     batch_size: int = Field(32, ge=1, description="Samples per gradient update.")
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto uses a GPU when one is present.")
     mixed_precision: bool = Field(False, description="float16 compute on GPU (ignored on CPU, with a note).")
-    deterministic: bool = Field(False, description="Ask TensorFlow for deterministic ops (slower, exactly repeatable).")
+    deterministic: bool = Field(False, description="Ask the backend for deterministic ops (slower on GPU, exactly repeatable).")
     shuffle: bool = Field(True, description="Reshuffle the training rows every epoch (seeded).")
-    fast_input: bool = Field(True, description="Feed in-memory data through a prefetched tf.data pipeline with "
-                                               "several steps per execution (false: NumPy arrays straight into fit).")
+    fast_input: bool = Field(True, description="Feed in-memory data through dlrun's seeded batch stream (tf.data on "
+                                               "TensorFlow, NumPy batches on JAX) with several steps per execution "
+                                               "(false: NumPy arrays straight into fit).")
     class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(gt=0)]] | None = Field(
         None, description="Weight each class's rows in the loss: balanced (n_rows / (n_classes · class count), from "
                           "the training part only) or {LABEL: WEIGHT, …} by class label.")

@@ -25,9 +25,11 @@ def _current_lr(model) -> float:
 
 class HistoryWriter(keras.callbacks.Callback):
     """Rewrites the run folder's history atomically after every epoch, so a crash never loses finished
-    epochs. Also stops the run when the loss turns NaN or infinite (the run is then `diverged`)."""
+    epochs (with `every_seconds`, at most that often, and at the end: for a k-fold fold, which
+    restarts whole after a crash anyway, 100 short epochs are not 100 fsyncs). Also stops the run
+    when the loss turns NaN or infinite (the run is then `diverged`)."""
 
-    def __init__(self, folder: Path, watch_nan: bool = True, on_epoch=None):
+    def __init__(self, folder: Path, watch_nan: bool = True, on_epoch=None, every_seconds: float = 0.0):
         super().__init__()
         self.folder = Path(folder)
         self.rows: list[dict] = []
@@ -36,7 +38,9 @@ class HistoryWriter(keras.callbacks.Callback):
         self.watch_nan = watch_nan
         self.diverged_epoch: int | None = None
         self.on_epoch = on_epoch
+        self.every_seconds = every_seconds
         self._started = 0.0
+        self._written = 0.0
 
     def preload(self, epochs: int) -> None:
         """Continue a resumed run's history: keep its first `epochs` rows."""
@@ -58,13 +62,20 @@ class HistoryWriter(keras.callbacks.Callback):
             if key not in self.columns:
                 self.columns.append(key)
         self.rows.append(row)
-        write_history(self.folder, self.rows, self.columns)
+        now = time.perf_counter()
+        if now - self._written >= self.every_seconds:
+            write_history(self.folder, self.rows, self.columns)
+            self._written = now
         if self.on_epoch is not None:
             self.on_epoch(row)
         loss = row.get("loss")
         if self.watch_nan and loss is not None and not math.isfinite(loss):
             self.diverged_epoch = epoch + 1
             self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.every_seconds and self.rows:
+            write_history(self.folder, self.rows, self.columns)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

@@ -56,34 +56,49 @@ def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, 
         from dlrun.train.pipeline import steps_per_execution
 
         steps = steps_per_execution(n_train_rows, spec.training.batch_size)
+    # TensorFlow: graph mode without XLA compiles faster for these models; JAX runs only compiled
+    jit = spec.training.backend == "jax"
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights, steps_per_execution=steps,
-                  jit_compile=False)
+                  jit_compile=jit)
+
+
+def _single(y):
+    return y[0] if isinstance(y, (list, tuple)) else y
 
 
 def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: list, start_epoch: int = 0,
         class_weight: dict[int, float] | None = None):
     """model.fit with the spec's epochs, batch size and shuffling; returns the Keras History.
 
-    With training.fast_input (the default) the arrays go through the tf.data pipeline of
-    train/pipeline.py; otherwise straight into model.fit, as a hand-written script does.
+    With training.fast_input (the default) the arrays go through the batch stream of
+    train/pipeline.py (tf.data on TensorFlow, NumPy batches on JAX); otherwise straight into
+    model.fit, as a hand-written script does.
     `start_epoch` > 0 continues a resumed run (epochs before it are already done).
     `class_weight` (by class code) goes to Keras in both paths: for a tf.data dataset of (x, y)
     with a single y, Keras 3 turns it into per-row sample weights itself (sparse codes, one-hot
-    rows and a binary 0/1 column alike), so the pipeline needs no change.
+    rows and a binary 0/1 column alike), so the pipeline needs no change. Keras takes no class
+    weights with a generator, so on JAX they become per-row sample weights here, by the same rule.
     """
     training = spec.training
     if training.fast_input:
         import math
 
-        from dlrun.train.pipeline import array_dataset, rows_of, training_dataset
+        from dlrun.train import pipeline
 
-        steps = math.ceil(rows_of(x_train) / training.batch_size)
-        train_ds = training_dataset(x_train, y_train, training.batch_size, training.shuffle, spec.seed,
-                                    training.epochs, start_epoch)
-        val_ds = None if validation is None else array_dataset(*validation, max(EVAL_BATCH, training.batch_size))
-        return model.fit(train_ds, validation_data=val_ds, epochs=training.epochs, initial_epoch=start_epoch,
+        steps = math.ceil(pipeline.rows_of(x_train) / training.batch_size)
+        stream = (training.batch_size, training.shuffle, spec.seed, training.epochs, start_epoch)
+        eval_batch = max(EVAL_BATCH, training.batch_size)
+        if training.backend == "jax":
+            weights = None if class_weight is None else pipeline.row_weights(_single(y_train), class_weight)
+            train_data = pipeline.numpy_batches(x_train, y_train, *stream, weights=weights)
+            val_data, class_weight, val_batch = validation, None, eval_batch
+        else:
+            train_data = pipeline.training_dataset(x_train, y_train, *stream)
+            val_data = None if validation is None else pipeline.array_dataset(*validation, eval_batch)
+            val_batch = None  # the dataset is batched already
+        return model.fit(train_data, validation_data=val_data, epochs=training.epochs, initial_epoch=start_epoch,
                          steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False,
-                         class_weight=class_weight)
+                         class_weight=class_weight, validation_batch_size=val_batch)
     return model.fit(x_train, y_train, validation_data=validation, epochs=training.epochs, initial_epoch=start_epoch,
                      batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks, verbose=0,
                      class_weight=class_weight)

@@ -1,9 +1,13 @@
-"""The fast input path: in-memory arrays fed through a prefetched tf.data pipeline.
+"""The fast input path: in-memory arrays fed as one stream of batches for all epochs.
 
-What makes it faster than `model.fit(x, y)` with NumPy arrays on small data: the arrays become
-tensors once and one pipeline serves every epoch (no per-epoch rebuilding), batches are gathered
-from a seeded index stream reshuffled every epoch, and several steps run per call into
-TensorFlow (`steps_per_execution`), which removes most of the per-batch Python overhead.
+On TensorFlow, a prefetched tf.data pipeline: the arrays become tensors once and one pipeline
+serves every epoch (no per-epoch rebuilding), batches are gathered from a seeded index stream
+reshuffled every epoch, and several steps run per call into TensorFlow (`steps_per_execution`),
+which removes most of the per-batch Python overhead. On JAX (no tf.data), a generator of NumPy
+batches with the same rule: each epoch's order depends only on (seed, epoch).
+
+Either way a resumed run sees exactly the batches an uninterrupted run would, and `--jobs`
+workers match a single process.
 """
 
 from __future__ import annotations
@@ -62,6 +66,48 @@ def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: in
     gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return gathered.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_order(n_rows: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
+    """The row order of one epoch on JAX: a permutation drawn from (seed, epoch) alone."""
+    if not shuffle:
+        return np.arange(n_rows)
+    return np.random.default_rng([seed, epoch]).permutation(n_rows)
+
+
+def row_weights(y, class_weight: dict[int, float]) -> np.ndarray:
+    """Per-row loss weights from class weights by class code, read from y as Keras reads it for
+    `class_weight` (sparse codes, one-hot rows, or a 0/1 column): rows of unlisted classes weigh 1."""
+    codes = np.asarray(y)
+    if codes.ndim > 1:
+        codes = codes.argmax(axis=-1) if codes.shape[-1] != 1 else codes.reshape(-1)
+    codes = np.round(codes).astype(np.int64)
+    table = np.ones(int(max(codes.max(initial=0), max(class_weight, default=0))) + 1, dtype=np.float32)
+    for code, weight in class_weight.items():
+        table[int(code)] = weight
+    return table[codes]
+
+
+def numpy_batches(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0,
+                  weights: np.ndarray | None = None):
+    """The batches of epochs start_epoch..epochs-1 as NumPy arrays, back to back (the JAX twin of
+    `training_dataset`); with `weights`, each batch is (x, y, sample weights)."""
+    x, y = _as_structure(x), _as_structure(y)
+    n_rows = rows_of(x)
+
+    def take(value, rows):
+        if isinstance(value, dict):
+            return {k: v[rows] for k, v in value.items()}
+        if isinstance(value, tuple):
+            return tuple(v[rows] for v in value)
+        return value[rows]
+
+    for epoch in range(start_epoch, epochs):
+        order = epoch_order(n_rows, shuffle, seed, epoch)
+        for start in range(0, n_rows, batch_size):
+            rows = order[start:start + batch_size]
+            batch = (take(x, rows), take(y, rows))
+            yield batch if weights is None else (*batch, weights[rows])
 
 
 def rows_of(x) -> int:

@@ -50,6 +50,14 @@ def _unfloat(value):
     return float(value) if isinstance(value, str) else value
 
 
+def model_arrays(model) -> dict[str, np.ndarray]:
+    """The values of the model's variables (weights and dropout seed states) and its optimizer's
+    (step count, moments, learning rate), by position: what `restore_model` puts back."""
+    arrays = {f"model_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)})
+    return arrays
+
+
 class ResumeSaver(keras.callbacks.Callback):
     """Writes the resume state at the end of every epoch (it must come after the callbacks it saves)."""
 
@@ -62,8 +70,7 @@ class ResumeSaver(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             return  # never save a diverged state as the point to resume from
-        arrays = {f"model_{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.variables)}
-        arrays.update({f"optimizer_{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.optimizer.variables)})
+        arrays = model_arrays(self.model)
         states = {}
         for callback in self.watched:
             kind = type(callback).__name__
@@ -95,7 +102,8 @@ def read_state(folder: Path) -> dict | None:
 def restore_model(model, state: dict) -> None:
     """Put the saved model and optimizer variables back (the model is built and compiled)."""
     arrays = state["array_data"]
-    model.optimizer.build(model.trainable_variables)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     for i, variable in enumerate(model.variables):
         variable.assign(arrays[f"model_{i}"])
     for i, variable in enumerate(model.optimizer.variables):

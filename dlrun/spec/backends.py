@@ -1,0 +1,39 @@
+"""The Keras backends a spec may name, and whether each is installed (checked without importing it)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+BACKENDS = ("tensorflow", "jax")
+_MODULES = {"tensorflow": "tensorflow", "jax": "jax"}
+_EXTRAS = {"tensorflow": 'pip install "dlrun" (TensorFlow is a core dependency)', "jax": 'pip install "dlrun[jax]"'}
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_backend(name: str) -> str | None:
+    """Why backend `name` cannot run here (not installed: which extra to install), or None."""
+    if name not in _MODULES:
+        return f"backend {name!r} is not one dlrun runs on; use one of: {', '.join(BACKENDS)}"
+    if not installed(_MODULES[name]):
+        return f"training.backend is {name}, but {name} is not installed here; install it with {_EXTRAS[name]}"
+    return None
+
+
+def backend_problems(spec) -> list[tuple[tuple, str]]:
+    """Environment problems of a valid spec, placed at the setting to change: its backend is not
+    installed, or a feature it asks for needs a package its backend does not bring."""
+    backend = spec.training.backend
+    problem = missing_backend(backend)
+    if problem:
+        return [(("training", "backend"), problem + ", or choose another backend")]
+    if spec.callbacks.tensorboard and backend != "tensorflow" and not installed("tensorflow"):
+        return [(("callbacks", "tensorboard"), f"TensorBoard logs are written with TensorFlow, which is not installed "
+                                               f"next to {backend}; install tensorflow or set "
+                                               f"callbacks.tensorboard: false")]
+    return []
