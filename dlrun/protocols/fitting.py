@@ -137,7 +137,9 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     from dlrun.protocols.stages import build_compiled
 
     spec = prepared.spec
+    build_started = time.perf_counter()
     runtime, model = built or build_compiled(prepared, reuse=reuse_model)
+    build_seconds = time.perf_counter() - build_started
     from dlrun.model.io import predict_outputs, save_final_model
     from dlrun.report.analysis import diagnose_fit, empty_columns_note
     from dlrun.report.evaluation import score_outputs, write_evaluation
@@ -216,7 +218,8 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     }
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets,
                                prepared.truths(part), history, spec.output.plots and plots)
-    info = {"fit_seconds": round(fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
+    info = {"fit_seconds": round(fit_seconds, 3), "build_seconds": round(build_seconds, 3), "epochs_run": len(history),
+            "best_epoch": best,
             "epoch_seconds": writer.seconds, "headline": headline(metrics, prepared)}
     empty = audit.get("empty_in_train")
     notes = runtime.get("notes", []) + ([empty_columns_note(empty)] if empty else [])

@@ -43,7 +43,8 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
     table.add_row("loss", spec.loss or "follows the task")
     table.add_row("metrics", ", ".join(spec.metrics) if spec.metrics else "follow the task")
     t = spec.training
-    table.add_row("training", f"epochs={t.epochs}  batch_size={t.batch_size}  device={t.device}  seed={spec.seed}")
+    table.add_row("training", f"epochs={t.epochs}  batch_size={t.batch_size}  backend={t.backend}  device={t.device}  "
+                              f"seed={spec.seed}")
     callbacks = [n for n in ("early_stopping", "model_checkpoint", "reduce_lr_on_plateau")
                  if getattr(spec.callbacks, n) is not None]
     table.add_row("callbacks", ", ".join(callbacks) or "none")

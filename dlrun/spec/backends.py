@@ -21,7 +21,7 @@ def missing_backend(name: str) -> str | None:
     if name not in _MODULES:
         return f"backend {name!r} is not one dlrun runs on; use one of: {', '.join(BACKENDS)}"
     if not installed(_MODULES[name]):
-        return f"training.backend is {name}, but {name} is not installed here; install it with {_EXTRAS[name]}"
+        return f"{name} is not installed here; install it with {_EXTRAS[name]}"
     return None
 
 

@@ -113,4 +113,6 @@ def numpy_batches(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, 
 def rows_of(x) -> int:
     if isinstance(x, dict):
         return len(next(iter(x.values())))
+    if isinstance(x, (list, tuple)):
+        return len(x[0])
     return len(np.asarray(x)) if not hasattr(x, "shape") else x.shape[0]
