@@ -105,6 +105,16 @@ train(load_spec(sys.argv[1], [f"output.runs_dir={sys.argv[2]}"]), on_epoch=on_ep
 """
 
 
+# a machine with Keras and JAX but no TensorFlow (a GPU image, say): importing TensorFlow fails
+NO_TENSORFLOW_TRAIN = """
+import sys
+sys.modules["tensorflow"] = None
+from dlrun.cli import main
+sys.argv = ["dlrun", "train", sys.argv[1], "--runs-dir", sys.argv[2], "--set", "training.epochs=2"]
+main()
+"""
+
+
 class Proc:
     """A started process; `done()` waits for it once and keeps (returncode, stdout, stderr)."""
 
@@ -192,6 +202,7 @@ def wave1(place) -> dict[str, Proc]:
                              "output.plots=false", "--runs-dir", place / "tf", env={**env, "KERAS_BACKEND": "torch"}),
         "kfold1": _dlrun("kfold", place / "kfold.yaml", "--jobs", "1", "--runs-dir", place / "kfold1", env=env),
         "kfold2": _dlrun("kfold", place / "kfold.yaml", "--jobs", "2", "--runs-dir", place / "kfold2", env=env),
+        "no_tensorflow": _python(NO_TENSORFLOW_TRAIN, place / "jax.yaml", place / "no_tf", env=env),
     }
     yield procs
     for proc in procs.values():
@@ -250,6 +261,13 @@ def _invoke(*args) -> str:
 
 
 # --- train --------------------------------------------------------------------------------------
+
+
+def test_a_jax_run_needs_no_tensorflow_installed(wave1, place):
+    wave1["no_tensorflow"].ok()
+    info = _info(_only_run(place / "no_tf"))
+    assert info["status"] == "completed" and info["runtime"]["backend"] == "jax"
+    assert info["epochs_run"] == 2
 
 
 def test_keras_backend_torch_in_the_environment_is_overridden_with_a_note(wave1, tf_run):
