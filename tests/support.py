@@ -47,3 +47,15 @@ def write_dedented(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def combined_output(result) -> str:
+    """stdout and stderr together, whether this Click/Typer mixes them or keeps them apart."""
+    text = result.output or ""
+    try:
+        stderr = result.stderr or ""
+    except ValueError:  # older Click: stderr not captured separately
+        stderr = ""
+    if stderr and stderr not in text:
+        text += stderr
+    return text

@@ -412,7 +412,10 @@ def test_scoring_a_jax_run_without_jax_names_the_backend_option(library_run, mon
 # --- runs, show, compare ---------------------------------------------------------------------------
 
 
-def test_runs_show_and_compare_name_each_runs_backend(library_run, tf_run, tmp_path):
+def test_runs_show_and_compare_name_each_runs_backend(library_run, tf_run, tmp_path, monkeypatch):
+    from dlrun import cli
+
+    monkeypatch.setattr(cli.out, "width", 250)  # the console's width was fixed when it was made
     runs = tmp_path / "runs"
     for run in (library_run, tf_run):
         shutil.copytree(run, runs / run.name)

@@ -20,6 +20,7 @@ from dlrun.cli import app
 from dlrun.errors import SpecError, UserError
 from dlrun.spec import load_spec
 from dlrun.spec.backends import BACKENDS, backend_problems, installed, missing_backend
+from tests.support import combined_output
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -51,13 +52,6 @@ def only_problem(caught) -> object:
     return problems[0]
 
 
-def combined_output(result) -> str:
-    text = result.output or ""
-    try:
-        stderr = result.stderr or ""
-    except ValueError:  # older Click: stderr not captured separately
-        stderr = ""
-    return text if stderr in text else text + stderr
 
 
 def hide(monkeypatch, *modules: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
+from tests.support import combined_output
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"  # tests/golden, shared by the suite
 UPDATE = os.environ.get("DLRUN_UPDATE_GOLDEN") == "1"
@@ -169,18 +170,6 @@ CASES: dict[str, Case] = {
 
 def _write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-
-
-def combined_output(result) -> str:
-    """stdout and stderr together, whether this Click/Typer mixes them or keeps them apart."""
-    text = result.output or ""
-    try:
-        stderr = result.stderr or ""
-    except ValueError:  # older Click: stderr not captured separately
-        stderr = ""
-    if stderr and stderr not in text:
-        text += stderr
-    return text
 
 
 def normalize(text: str, tmp_path: Path) -> str:
