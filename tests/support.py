@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colour codes in console output
 
 # The run most tests need: iris, a hidden layer of 8, 2 epochs (a few seconds on a CPU).
 TINY_IRIS = """
@@ -59,3 +61,10 @@ def combined_output(result) -> str:
     if stderr and stderr not in text:
         text += stderr
     return text
+
+
+def only_problem(excinfo):
+    """The single Problem of a SpecError (fails the test when there are several)."""
+    problems = excinfo.value.problems
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]

@@ -15,9 +15,8 @@ from typer.testing import CliRunner
 
 from dlrun import __version__
 from dlrun.cli import app
-from tests.support import ROOT
+from tests.support import ANSI, ROOT, combined_output
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 SPEC = """
     name: tiny-digits
@@ -35,14 +34,7 @@ SPEC = """
 
 def invoke(*args: str):
     result = CliRunner().invoke(app, list(args), env={"COLUMNS": "120"})
-    text = result.output or ""
-    try:
-        stderr = result.stderr or ""
-    except ValueError:  # older Click: stderr not captured separately
-        stderr = ""
-    if stderr and stderr not in text:
-        text += stderr
-    return result, ANSI.sub("", text)
+    return result, ANSI.sub("", combined_output(result))
 
 
 def subprocess_env() -> dict:

@@ -37,11 +37,10 @@ from typer.testing import CliRunner
 from dlrun.cli import app
 from dlrun.errors import UserError
 from dlrun.runs.rundir import RunDir
-from tests.support import CONFIGS, ROOT, write_dedented
+from tests.support import ANSI, CONFIGS, ROOT, write_dedented
 
 pytestmark = pytest.mark.slow  # dlrun processes on both backends
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TIMEOUT = 420
 
 # iris with every part of training the resume state must carry: dropout (its seed generator),

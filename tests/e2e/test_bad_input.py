@@ -15,7 +15,6 @@ located error like the rest.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
+from tests.support import ANSI
 
 runner = CliRunner()
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 # ---- helpers -------------------------------------------------------------------------------------

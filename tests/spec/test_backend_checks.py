@@ -10,7 +10,6 @@ itself is the real one.
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 import pytest
@@ -20,9 +19,8 @@ from dlrun.cli import app
 from dlrun.errors import SpecError, UserError
 from dlrun.spec import load_spec
 from dlrun.spec.backends import BACKENDS, backend_problems, installed, missing_backend
-from tests.support import combined_output
+from tests.support import ANSI, combined_output, only_problem
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 SPEC = """
     name: backends
@@ -44,14 +42,6 @@ PLAIN = """
       layers:
         - Dense: {units: 3, activation: softmax}
 """
-
-
-def only_problem(caught) -> object:
-    problems = caught.value.problems
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
-
-
 
 
 def hide(monkeypatch, *modules: str) -> None:

@@ -21,11 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
-from tests.support import combined_output
+from tests.support import ANSI, combined_output
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"  # tests/golden, shared by the suite
 UPDATE = os.environ.get("DLRUN_UPDATE_GOLDEN") == "1"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # One problem line: two spaces, the place (file:line:col, or --set), two spaces, field: message.
 PROBLEM_LINE = re.compile(r"^  (?P<where><tmp>/[^ ]+\.yaml:\d+:\d+|--set)  (?P<field>[A-Za-z_][\w.\[\]]*): (?P<msg>.+)$")
 
@@ -44,7 +43,6 @@ VALID = """
       layers:
         - Dense: {units: 10, activation: softmax}
 """
-
 
 
 def plus(extra: str) -> str:

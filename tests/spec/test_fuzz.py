@@ -34,7 +34,7 @@ from dlrun.cli import app
 from dlrun.errors import SpecError
 from dlrun.spec.load import load_spec, validate_data
 from dlrun.spec.yamlsource import parse_located
-from tests.support import CONFIGS
+from tests.support import ANSI, CONFIGS
 
 EXPLORE = os.environ.get("DLRUN_FUZZ_EXPLORE") == "1"
 SCALE = int(os.environ.get("DLRUN_FUZZ_EXAMPLES", "0")) or None
@@ -395,7 +395,6 @@ def test_random_set_overrides_validate_or_raise_located_spec_error(name, sets, s
     event(check_outcome(lambda: load_spec(path, sets)))
 
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # what a message shows when an exception or an object leaked into it instead of words
 PYTHON_REPR = re.compile(r"Traceback|<[\w.]+ object at 0x|<class '|\b\w+Error\(|\bException\(|\\x[0-9a-f]{2}")
 

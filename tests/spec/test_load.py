@@ -6,6 +6,7 @@ import pytest
 
 from dlrun.errors import SpecError
 from dlrun.spec import load_spec
+from tests.support import only_problem
 
 MINIMAL = """
     data:
@@ -27,13 +28,6 @@ BASE = """
         - Dense: {units: 10, activation: softmax}
     training: {epochs: 4, batch_size: 16}
 """
-
-
-def only_problem(excinfo):
-    """The single Problem of a SpecError (fails the test when there are several)."""
-    problems = excinfo.value.problems
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
 
 
 # --- a valid spec -----------------------------------------------------------------------
