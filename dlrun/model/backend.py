@@ -182,7 +182,6 @@ def backend_facts() -> dict:
     """The backend this process runs on, for the run record: {"backend": "jax", "backend_version": ...}."""
     import keras
 
-    name = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax"}.get(name, name)
-    version = getattr(sys.modules.get(module), "__version__", None)
+    name = keras.backend.backend()  # the backend's module has the backend's name
+    version = getattr(sys.modules.get(name), "__version__", None)
     return {"backend": name, "backend_version": version, "keras_version": keras.__version__}

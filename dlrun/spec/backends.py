@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-BACKENDS = ("tensorflow", "jax")
-_MODULES = {"tensorflow": "tensorflow", "jax": "jax"}
+BACKENDS = ("tensorflow", "jax")  # each backend's Python module has its name
 _EXTRAS = {"tensorflow": 'pip install "dlrun" (TensorFlow is a core dependency)', "jax": 'pip install "dlrun[jax]"'}
 
 
@@ -18,9 +17,9 @@ def installed(module: str) -> bool:
 
 def missing_backend(name: str) -> str | None:
     """Why backend `name` cannot run here (not installed: which extra to install), or None."""
-    if name not in _MODULES:
+    if name not in BACKENDS:
         return f"backend {name!r} is not one dlrun runs on; use one of: {', '.join(BACKENDS)}"
-    if not installed(_MODULES[name]):
+    if not installed(name):
         return f"{name} is not installed here; install it with {_EXTRAS[name]}"
     return None
 

@@ -42,7 +42,6 @@ def setup_runtime(training: TrainingSpec, seed: int, tensorboard: bool = False) 
     seed_everything(seed, tensorflow_too=backend == "tensorflow" or tensorboard)
     if training.deterministic and backend == "tensorflow":
         tf.config.experimental.enable_op_determinism()
-    notes = list(notes)
     if training.mixed_precision:
         if use_gpu:
             keras.mixed_precision.set_global_policy("mixed_float16")
