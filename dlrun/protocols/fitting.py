@@ -162,7 +162,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
         checkpoints = artifacts.checkpoints_folder(run.path)
         checkpoints.mkdir(exist_ok=True)
         if resume_state is not None:
-            restore_model(model, resume_state)
+            restore_model(model, resume_state["array_data"])
             start_epoch = resume_state["epoch"]
             writer.preload(start_epoch)
             callbacks.append(ResumeRestorer(resume_state, handles["watched"]))

@@ -84,7 +84,7 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
     key = _compile_key(prepared) if reuse else None
     if key is not None and key in _reusable:
         model, arrays = _reusable[key]
-        restore_model(model, {"array_data": arrays})
+        restore_model(model, arrays)
         return runtime, model
     try:
         modules = import_modules(list(spec.imports), loaded.base_dir)

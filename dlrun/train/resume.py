@@ -99,9 +99,8 @@ def read_state(folder: Path) -> dict | None:
         return None
 
 
-def restore_model(model, state: dict) -> None:
-    """Put the saved model and optimizer variables back (the model is built and compiled)."""
-    arrays = state["array_data"]
+def restore_model(model, arrays: dict[str, np.ndarray]) -> None:
+    """Put model and optimizer variable values (`model_arrays`) back (the model is built and compiled)."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     for i, variable in enumerate(model.variables):
