@@ -1,0 +1,100 @@
+"""The `sweep:` section: a hyperparameter search declared in the spec (run by `dlrun sweep`).
+
+    sweep:
+      objective: {metric: val_loss, mode: min}
+      algorithm: tpe            # tpe | random | grid | cmaes
+      trials: 20
+      seed: 7
+      pruner: median            # none | median | hyperband
+      evaluate: holdout         # holdout | kfold (objective = mean over folds)
+      keep: best                # best | top3 | all: which trials keep their model files
+      params:
+        optimizer.learning_rate: {loguniform: [0.0001, 0.1]}
+        model.layers[0].Dense.units: {int: [4, 64], step: 4}
+        training.batch_size: {choice: [16, 32, 64]}
+
+A parameter path is a `--set` path (`model.layers.0.Dense.units`; `[0]` is accepted for `.0`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dlrun.spec.section import Section
+
+ALGORITHMS = ("tpe", "random", "grid", "cmaes")
+PRUNERS = ("none", "median", "hyperband")
+KEEP = ("best", "top3", "all")
+
+
+def override_path(path: str) -> str:
+    """A parameter path in `--set` form: `model.layers[0].Dense.units` -> `model.layers.0.Dense.units`."""
+    return re.sub(r"\[(\d+)\]", r".\1", path)
+
+
+class ParamRange(BaseModel):
+    """One searched parameter: exactly one of loguniform, uniform, int (with an optional step) or choice."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    loguniform: tuple[float, float] | None = Field(None, description="[low, high], both > 0, sampled on a log scale.")
+    uniform: tuple[float, float] | None = Field(None, description="[low, high], sampled uniformly.")
+    int_: tuple[int, int] | None = Field(None, alias="int", description="[low, high], whole numbers, both included.")
+    step: int | float | None = Field(None, gt=0, description="With int (or uniform): the spacing of the values.")
+    choice: list[Any] | None = Field(None, min_length=1, description="The values to choose among.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ParamRange":
+        kinds = [k for k in ("loguniform", "uniform", "int_", "choice") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of loguniform, uniform, int or choice")
+        low_high = getattr(self, kinds[0]) if kinds[0] != "choice" else None
+        if low_high is not None and low_high[0] > low_high[1]:
+            raise ValueError(f"the range [{low_high[0]}, {low_high[1]}] runs backwards: put the low end first")
+        if self.loguniform is not None and self.loguniform[0] <= 0:
+            raise ValueError("a loguniform range must lie above 0")
+        if self.step is not None and self.choice is not None:
+            raise ValueError("step applies to int and uniform ranges, not to choice")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("loguniform", "uniform", "int", "choice")
+                    if getattr(self, "int_" if k == "int" else k) is not None)
+
+    def ends(self) -> list[Any]:
+        """The values whose specs must all be valid before any trial runs: both ends of a range,
+        every choice."""
+        if self.choice is not None:
+            return list(self.choice)
+        low, high = self.loguniform or self.uniform or self.int_
+        return [low, high]
+
+
+class Objective(Section):
+    """What the search optimises: a history column (val_loss, val_accuracy, ...) at the best epoch,
+    or, with evaluate: kfold, its mean over folds."""
+
+    metric: str = Field("val_loss", description="The quantity to optimise, e.g. val_loss or val_accuracy.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="min or max; auto reads it from the name.")
+
+
+class SweepSpec(Section):
+    """A hyperparameter search over dotted spec paths (`dlrun sweep`)."""
+
+    objective: Objective = Field(default_factory=Objective, description="What to optimise (never the test set).")
+    algorithm: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="The Optuna sampler.")
+    trials: int | None = Field(None, ge=1, description="How many trials finish (grid: default the grid's size).")
+    seed: int = Field(0, ge=0, description="Seeds the sampler: the same seed gives the same parameter sequence.")
+    pruner: Literal["none", "median", "hyperband"] = Field("median", description="Stops unpromising trials early "
+                                                                                 "(fed every epoch).")
+    evaluate: Literal["holdout", "kfold"] = Field("holdout", description="holdout: the validation part decides; "
+                                                                         "kfold: the mean over the spec's folds.")
+    keep: Literal["best", "top3", "all"] = Field("best", description="Which trials keep their model files.")
+    retrain_best: bool = Field(False, description="Retrain the best parameters on train + validation and score the "
+                                                  "test set once.")
+    params: dict[str, ParamRange] = Field(description="Dotted spec path (as --set takes) -> its range or choices.",
+                                          min_length=1)
