@@ -249,6 +249,9 @@ def _module_name(value: str) -> str:
 ModuleName = Annotated[str, AfterValidator(_module_name)]
 
 
+from dlrun.spec.sweep_forms import SweepSpec  # noqa: E402 - the sweep section names spec paths, not types
+
+
 class ExperimentSpec(Section):
     """One experiment: data, split, model, optimizer, loss, metrics, training, callbacks."""
 
@@ -271,6 +274,7 @@ class ExperimentSpec(Section):
     callbacks: CallbacksSpec = Field(default_factory=CallbacksSpec, description="Early stopping, checkpoints, "
                                                                                 "learning-rate reduction, TensorBoard.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Where runs go and which files they keep.")
+    sweep: SweepSpec | None = Field(None, description="A hyperparameter search over spec paths, run by `dlrun sweep`.")
 
     _loss_known = field_validator("loss")(check_loss)
     _metrics_known = field_validator("metrics")(check_metrics)
