@@ -33,7 +33,7 @@ class TrainEvents(Protocol):
 
 
 def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict], None] | None = None,
-          on_start: Callable[[RunDir], None] | None = None) -> TrainResult:
+          on_start: Callable[[RunDir], None] | None = None, folder: Path | None = None) -> TrainResult:
     """Train the experiment the spec describes and write its run directory.
 
     Example:
@@ -46,7 +46,11 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     prepared = prepare(loaded, smoke=smoke)
     spec = prepared.spec
     built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
-    run = RunDir.create(Path(spec.output.runs_dir), spec.name)
+    if folder is not None:  # a sweep's trial: a fixed, numbered folder
+        Path(folder).mkdir(parents=True, exist_ok=False)
+        run = RunDir(Path(folder))
+    else:
+        run = RunDir.create(Path(spec.output.runs_dir), spec.name)
     start_info(run, loaded, prepared, "train", smoke, data={"split": prepared.splits.sizes()})
     with run_status(run):
         write_inputs(run, prepared)

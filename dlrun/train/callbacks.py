@@ -37,6 +37,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.columns: list[str] = ["epoch"]
         self.watch_nan = watch_nan
         self.diverged_epoch: int | None = None
+        self.stopped_by_caller: int | None = None
         self.on_epoch = on_epoch
         self.every_seconds = every_seconds
         self._started = 0.0
@@ -66,8 +67,9 @@ class HistoryWriter(keras.callbacks.Callback):
         if now - self._written >= self.every_seconds:
             write_history(self.folder, self.rows, self.columns)
             self._written = now
-        if self.on_epoch is not None:
-            self.on_epoch(row)
+        if self.on_epoch is not None and self.on_epoch(row) == "stop":  # e.g. a sweep's pruner
+            self.stopped_by_caller = epoch + 1
+            self.model.stop_training = True
         loss = row.get("loss")
         if self.watch_nan and loss is not None and not math.isfinite(loss):
             self.diverged_epoch = epoch + 1
