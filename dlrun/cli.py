@@ -168,6 +168,28 @@ def kfold(config: ConfigOrResume = None, set_: Sets = None, jobs: Jobs = 1, resu
 
 @app.command()
 @reports_errors
+def sweep(config: ConfigOrResume = None, set_: Sets = None, jobs: Annotated[int, typer.Option(
+              "--jobs", "-j", help="Trials run in parallel processes sharing the study (results may then differ "
+                                   "from run to run).")] = 1,
+          resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted sweep (id, prefix, "
+                                                                         "path or 'latest').")] = None,
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the sweep and show the search; train "
+                                                                  "nothing.")] = False,
+          runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, backend: Backend = None,
+          verbose: Verbose = False) -> None:
+    """Search hyperparameters declared in the spec's sweep: section (Optuna); each trial is a run folder."""
+    _quiet(verbose)
+    from dlrun.protocols.sweep import sweep_command
+    from dlrun.report.sweep_view import result_panel, trial_line
+
+    shown = sweep_command(config, _overrides(set_, runs_dir, name, smoke, backend), resume=resume, runs_dir=runs_dir,
+                          jobs=jobs, smoke=smoke, dry_run=dry_run,
+                          on_trial=lambda record: out.print(trial_line(record), highlight=False, markup=False))
+    out.print(result_panel(shown))
+
+
+@app.command()
+@reports_errors
 def evaluate(
     run: RunRef,
     data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this labelled data file (CSV or NPZ) "
@@ -245,9 +267,9 @@ def show(run: RunRef, runs_dir: RunsDir = Path("runs"), as_json: Json = False) -
     overview = run_overview(resolve_run(run, runs_dir))
     if as_json:
         return _print_json(overview)
-    from dlrun.report.runs_view import overview_card
+    from dlrun.report.sweep_view import show_card
 
-    out.print(overview_card(overview))
+    out.print(show_card(overview))
     out.print(f"folder: {overview['path']}")
 
 

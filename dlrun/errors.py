@@ -86,3 +86,7 @@ class Interrupted(DlrunError):
     """The user stopped the run (SIGINT / SIGTERM)."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class Pruned(DlrunError):
+    """A sweep's pruner stopped the run early: it was not promising (not a failure)."""

@@ -7,14 +7,15 @@ all its artifacts in one folder (a holdout run, one k-fold fold, or the k-fold f
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlrun.data.prepare import Prepared, Resolved
-from dlrun.errors import Diverged, DlrunError, Interrupted, RunFailed
+from dlrun.data.prepare import Prepared, Resolved, prepare_rows
+from dlrun.errors import Diverged, DlrunError, Interrupted, Pruned, RunFailed
 from dlrun.report.metrics import HEADLINE
 from dlrun.runs import artifacts
 from dlrun.runs.provenance import provenance
@@ -99,6 +100,17 @@ def start_sub_run(folder: RunDir, resolved: Resolved, kind: str, **more) -> None
                        data={"fingerprint": resolved.dataset.fingerprint()})
 
 
+def term_as_interrupt():
+    """SIGTERM ends a k-fold run or a sweep like Ctrl-C: status interrupted, what finished kept for --resume.
+    Returns the handler it replaced (None off the main thread, where signals cannot be set)."""
+    def handle(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGTERM, handle)
+    except ValueError:  # not the main thread
+        return None
+
+
 @contextlib.contextmanager
 def run_status(run: RunDir, what: str = "training", resume_hint: str | None = None):
     """Map whatever ends the block onto the run's status; an unexpected error keeps its details."""
@@ -110,6 +122,9 @@ def run_status(run: RunDir, what: str = "training", resume_hint: str | None = No
             raise
         hint = f"; continue with: {resume_hint}" if resume_hint else ""
         raise Interrupted(f"stopped; the run so far is in {run.path}{hint}") from None
+    except Pruned:
+        run.set_status("pruned")
+        raise
     except Diverged as exc:
         run.set_status("diverged", error=str(exc))
         raise
@@ -126,13 +141,17 @@ def run_status(run: RunDir, what: str = "training", resume_hint: str | None = No
 
 def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: bool = False,
                plots: bool = True, release_raw: bool = False, resume_state: dict | None = None,
-               resumable: bool = False, built: tuple | None = None, reuse_model: bool = False) -> Fitted:
+               resumable: bool = False, built: tuple | None = None, reuse_model: bool = False,
+               stoppable: bool | None = None, hold_test: bool = False) -> Fitted:
     """Build, compile and fit one model on `prepared`, then write history, model, metrics, report and plots.
 
     With `curves_on_test` and no validation rows, the test part is passed as Keras validation data
     only to record per-epoch curves (k-fold without an inner split, as the seeds do); no callback
     may monitor it (spec validation refuses val_* monitors when split.validation is 0).
     `reuse_model`: see `build_compiled` (k-fold folds reuse one compiled model per process).
+    `stoppable` (default: `resumable`): SIGINT / SIGTERM stop the fit at the next epoch end and
+    raise Interrupted. `hold_test`: score the validation part, never the test rows (a sweep's
+    trials: the test set must not take part in choosing).
     """
     from dlrun.protocols.stages import build_compiled
 
@@ -156,8 +175,9 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     writer = HistoryWriter(run.path, spec.callbacks.terminate_on_nan, on_epoch, every_seconds=0.0 if resumable else 2.0)
     callbacks, handles = build_callbacks(spec, run.path)
     start_epoch, stopper = 0, None
-    if resumable:  # the run can be continued: state after every epoch, signals stop at an epoch end
-        from dlrun.train.resume import GracefulStop, ResumeRestorer, ResumeSaver, restore_model
+    callbacks.append(writer)
+    if resumable:  # the run can be continued: state after every epoch
+        from dlrun.train.resume import ResumeRestorer, ResumeSaver, restore_model
 
         checkpoints = artifacts.checkpoints_folder(run.path)
         checkpoints.mkdir(exist_ok=True)
@@ -165,11 +185,13 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
             restore_model(model, resume_state["array_data"])
             start_epoch = resume_state["epoch"]
             writer.preload(start_epoch)
-            callbacks.append(ResumeRestorer(resume_state, handles["watched"]))
+            callbacks.insert(-1, ResumeRestorer(resume_state, handles["watched"]))
+        callbacks.append(ResumeSaver(checkpoints, handles["watched"]))
+    if resumable if stoppable is None else stoppable:  # signals stop at an epoch end
+        from dlrun.train.resume import GracefulStop
+
         stopper = GracefulStop()
-        callbacks += [writer, ResumeSaver(checkpoints, handles["watched"]), stopper]
-    else:
-        callbacks.append(writer)
+        callbacks.append(stopper)
     x_train, y_train = prepared.part("train")
     if has_val:
         validation = prepared.part("validation")
@@ -188,6 +210,8 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     fit_seconds = time.time() - fit_started
     history = writer.rows
     if stopper is not None and stopper.signal_name is not None:
+        if not resumable:
+            raise Interrupted(f"stopped by {stopper.signal_name} after epoch {len(history)}")
         raise Interrupted(f"stopped by {stopper.signal_name} after epoch {len(history)}; the state is saved. "
                           f"Continue with: dlrun train --resume {run.run_id} --runs-dir {run.path.parent}")
     if writer.diverged_epoch is not None or not history or not np.isfinite(history[-1].get("loss", 0.0)):
@@ -199,7 +223,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     best = best_epoch(history, monitor, mode)
     if spec.output.save_model:
         save_final_model(model, run.path)
-    part = "test" if len(prepared.splits.test) else "validation" if has_val else "train"
+    part = "test" if len(prepared.splits.test) and not hold_test else "validation" if has_val else "train"
     inputs, _ = prepared.part(part)
     raw = predict_outputs(model, inputs)
     results = score_outputs(raw, prepared.heads, prepared.targets, prepared.truths(part), baselines(prepared))
@@ -235,3 +259,26 @@ def headline(metrics: dict, prepared: Prepared) -> dict:
     held_out = metrics[part] if len(prepared.heads) == 1 else metrics[part].get(head.name, {})
     name = HEADLINE[task]
     return {"name": f"{part}_{name}", "value": held_out.get(name)}
+
+
+def fit_final(folder: RunDir, resolved: Resolved, train_rows: np.ndarray, test_rows: np.ndarray, epochs: int,
+              extra: dict | None = None) -> dict:
+    """Retrain on `train_rows` for a number of epochs chosen beforehand (nothing is held back to stop
+    early on) and score `test_rows` once: k-fold's final model, a sweep's retrained best trial."""
+    from dlrun.data.split import Splits
+
+    callbacks = {"early_stopping": None, "model_checkpoint": None}
+    plateau = resolved.spec.callbacks.reduce_lr_on_plateau
+    if plateau is not None and plateau.monitor.startswith("val_"):
+        callbacks["reduce_lr_on_plateau"] = None
+    loaded = resolved.loaded.with_sections(training={"epochs": epochs}, callbacks=callbacks, split={"validation": 0.0})
+    final_resolved = resolved.with_loaded(loaded)
+    prepared = prepare_rows(final_resolved, Splits(np.sort(train_rows), train_rows[:0], np.sort(test_rows)))
+    start_sub_run(folder, resolved, "final", **(extra or {}))
+    write_inputs(folder, prepared, "holdout", {"chosen_epochs": epochs})
+    with run_status(folder, "final model"):
+        fitted = fit_in_dir(folder, prepared)
+        folder.set_status("completed", **fitted.run_info)
+    metrics = fitted.result.metrics
+    return {"epochs": epochs, "train_rows": int(len(train_rows)), "test_rows": int(len(test_rows)),
+            "test": metrics[metrics["part"]]}

@@ -33,8 +33,13 @@ class TrainEvents(Protocol):
 
 
 def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict], None] | None = None,
-          on_start: Callable[[RunDir], None] | None = None, folder: Path | None = None) -> TrainResult:
+          on_start: Callable[[RunDir], None] | None = None, folder: Path | None = None,
+          hold_test: bool = False) -> TrainResult:
     """Train the experiment the spec describes and write its run directory.
+
+    `folder`: a new folder at this path instead of a fresh one in the runs directory (a sweep's
+    trial; such a run is not resumable on its own: its caller re-runs it). `hold_test`: score the
+    validation part and leave the test rows untouched (see `fit_in_dir`).
 
     Example:
         >>> from dlrun.spec import load_spec
@@ -46,17 +51,14 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     prepared = prepare(loaded, smoke=smoke)
     spec = prepared.spec
     built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
-    if folder is not None:  # a sweep's trial: a fixed, numbered folder
-        Path(folder).mkdir(parents=True, exist_ok=False)
-        run = RunDir(Path(folder))
-    else:
-        run = RunDir.create(Path(spec.output.runs_dir), spec.name)
+    run = RunDir.create(Path(spec.output.runs_dir), spec.name) if folder is None else RunDir.fixed(folder)
     start_info(run, loaded, prepared, "train", smoke, data={"split": prepared.splits.sizes()})
     with run_status(run):
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run)
-        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, built=built)
+        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=folder is None, built=built,
+                            stoppable=True, hold_test=hold_test)
         run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
         return result.result
 

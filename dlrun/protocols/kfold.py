@@ -24,7 +24,7 @@ from dlrun.data.split import Splits
 from dlrun.errors import UserError
 from dlrun.executors.local import run_jobs, threads_per_worker
 from dlrun.protocols.admission import admit, spec_to_resume
-from dlrun.protocols.fitting import fit_in_dir, run_status, start_info, start_sub_run, write_inputs
+from dlrun.protocols.fitting import fit_final, term_as_interrupt, fit_in_dir, run_status, start_info, start_sub_run, write_inputs
 from dlrun.protocols.stages import load_resolved
 from dlrun.report.cv_report import write_cv_report
 from dlrun.report.cv_summary import average_curves, summarize
@@ -89,8 +89,12 @@ def _finished_fold(folder: Path) -> dict | None:
 
 
 def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: RunDir | None = None,
-          allow_changed: bool = False, on_fold: Callable[[dict, int], None] | None = None) -> KFoldResult:
-    """Cross-validate the experiment; see the module docstring for what is written."""
+          allow_changed: bool = False, on_fold: Callable[[dict, int], None] | None = None,
+          folder: Path | None = None) -> KFoldResult:
+    """Cross-validate the experiment; see the module docstring for what is written.
+
+    `folder`: a new folder at this path instead of a fresh one in the runs directory (a sweep's
+    trial). `on_fold` may raise `Pruned` to stop after a fold (the run's status becomes pruned)."""
     started = time.time()
     spec = loaded.spec
     if spec.split.protocol not in CV_PROTOCOLS:
@@ -113,7 +117,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
         run = resume
         run.set_status("running", resumed=now_iso())
     else:
-        run = RunDir.create(Path(spec.output.runs_dir), spec.name)
+        run = RunDir.create(Path(spec.output.runs_dir), spec.name) if folder is None else RunDir.fixed(folder)
         start_info(run, loaded, resolved, "kfold", smoke, protocol=spec.split.protocol, n_folds=len(folds),
                    data={"cv_rows": int(len(cv_rows)), "test_rows": int(len(test_rows))})
         artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
@@ -122,7 +126,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
             "protocol": spec.split.protocol, "n_rows": dataset.n_rows, "test": test_rows.tolist(),
             "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
                        "held_out": f.held_out.tolist()} for f in folds], **sample})
-    previous_term = _term_as_interrupt()
+    previous_term = term_as_interrupt()
     try:
         return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, jobs, on_fold, started)
     finally:
@@ -143,16 +147,6 @@ def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
     else:
         loaded = load_spec(config, overrides)
     return kfold(loaded, smoke=smoke, jobs=jobs, resume=previous, allow_changed=allow_changed, on_fold=on_fold)
-
-
-def _term_as_interrupt():
-    """SIGTERM ends a k-fold run like Ctrl-C: status interrupted, finished folds kept for --resume."""
-    def handle(signum, frame):
-        raise KeyboardInterrupt
-    try:
-        return signal.signal(signal.SIGTERM, handle)
-    except ValueError:  # not the main thread
-        return None
 
 
 def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test_rows, resuming: bool, jobs: int,
@@ -214,18 +208,4 @@ def _headline_key(summary: dict) -> str:
 
 def _final_model(run: RunDir, resolved: Resolved, cv_rows: np.ndarray, test_rows: np.ndarray, epochs: int) -> dict:
     """Retrain on every cross-validated row for `epochs` and score the held-out test set once."""
-    callbacks = {"early_stopping": None, "model_checkpoint": None}
-    plateau = resolved.spec.callbacks.reduce_lr_on_plateau
-    if plateau is not None and plateau.monitor.startswith("val_"):
-        callbacks["reduce_lr_on_plateau"] = None
-    loaded = resolved.loaded.with_sections(training={"epochs": epochs}, callbacks=callbacks, split={"validation": 0.0})
-    final_resolved = resolved.with_loaded(loaded)
-    folder = RunDir(artifacts.final_folder(run.path))
-    prepared = prepare_rows(final_resolved, Splits(np.sort(cv_rows), cv_rows[:0], np.sort(test_rows)))
-    start_sub_run(folder, resolved, "final")
-    write_inputs(folder, prepared, "holdout", {"chosen_epochs": epochs})
-    with run_status(folder, "final model"):
-        fitted = fit_in_dir(folder, prepared)
-        folder.set_status("completed", **fitted.run_info)
-    metrics = fitted.result.metrics
-    return {"epochs": epochs, "test_rows": int(len(test_rows)), "test": metrics[metrics["part"]]}
+    return fit_final(RunDir(artifacts.final_folder(run.path)), resolved, cv_rows, test_rows, epochs)

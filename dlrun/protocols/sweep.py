@@ -1,140 +1,257 @@
-"""`dlrun sweep` (WORK IN PROGRESS, branch sweep-wip): a hyperparameter search over the spec's
-`sweep.params`, each trial an ordinary run folder, the search itself Optuna's.
+"""Sweeps (`dlrun sweep`): a hyperparameter search over the spec's `sweep.params`, the search
+itself Optuna's, every trial an ordinary run folder trained by the holdout or k-fold protocol.
 
     runs/<id>/
-      config.yaml        the resolved spec, sweep section included
-      study.journal      Optuna's journal storage (resumable, process-safe)
-      trials/NNN/        one run folder per trial (holdout), numbered by Optuna's trial number
-      trials.csv, best.json
+      config.yaml, run.json   the resolved spec (sweep section included) and the sweep's status
+      study.journal           Optuna's study: every trial's parameters, reports and state
+      trials/NNN/             one run folder per trial, numbered by the study's trial number
+      trials.csv, best.json   rebuilt from the study after every trial
+      report.md, plots/       best trial, top 10, parameter importances, the objective beside the baseline
+      best/                   with retrain_best: the best parameters retrained on train + validation,
+                              scored once on the test set
+
+The test set never chooses: trials score their validation part (or the k-fold folds). A killed
+sweep resumes (`--resume SWEEP`): trials left running become failed-interrupted and run again
+with the same parameters, until exactly `trials` trials have finished.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from dlrun.errors import DlrunError
-from dlrun.protocols.sweep_params import check_sweep_params, trial_overrides
+from dlrun.errors import UserError
+from dlrun.executors.local import run_jobs, threads_per_worker
+from dlrun.protocols.fitting import run_status, term_as_interrupt
+from dlrun.protocols.sweep_search import counted, open_study, recover, sweep_lock
+from dlrun.protocols.sweep_trial import run_trial, sweep_trial_id
 from dlrun.runs import artifacts
-from dlrun.runs.atomic import write_json, write_text
-from dlrun.runs.rundir import RunDir
+from dlrun.runs.lookup import resolve_run
+from dlrun.runs.provenance import provenance
+from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
-from dlrun.spec.models import resolve_mode
+from dlrun.spec.sweep_checks import check_sweep
+from dlrun.spec.sweep_forms import SweepSpec
 
 
-def _optuna():
-    try:
-        import optuna
-    except ImportError:
-        from dlrun.errors import UserError
-
-        raise UserError('dlrun sweep needs Optuna: pip install "dlrun[sweep]"') from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
+@dataclass
+class SweepResult:
+    run: RunDir
+    trials: list[dict]            # one record per trial (trials.csv's rows)
+    best: dict | None             # best.json
+    recovered: list[int] = field(default_factory=list)  # trials found running after a kill, run again
 
 
-def _sampler(optuna, sweep):
-    if sweep.algorithm == "random":
-        return optuna.samplers.RandomSampler(seed=sweep.seed)
-    if sweep.algorithm == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=sweep.seed)
-    if sweep.algorithm == "grid":
-        space = {path: p.choice if p.choice is not None else _grid_values(p) for path, p in sweep.params.items()}
-        return optuna.samplers.GridSampler(space, seed=sweep.seed)
-    return optuna.samplers.TPESampler(seed=sweep.seed)
+@dataclass
+class SweepWorker:
+    """What a worker process needs: the sweep folder (its spec, journal and lock) and its share of cores."""
+
+    folder: Path
+    smoke: bool
+    threads: int | None = None
+    echo: bool = False
 
 
-def _grid_values(param) -> list:
-    low, high = param.int_ or param.uniform or param.loguniform
-    step = param.step or 1
-    values, value = [], low
-    while value <= high + 1e-12:
-        values.append(value)
-        value += step
-    return values
+def plan(loaded: LoadedSpec, overrides: list[str] = ()) -> dict:
+    """`--dry-run`: the checked search, and nothing run."""
+    settings = check_sweep(loaded, overrides)
+    return {"name": loaded.spec.name, "objective": settings.objective.model_dump(),
+            "algorithm": settings.algorithm, "trials": settings.trial_count(),
+            "grid_size": settings.grid_size() if settings.algorithm == "grid" else None,
+            "evaluate": settings.evaluate, "pruner": settings.pruner, "keep": settings.keep,
+            "retrain_best": settings.retrain_best, "epochs": loaded.spec.training.epochs,
+            "params": {path: p.model_dump(by_alias=True, exclude_none=True) for path, p in settings.params.items()}}
 
 
-def _pruner(optuna, sweep):
-    return {"none": optuna.pruners.NopPruner(), "median": optuna.pruners.MedianPruner(n_warmup_steps=1),
-            "hyperband": optuna.pruners.HyperbandPruner()}[sweep.pruner]
-
-
-def _suggest(trial, path: str, param):
-    if param.choice is not None:
-        return trial.suggest_categorical(path, param.choice)
-    if param.int_ is not None:
-        return trial.suggest_int(path, param.int_[0], param.int_[1], step=int(param.step or 1))
-    if param.loguniform is not None:
-        return trial.suggest_float(path, *param.loguniform, log=True)
-    return trial.suggest_float(path, *param.uniform, step=param.step)
-
-
-def sweep(loaded: LoadedSpec, overrides: list[str] = (), dry_run: bool = False) -> dict:
-    """Run the sweep (holdout evaluation only so far); returns the best trial's record."""
-    spec = loaded.spec
-    if spec.sweep is None:
-        raise loaded.error([(("sweep",), "dlrun sweep needs a sweep: section (objective, params, trials)")])
-    settings = spec.sweep
-    check_sweep_params(loaded, settings, list(overrides))
-    optuna = _optuna()
+def sweep_command(config: Path | None, overrides: list[str], *, resume: str | None = None,
+                  runs_dir: Path | None = None, jobs: int = 1, smoke: bool = False, dry_run: bool = False,
+                  on_trial: Callable[[dict], None] | None = None) -> SweepResult | dict:
+    """`dlrun sweep`: the plan (`dry_run`), a new sweep, or a resumed one."""
     if dry_run:
-        return {"params": {k: v.model_dump(by_alias=True, exclude_none=True) for k, v in settings.params.items()}}
-    run = RunDir.create(Path(spec.output.runs_dir), spec.name)
-    artifacts.write_config(run.path, spec.model_dump(mode="json"), "sweep")
-    run.update_info(run_id=run.run_id, name=spec.name, kind="sweep", status="running")
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(run.path / "study.journal")))
-    direction = "maximize" if resolve_mode(settings.objective.metric, settings.objective.mode) == "max" else "minimize"
-    study = optuna.create_study(study_name=run.run_id, storage=storage, sampler=_sampler(optuna, settings),
-                                pruner=_pruner(optuna, settings), direction=direction)
-    from dlrun.protocols.holdout import train
+        if config is None:
+            raise UserError("--dry-run needs the CONFIG whose sweep to show")
+        return plan(load_spec(config, overrides))
+    return sweep_or_resume(config, overrides, resume=resume, runs_dir=runs_dir, jobs=jobs, smoke=smoke,
+                           on_trial=on_trial)
 
-    rows = []
-    for _ in range(settings.trials or 10):
-        trial = study.ask()
-        params = {path: _suggest(trial, path, p) for path, p in settings.params.items()}
-        folder = run.path / "trials" / f"{trial.number:03d}"
-        started = time.time()
 
-        def on_epoch(row, trial=trial):
-            value = row.get(settings.objective.metric)
-            if value is None:
-                return None
-            trial.report(float(value), row["epoch"])
-            return "stop" if trial.should_prune() else None
+def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,
+                    runs_dir: Path | None = None, jobs: int = 1, smoke: bool = False,
+                    on_trial: Callable[[dict], None] | None = None) -> SweepResult:
+    """`dlrun sweep`: a new sweep from CONFIG, or (with `resume`) the continuation of a killed one."""
+    if jobs < 1:
+        raise UserError("--jobs must be 1 or more")
+    if resume is not None:
+        previous = resolve_run(resume, runs_dir or Path("runs"))
+        if previous.read_info().get("kind") != "sweep":
+            raise UserError(f"{previous.run_id} is not a sweep; --resume takes the id of an interrupted `dlrun sweep`")
+        return run_sweep(previous, jobs=jobs, on_trial=on_trial, resuming=True)
+    if config is None:
+        raise UserError("give a CONFIG with a sweep: section, or --resume SWEEP to continue an interrupted sweep")
+    loaded = load_spec(config, overrides)
+    settings = check_sweep(loaded)
+    run = RunDir.create(Path(loaded.spec.output.runs_dir), loaded.spec.name)
+    artifacts.write_config(run.path, loaded.spec.model_dump(mode="json"), "sweep")
+    run.update_info(run_id=run.run_id, name=loaded.spec.name, kind="sweep", status="running", started=now_iso(),
+                    backend=loaded.spec.training.backend, spec_file=str(loaded.path), data_dir=str(loaded.base_dir),
+                    seed=loaded.spec.seed, smoke=smoke, data={"source": loaded.spec.data.source},
+                    sweep={"objective": settings.objective.model_dump(), "algorithm": settings.algorithm,
+                           "trials": settings.trial_count(), "evaluate": settings.evaluate, "jobs": jobs},
+                    **provenance(loaded.base_dir))
+    open_study(run.path, run.run_id, settings, _max_steps(loaded), create=True)
+    return run_sweep(run, jobs=jobs, on_trial=on_trial)
 
-        try:
-            result = train(load_spec(loaded.path, [*overrides, *trial_overrides(params)]), on_epoch=on_epoch,
-                           folder=folder)
-        except DlrunError as exc:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            rows.append({"number": trial.number, **params, "objective": None, "status": "failed",
-                         "epochs_run": None, "seconds": round(time.time() - started, 3), "error": str(exc)[:200]})
+
+def _saved(run: RunDir) -> LoadedSpec:
+    from dlrun.protocols.admission import spec_to_resume
+
+    return spec_to_resume(run, None)
+
+
+def _max_steps(loaded: LoadedSpec) -> int:
+    """How many reports a trial makes at most: epochs (holdout) or folds (k-fold)."""
+    sweep, split = loaded.spec.sweep, loaded.spec.split
+    if sweep.evaluate == "kfold":
+        return split.folds * (split.repeats if split.protocol == "repeated_kfold" else 1)
+    return loaded.spec.training.epochs
+
+
+def run_sweep(run: RunDir, *, jobs: int = 1, on_trial: Callable[[dict], None] | None = None,
+              resuming: bool = False) -> SweepResult:
+    """Run trials until the sweep has its number of finished trials, then write its summary."""
+    started = time.time()
+    loaded = _saved(run)
+    settings = check_sweep(loaded)
+    smoke = bool(run.read_info().get("smoke"))
+    recovered: list[int] = []
+    if resuming:
+        study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False)
+        recovered = recover(study)
+        for number in recovered:
+            folder = artifacts.trial_folder(run.path, number)
+            if artifacts.is_run(folder):
+                RunDir(folder).set_status("interrupted")
+        run.set_status("running", resumed=now_iso(), recovered_trials=recovered)
+    hint = f"dlrun sweep --resume {run.run_id} --runs-dir {run.path.parent}"
+    previous_term = term_as_interrupt()
+    try:
+        with run_status(run, "sweep", hint):
+            worker = SweepWorker(run.path, smoke, threads_per_worker(jobs), echo=jobs > 1)
+            if jobs == 1:
+                work(worker, on_trial)
+            else:
+                run_jobs(work, [worker] * jobs, jobs, lambda _: None)
+            result = finish(run, loaded, settings, recovered)
+            run.set_status("completed", seconds=round(time.time() - started, 3),
+                           headline=_headline(settings, result.best))
+            return result
+    finally:
+        if previous_term is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) -> int:
+    """Ask for trials and run them until the sweep has enough; several processes may do this at
+    once on one sweep (the journal and a lock keep their trial numbers and count straight)."""
+    run = RunDir(worker.folder)
+    loaded = _saved(run)
+    settings = loaded.spec.sweep
+    if worker.threads:
+        from dlrun.model.backend import limit_threads
+
+        training = loaded.spec.training
+        limit_threads(training.backend, worker.threads, training.device, training.deterministic)
+    study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False)
+    target, done = settings.trial_count(), 0
+    while True:
+        with sweep_lock(run.path):
+            trials = study.get_trials(deepcopy=False)
+            waiting = any(t.state.name == "WAITING" for t in trials)
+            if not waiting and sum(counted(t) for t in trials) >= target:
+                return done
+            trial = study.ask()
+        record = run_trial(run, settings, study, trial, worker.smoke)
+        done += 1
+        with sweep_lock(run.path):
+            _keep_models(run, settings, study)
+            write_trials(run, study, settings)
+        if on_trial is not None:
+            on_trial(record)
+        elif worker.echo:
+            from dlrun.report.sweep_view import trial_line
+
+            print(trial_line(record), flush=True)
+
+
+def _ranked(study, settings: SweepSpec) -> list:
+    """Completed trials, best first."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.value is not None]
+    maximize = study.direction.name == "MAXIMIZE"
+    return sorted(done, key=lambda t: (-t.value if maximize else t.value, t.number))
+
+
+def _keep_models(run: RunDir, settings: SweepSpec, study) -> None:
+    """`keep`: only the best (or top three) completed trials keep their model files."""
+    if settings.keep == "all":
+        return
+    kept = {t.number for t in _ranked(study, settings)[:1 if settings.keep == "best" else 3]}
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.name in ("RUNNING", "WAITING") or trial.number in kept:
             continue
-        history = result.history
-        values = [r[settings.objective.metric] for r in history if settings.objective.metric in r]
-        objective = (max if direction == "maximize" else min)(values) if values else None
-        pruned = len(history) < spec.training.epochs and trial.should_prune()
-        if pruned:
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        else:
-            study.tell(trial, objective)
-        rows.append({"number": trial.number, **params, "objective": objective,
-                     "status": "pruned" if pruned else "completed", "epochs_run": result.epochs_run,
-                     "seconds": round(time.time() - started, 3), "run_id": folder.name})
-    buffer = io.StringIO()
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(run.path / "trials.csv", buffer.getvalue())
-    best = {"number": study.best_trial.number, "params": study.best_trial.params, "objective": study.best_value}
-    write_json(run.path / "best.json", best)
-    run.set_status("completed")
-    return best
+        folder = artifacts.trial_folder(run.path, trial.number)
+        if artifacts.is_run(folder) and artifacts.has_model(folder):
+            artifacts.drop_model_files(folder)
+            RunDir(folder).update_info(model_kept=False, model_dropped_because=f"sweep.keep: {settings.keep}")
 
 
-def _unused():  # keep json imported for the next step (resume reads the journal's trials)
-    return json
+def trial_records(run: RunDir, study, settings: SweepSpec) -> list[dict]:
+    """One row per trial, in trial-number order (trials.csv)."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        state = trial.state.name
+        attrs = trial.user_attrs
+        status = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}.get(state, "running")
+        rows.append({"number": trial.number, **{path: trial.params.get(path) for path in settings.params},
+                     "objective": trial.value if state == "COMPLETE" else None, "status": status,
+                     "epochs_run": attrs.get("epochs_run"), "seconds": attrs.get("seconds"),
+                     "run_id": attrs.get("run_id", sweep_trial_id(run.run_id, trial.number)),
+                     "error": attrs.get("error")})
+    return rows
+
+
+def write_trials(run: RunDir, study, settings: SweepSpec) -> list[dict]:
+    rows = trial_records(run, study, settings)
+    artifacts.write_trials_table(run.path, rows)
+    ranked = _ranked(study, settings)
+    if ranked:
+        best = ranked[0]
+        artifacts.write_best(run.path, {"number": best.number, "run_id": sweep_trial_id(run.run_id, best.number),
+                                        "objective": {"metric": settings.objective.metric, "value": best.value,
+                                                      "direction": study.direction.name.lower()},
+                                        "params": best.params, "epochs_run": best.user_attrs.get("epochs_run")})
+    return rows
+
+
+def finish(run: RunDir, loaded: LoadedSpec, settings: SweepSpec, recovered: list[int]) -> SweepResult:
+    """The sweep's summary: trials.csv, best.json, report.md and plots; the best retrained if asked."""
+    study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False)
+    rows = write_trials(run, study, settings)
+    best = artifacts.read_best(run.path)
+    if best is not None and settings.retrain_best:
+        from dlrun.protocols.sweep_best import retrain_best
+
+        best["retrained"] = retrain_best(run, best, settings)
+        artifacts.write_best(run.path, best)
+    from dlrun.report.sweep_report import write_sweep_report
+
+    write_sweep_report(run.path, study, settings, rows, best, loaded.spec.output.plots)
+    return SweepResult(run, rows, best, recovered)
+
+
+def _headline(settings: SweepSpec, best: dict | None) -> dict:
+    return {"name": f"best {settings.objective.metric}", "value": None if best is None else best["objective"]["value"]}
+

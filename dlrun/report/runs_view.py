@@ -13,7 +13,8 @@ from rich.table import Table
 from dlrun.runs.artifacts import read_config
 from dlrun.runs.config_diff import config_differences
 
-STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "diverged": "magenta"}
+STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "diverged": "magenta",
+                "pruned": "blue"}
 
 
 def fmt(value) -> str:

@@ -10,6 +10,10 @@
       metrics.json        the held-out report (also in evaluations/<ts>/)
       summary.json        k-fold: the summary across folds
       report.md           the report for people
+    <sweep>/              `dlrun sweep`: run.json, config.yaml, report.md, plots/ as above, and
+      study.journal       Optuna's study (the search's own resumable record)
+      trials.csv          one row per trial; best.json: the best trial
+      trials/NNN/         one ordinary run folder per trial; best/: retrain_best's model
 
 Every write is atomic (runs/atomic.py). Readers return plain data (dicts, lists) and leave
 validation to their callers, so nothing here depends on the spec's models or on TensorFlow.
@@ -45,6 +49,12 @@ FINAL = "final"
 CHECKPOINTS = "checkpoints"
 EVALUATIONS = "evaluations"
 PLOTS = "plots"
+TRIALS = "trials"
+TRIALS_TABLE = "trials.csv"
+BEST = "best.json"
+BEST_FOLDER = "best"
+STUDY_JOURNAL = "study.journal"
+SWEEP_LOCK = ".sweep.lock"
 COMPARISONS = "comparisons"  # in the runs directory itself, beside the runs: `dlrun compare --plot`
 
 # what a finished run must hold before it can be evaluated or predicted with
@@ -217,3 +227,63 @@ def comparison_plot_path(runs_dir: Path, stamp: str, metric: str) -> Path:
     """`<runs_dir>/comparisons/<stamp>-<metric>.png`, where `dlrun compare --plot` writes by default."""
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in metric)
     return Path(runs_dir) / COMPARISONS / f"{stamp}-{safe}.png"
+
+
+# sweeps -------------------------------------------------------------------------------------
+
+def trial_folder(folder: Path, number: int) -> Path:
+    """`<sweep>/trials/NNN`: the run folder of the sweep's trial number `number`."""
+    return Path(folder) / TRIALS / f"{number:03d}"
+
+
+def trial_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in (Path(folder) / TRIALS).glob("[0-9][0-9][0-9]*") if p.is_dir())
+
+
+def best_folder(folder: Path) -> Path:
+    return Path(folder) / BEST_FOLDER
+
+
+def study_journal_path(folder: Path) -> Path:
+    return Path(folder) / STUDY_JOURNAL
+
+
+def sweep_lock_path(folder: Path) -> Path:
+    return Path(folder) / SWEEP_LOCK
+
+
+def write_trials_table(folder: Path, rows: list[dict]) -> None:
+    columns = list(dict.fromkeys(key for row in rows for key in row)) or ["number"]
+    write_csv(Path(folder) / TRIALS_TABLE, rows, columns)
+
+
+def read_trials_table(folder: Path) -> list[dict]:
+    try:
+        with open(Path(folder) / TRIALS_TABLE, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except OSError:
+        return []
+
+
+def write_best(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / BEST, document)
+
+
+def read_best(folder: Path) -> dict | None:
+    return _json_or(Path(folder) / BEST, None)
+
+
+def drop_model_files(folder: Path) -> int:
+    """Delete a run folder's model files (final model and checkpoints); returns the bytes freed."""
+    import shutil
+
+    freed = 0
+    model = model_path(folder)
+    if model.exists():
+        freed += model.stat().st_size
+        model.unlink()
+    checkpoints = checkpoints_folder(folder)
+    if checkpoints.is_dir():
+        freed += sum(f.stat().st_size for f in checkpoints.rglob("*") if f.is_file())
+        shutil.rmtree(checkpoints)
+    return freed

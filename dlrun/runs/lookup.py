@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from dlrun.errors import RunLookupError, UserError
-from dlrun.runs.artifacts import RUN_INFO, read_info
+from dlrun.runs.artifacts import RUN_INFO, read_best, read_info, trial_folder, trial_folders
 from dlrun.runs.artifacts import is_run as _is_run
 from dlrun.runs.rundir import STATUSES, RunDir
 from dlrun.did_you_mean import suggest
@@ -35,6 +35,8 @@ def resolve_run(ref: str, runs_dir: Path) -> RunDir:
         RunDir(path=PosixPath('runs/20261121-205301-digits-mlp-3f9a'))
     """
     runs_dir = Path(runs_dir)
+    if ":" in ref and "/" not in ref and "\\" not in ref:
+        return _trial(ref, runs_dir)
     if ref == "latest":
         runs = run_dirs(runs_dir)
         if not runs:
@@ -42,7 +44,7 @@ def resolve_run(ref: str, runs_dir: Path) -> RunDir:
         return RunDir(max(runs, key=_started))
     if "/" in ref or "\\" in ref or ref in (".", ".."):
         path = Path(ref)
-        inside = path.resolve().parent == runs_dir.resolve()
+        inside = runs_dir.resolve() in path.resolve().parents  # a run, or a sweep's trial inside one
         if not inside:
             raise RunLookupError(f"{ref}: not a run directory inside the runs directory {runs_dir} "
                                  f"(point --runs-dir at the folder that holds it)")
@@ -64,6 +66,26 @@ def resolve_run(ref: str, runs_dir: Path) -> RunDir:
     names = [p.name for p in runs]
     hint = suggest(ref, names) if names else ""
     raise RunLookupError(f"no run '{ref}' in {runs_dir}{hint}" + ("" if names else " (it holds no runs)"))
+
+
+def _trial(ref: str, runs_dir: Path) -> RunDir:
+    """`SWEEP:N` (a trial's number) or `SWEEP:best` (the best trial) names a sweep's trial."""
+    sweep_ref, _, which = ref.rpartition(":")
+    sweep = resolve_run(sweep_ref, runs_dir)
+    if read_info(sweep.path).get("kind") != "sweep":
+        raise RunLookupError(f"'{ref}': {sweep.run_id} is not a sweep (SWEEP:N names a sweep's trial)")
+    if which == "best":
+        best = read_best(sweep.path)
+        if best is None:
+            raise RunLookupError(f"'{ref}': sweep {sweep.run_id} has no completed trial yet")
+        which = str(best["number"])
+    if not which.isdigit():
+        raise RunLookupError(f"'{ref}': after ':' give a trial number or 'best'")
+    folder = trial_folder(sweep.path, int(which))
+    if not _is_run(folder):
+        numbers = ", ".join(p.name for p in trial_folders(sweep.path)) or "none yet"
+        raise RunLookupError(f"'{ref}': sweep {sweep.run_id} has no trial {int(which)} (trials: {numbers})")
+    return RunDir(folder)
 
 
 def _started(path: Path) -> tuple[float, str]:

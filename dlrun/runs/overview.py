@@ -14,6 +14,9 @@ from dlrun.runs.rundir import RunDir
 def run_overview(run: RunDir) -> dict:
     """{"run": status record, "metrics" (holdout) or "summary" (k-fold): ..., "path": folder}."""
     info = run.read_info()
+    if info.get("kind") == "sweep":
+        return {"run": info, "trials": artifacts.read_trials_table(run.path), "best": artifacts.read_best(run.path),
+                "path": str(run.path)}
     if info.get("kind") == "kfold":
         return {"run": info, "summary": artifacts.read_summary(run.path), "path": str(run.path)}
     return {"run": info, "metrics": artifacts.read_metrics(run.path), "path": str(run.path)}

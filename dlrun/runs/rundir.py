@@ -15,7 +15,7 @@ from typing import Any
 from dlrun.errors import UserError
 from dlrun.runs import artifacts
 
-STATUSES = ("running", "completed", "failed", "interrupted", "diverged")
+STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned")
 
 
 def now_iso() -> str:
@@ -53,6 +53,14 @@ class RunDir:
                 raise UserError(f"runs directory {runs_dir} is not writable: {exc.strerror}") from None
             return cls(path)
         raise UserError(f"could not make a unique run folder in {runs_dir}")  # pragma: no cover
+
+    @classmethod
+    def fixed(cls, path: Path) -> "RunDir":
+        """A new run folder at a path its caller chose (a sweep's numbered trial); it must not exist."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+        return cls(path)
 
     def file(self, *parts: str) -> Path:
         return self.path.joinpath(*parts)

@@ -2,7 +2,7 @@
 
     sweep:
       objective: {metric: val_loss, mode: min}
-      algorithm: tpe            # tpe | random | grid | cmaes
+      algorithm: tpe            # tpe | random | grid | cmaes | gp
       trials: 20
       seed: 7
       pruner: median            # none | median | hyperband
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dlrun.spec.section import Section
 
-ALGORITHMS = ("tpe", "random", "grid", "cmaes")
+ALGORITHMS = ("tpe", "random", "grid", "cmaes", "gp")
 PRUNERS = ("none", "median", "hyperband")
 KEEP = ("best", "top3", "all")
 
@@ -65,6 +65,19 @@ class ParamRange(BaseModel):
         return next(k for k in ("loguniform", "uniform", "int", "choice")
                     if getattr(self, "int_" if k == "int" else k) is not None)
 
+    def grid(self) -> list[Any]:
+        """Every value a grid search tries: the choices, or the range from low to high by `step`
+        (whole numbers by 1 when no step is given). A continuous range without a step has no grid."""
+        if self.choice is not None:
+            return list(self.choice)
+        low, high = self.loguniform or self.uniform or self.int_
+        if self.step is None and self.int_ is None:
+            raise ValueError("a grid needs choice, int, or a step on a uniform range")
+        step = self.step or 1
+        count = int(round((high - low) / step)) + 1
+        values = [low + i * step for i in range(count) if low + i * step <= high + 1e-12]
+        return [int(v) for v in values] if self.int_ is not None else [round(v, 12) for v in values]
+
     def ends(self) -> list[Any]:
         """The values whose specs must all be valid before any trial runs: both ends of a range,
         every choice."""
@@ -86,11 +99,16 @@ class SweepSpec(Section):
     """A hyperparameter search over dotted spec paths (`dlrun sweep`)."""
 
     objective: Objective = Field(default_factory=Objective, description="What to optimise (never the test set).")
-    algorithm: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="The Optuna sampler.")
-    trials: int | None = Field(None, ge=1, description="How many trials finish (grid: default the grid's size).")
+    algorithm: Literal["tpe", "random", "grid", "cmaes", "gp"] = Field(
+        "tpe", description="The Optuna sampler: tpe, random, grid (every combination), cmaes, or gp "
+                           "(Gaussian process; needs PyTorch).")
+    trials: int | None = Field(None, ge=1, description="How many trials finish (default 20; grid: the grid's size).")
     seed: int = Field(0, ge=0, description="Seeds the sampler: the same seed gives the same parameter sequence.")
     pruner: Literal["none", "median", "hyperband"] = Field("median", description="Stops unpromising trials early "
                                                                                  "(fed every epoch).")
+    pruner_startup_trials: int = Field(3, ge=0, description="Trials that finish before the pruner may stop one.")
+    pruner_warmup_epochs: int = Field(1, ge=0, description="Epochs (k-fold: folds) every trial runs before it may "
+                                                           "be pruned.")
     evaluate: Literal["holdout", "kfold"] = Field("holdout", description="holdout: the validation part decides; "
                                                                          "kfold: the mean over the spec's folds.")
     keep: Literal["best", "top3", "all"] = Field("best", description="Which trials keep their model files.")
@@ -98,3 +116,24 @@ class SweepSpec(Section):
                                                   "test set once.")
     params: dict[str, ParamRange] = Field(description="Dotted spec path (as --set takes) -> its range or choices.",
                                           min_length=1)
+
+    @model_validator(mode="after")
+    def _grid_needs_steps(self) -> "SweepSpec":
+        if self.algorithm == "grid":
+            for path, param in self.params.items():
+                if param.choice is None and param.int_ is None and param.step is None:
+                    raise ValueError(f"algorithm grid needs a finite set of values: give {path} a choice, an int "
+                                     f"range or a step")
+        return self
+
+    def grid_size(self) -> int:
+        size = 1
+        for param in self.params.values():
+            size *= len(param.grid())
+        return size
+
+    def trial_count(self) -> int:
+        """How many trials the sweep runs to the end: `trials`, else the grid's size (grid) or 20."""
+        if self.trials is not None:
+            return self.trials
+        return self.grid_size() if self.algorithm == "grid" else 20

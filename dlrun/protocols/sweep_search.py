@@ -1,0 +1,145 @@
+"""The glue between a sweep section and Optuna: the study in its journal file, the sampler and
+pruner the section names, each parameter's suggestion, and the bookkeeping that makes a killed
+sweep resumable (trials left running become failed and are queued again with their parameters).
+
+Optuna does the searching; nothing here chooses parameter values itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import math
+from pathlib import Path
+
+from dlrun.errors import UserError
+from dlrun.spec.sweep_forms import ParamRange, SweepSpec
+from dlrun.spec.models import resolve_mode
+
+INTERRUPTED = "interrupted"   # a trial attribute: stopped by a signal or a kill, not by its own failure
+REQUEUED = "requeued:"        # a study attribute per interrupted trial: the trial that re-runs its parameters
+
+
+def optuna_module():
+    """Optuna, quiet; a clear message when the extra is not installed."""
+    try:
+        import optuna
+    except ImportError:
+        raise UserError('dlrun sweep needs Optuna, which is not installed: pip install "dlrun[sweep]"') from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def direction(sweep: SweepSpec) -> str:
+    mode = resolve_mode(sweep.objective.metric, sweep.objective.mode)
+    return "maximize" if mode == "max" else "minimize"
+
+
+def sampler(sweep: SweepSpec):
+    optuna = optuna_module()
+    samplers = optuna.samplers
+    if sweep.algorithm == "random":
+        return samplers.RandomSampler(seed=sweep.seed)
+    if sweep.algorithm == "cmaes":
+        return samplers.CmaEsSampler(seed=sweep.seed, warn_independent_sampling=False)
+    if sweep.algorithm == "gp":
+        return samplers.GPSampler(seed=sweep.seed)
+    if sweep.algorithm == "grid":
+        return samplers.GridSampler({path: p.grid() for path, p in sweep.params.items()}, seed=sweep.seed)
+    return samplers.TPESampler(seed=sweep.seed)
+
+
+def pruner(sweep: SweepSpec, max_steps: int):
+    pruners = optuna_module().pruners
+    if sweep.pruner == "median":
+        return pruners.MedianPruner(n_startup_trials=sweep.pruner_startup_trials,
+                                    n_warmup_steps=sweep.pruner_warmup_epochs)
+    if sweep.pruner == "hyperband":
+        return pruners.HyperbandPruner(min_resource=max(1, sweep.pruner_warmup_epochs), max_resource=max_steps)
+    return pruners.NopPruner()
+
+
+def open_study(folder: Path, study_name: str, sweep: SweepSpec, max_steps: int, create: bool):
+    """The sweep's study, stored in `folder`'s journal file (several processes may share it)."""
+    from dlrun.runs.artifacts import study_journal_path
+
+    optuna = optuna_module()
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(study_journal_path(folder))))
+    if create:
+        return optuna.create_study(study_name=study_name, storage=storage, sampler=sampler(sweep),
+                                   pruner=pruner(sweep, max_steps), direction=direction(sweep))
+    return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler(sweep),
+                             pruner=pruner(sweep, max_steps))
+
+
+def suggest(trial, path: str, param: ParamRange):
+    """One trial's value for one parameter (Optuna remembers it under the parameter's path)."""
+    if param.choice is not None:
+        return trial.suggest_categorical(path, param.choice)
+    if param.int_ is not None:
+        return trial.suggest_int(path, param.int_[0], param.int_[1], step=int(param.step or 1))
+    if param.loguniform is not None:
+        return trial.suggest_float(path, *param.loguniform, log=True)
+    return trial.suggest_float(path, *param.uniform, step=param.step)
+
+
+@contextlib.contextmanager
+def sweep_lock(folder: Path):
+    """One process at a time counts the trials and asks for a new one (no trial beyond `trials`)."""
+    from dlrun.runs.artifacts import sweep_lock_path
+
+    with open(sweep_lock_path(folder), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def counted(trial) -> bool:
+    """Whether a trial counts towards `trials`: finished (completed, pruned or failed on its own),
+    or running now. A trial stopped by an interruption does not count: it runs again."""
+    state = trial.state.name
+    if state == "FAIL":
+        return not trial.user_attrs.get(INTERRUPTED)
+    return state in ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
+
+
+def recover(study) -> list[int]:
+    """After a kill: every trial still marked running becomes failed (interrupted), and every
+    interrupted trial not yet queued again is queued with its parameters. Returns the numbers
+    of the trials that were found running."""
+    optuna = optuna_module()
+    found = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == optuna.trial.TrialState.RUNNING:
+            study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            found.append(trial.number)
+    requeue(study)
+    return found
+
+
+def requeue(study) -> None:
+    """Queue the parameters of every interrupted trial that has not been queued again yet."""
+    done = study.user_attrs
+    for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get(INTERRUPTED) and f"{REQUEUED}{trial.number}" not in done:
+            study.enqueue_trial(trial.params, skip_if_exists=False)
+            waiting = [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
+            study.set_user_attr(f"{REQUEUED}{trial.number}", waiting[-1].number)
+
+
+def rerun_of(study, number: int) -> int | None:
+    """The trial that re-runs an interrupted trial's parameters, if it was queued."""
+    return study.user_attrs.get(f"{REQUEUED}{number}")
+
+
+def objective_value(values: list[float], maximize: bool) -> float | None:
+    """The best of the reported values (the objective at the trial's best epoch or fold mean)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    return max(finite) if maximize else min(finite)

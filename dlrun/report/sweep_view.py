@@ -1,0 +1,111 @@
+"""What the console shows of a sweep: a line per finished trial, the end-of-sweep panel, the
+`--dry-run` plan, and `dlrun show SWEEP`. Reads plain records: no Optuna, TensorFlow or matplotlib."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from dlrun.report.runs_view import STATUS_STYLE, fmt, overview_card
+
+
+def _params(record: dict) -> str:
+    shown = []
+    for key, value in record.items():
+        if key.startswith("param:") or "." in key:
+            shown.append(f"{key.removeprefix('param:')}={fmt(value)}")
+    return "  ".join(shown)
+
+
+def trial_line(record: dict) -> str:
+    """`trial 003  completed  val_loss=0.1234  12 epochs  3.2s  optimizer.learning_rate=0.01 ...`"""
+    value = record.get("objective")
+    error = f"  ({record['error']})" if record.get("error") else ""
+    return (f"trial {int(record['number']):03d}  {record['status']:<9}  objective={fmt(value)}  "
+            f"{record.get('epochs_run') or 0} epochs  {fmt(record.get('seconds'))}s  {_params(record)}{error}")
+
+
+def top_table(rows: list[dict], params: list[str], metric: str, maximize: bool, limit: int = 5) -> Table:
+    table = Table(show_header=True, header_style="bold", title=f"top {limit} of {len(rows)} trial(s)")
+    for column in ("trial", metric, *params, "status", "epochs", "seconds"):
+        table.add_column(column, justify="left" if column in ("trial", "status") else "right")
+    done = [r for r in rows if r.get("status") == "completed" and _number(r.get("objective")) is not None]
+    done.sort(key=lambda r: -_number(r["objective"]) if maximize else _number(r["objective"]))
+    for row in done[:limit]:
+        status = row.get("status", "?")
+        table.add_row(f"{int(row['number']):03d}", fmt(_number(row["objective"])),
+                      *(fmt(_number(row.get(p), row.get(p))) for p in params),
+                      f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", fmt(row.get("epochs_run")),
+                      fmt(_number(row.get("seconds"))))
+    return table
+
+
+def _number(value, default=None):
+    """trials.csv holds text: a number back as a number (None for blanks)."""
+    if isinstance(value, (int, float)) or value is None:
+        return value
+    try:
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def sweep_card(info: dict, rows: list[dict], best: dict | None, path: str = "") -> Panel:
+    """`dlrun sweep`'s last word and `dlrun show SWEEP`: counts, the best trial, the top trials."""
+    sweep = info.get("sweep", {})
+    metric = sweep.get("objective", {}).get("metric", "objective")
+    maximize = bool(best) and best["objective"].get("direction") == "maximize"
+    params = list(best["params"]) if best else sorted({k for r in rows for k in r if "." in k})
+    counts = {s: sum(r.get("status") == s for r in rows) for s in ("completed", "pruned", "failed")}
+    items: list = [f"{sweep.get('algorithm', '?')} search, {len(rows)} trial(s) of {sweep.get('trials', '?')}: "
+                   f"{counts['completed']} completed, {counts['pruned']} pruned, {counts['failed']} failed"]
+    if best:
+        items.append(f"best: trial {best['number']:03d} ({best['run_id']})  {metric}={fmt(best['objective']['value'])}")
+        items.append("  " + "  ".join(f"{k}={fmt(v)}" for k, v in best["params"].items()))
+        retrained = best.get("retrained")
+        if retrained:
+            test = retrained["test"]
+            shown = "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
+            items.append(f"retrained best ({retrained['epochs']} epochs) on {retrained['test_rows']} test rows: {shown}")
+    if rows:
+        items.append(top_table(rows, params, metric, maximize))
+    if info.get("recovered_trials"):
+        items.append(f"resumed: trial(s) {', '.join(map(str, info['recovered_trials']))} had been left running "
+                     f"and were run again")
+    if path:
+        items.append(f"sweep directory: [bold]{path}[/]")
+    status = info.get("status", "?")
+    return Panel(Group(*items), title=f"[bold {STATUS_STYLE.get(status, 'white')}]{status}[/] "
+                                      f"{info.get('run_id', '?')} — sweep of {metric}", expand=False)
+
+
+def plan_panel(plan: dict) -> Panel:
+    """`dlrun sweep --dry-run`: the search that would run."""
+    table = Table(show_header=True, header_style="bold")
+    for column in ("parameter", "range"):
+        table.add_column(column)
+    for path, form in plan["params"].items():
+        table.add_row(path, "  ".join(f"{k}: {v}" for k, v in form.items()))
+    objective = plan["objective"]
+    grid = f" (the grid's size)" if plan.get("grid_size") else ""
+    lines = [f"objective {objective['metric']} ({objective['mode']}), evaluate {plan['evaluate']}",
+             f"algorithm {plan['algorithm']}, {plan['trials']} trials{grid}, up to {plan['epochs']} epochs each, "
+             f"pruner {plan['pruner']}, keep {plan['keep']}, retrain_best {plan['retrain_best']}",
+             table, "dry run: nothing was trained and no folder was written"]
+    return Panel(Group(*lines), title=f"[bold]{plan['name']}[/] — sweep plan", expand=False)
+
+
+def show_card(overview: dict) -> Panel:
+    """`dlrun show`: a sweep's card, or whatever `overview_card` shows for a run."""
+    if "trials" in overview:
+        return sweep_card(overview["run"], overview["trials"], overview["best"], overview.get("path", ""))
+    return overview_card(overview)
+
+
+def result_panel(shown) -> Panel:
+    """`dlrun sweep`'s last word: the plan of a dry run (a dict), or the finished sweep's card."""
+    if isinstance(shown, dict):
+        return plan_panel(shown)
+    run = shown.run
+    return sweep_card(run.read_info(), shown.trials, shown.best, str(run.path))
