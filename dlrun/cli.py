@@ -125,6 +125,10 @@ def validate(
     from dlrun.spec import load_spec
 
     loaded = load_spec(config, set_ or [])
+    if loaded.spec.sweep is not None:
+        from dlrun.spec.sweep_checks import check_sweep
+
+        check_sweep(loaded, set_ or [])
     out.print(spec_summary(loaded.spec, str(config)))
     if build:
         _quiet(verbose)

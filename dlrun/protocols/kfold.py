@@ -90,11 +90,13 @@ def _finished_fold(folder: Path) -> dict | None:
 
 def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: RunDir | None = None,
           allow_changed: bool = False, on_fold: Callable[[dict, int], None] | None = None,
-          folder: Path | None = None) -> KFoldResult:
+          folder: Path | None = None, final_fit: bool = True) -> KFoldResult:
     """Cross-validate the experiment; see the module docstring for what is written.
 
     `folder`: a new folder at this path instead of a fresh one in the runs directory (a sweep's
-    trial). `on_fold` may raise `Pruned` to stop after a fold (the run's status becomes pruned)."""
+    trial). `on_fold` may raise `Pruned` to stop after a fold (the run's status becomes pruned).
+    `final_fit=False`: with split.final_model, hold the test rows out but fit no final model (a
+    sweep's trials: the test rows wait for the retrained best)."""
     started = time.time()
     spec = loaded.spec
     if spec.split.protocol not in CV_PROTOCOLS:
@@ -128,7 +130,8 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
                        "held_out": f.held_out.tolist()} for f in folds], **sample})
     previous_term = term_as_interrupt()
     try:
-        return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, jobs, on_fold, started)
+        return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, jobs, on_fold, started,
+                          final_fit)
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
@@ -150,7 +153,7 @@ def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
 
 
 def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test_rows, resuming: bool, jobs: int,
-               on_fold, started: float) -> KFoldResult:
+               on_fold, started: float, final_fit: bool = True) -> KFoldResult:
     spec = resolved.spec
     hint = f"dlrun kfold --resume {run.run_id} --runs-dir {run.path.parent}"
     with run_status(run, "k-fold", hint):
@@ -178,7 +181,7 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
                         "repeats": spec.split.repeats if spec.split.protocol == "repeated_kfold" else 1,
                         "average_curves": curves, "best_epochs": [r["best_epoch"] for r in ordered]})
         final = None
-        if spec.split.final_model:
+        if spec.split.final_model and final_fit:
             monitor, mode = spec.callbacks.best_epoch_rule("val_loss")
             epochs = chosen_epochs(curves, monitor, mode, len(folds), spec.training.epochs)
             final = _final_model(run, resolved, cv_rows, test_rows, epochs)

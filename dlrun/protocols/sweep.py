@@ -25,7 +25,7 @@ from typing import Callable
 from dlrun.errors import UserError
 from dlrun.executors.local import run_jobs, threads_per_worker
 from dlrun.protocols.fitting import run_status, term_as_interrupt
-from dlrun.protocols.sweep_search import counted, open_study, recover, sweep_lock
+from dlrun.protocols.sweep_search import INTERRUPTED, counted, open_study, recover, rerun_of, sweep_lock
 from dlrun.protocols.sweep_trial import run_trial, sweep_trial_id
 from dlrun.runs import artifacts
 from dlrun.runs.lookup import resolve_run
@@ -52,6 +52,7 @@ class SweepWorker:
     smoke: bool
     threads: int | None = None
     echo: bool = False
+    number: int = 0
 
 
 def plan(loaded: LoadedSpec, overrides: list[str] = ()) -> dict:
@@ -138,11 +139,11 @@ def run_sweep(run: RunDir, *, jobs: int = 1, on_trial: Callable[[dict], None] | 
     previous_term = term_as_interrupt()
     try:
         with run_status(run, "sweep", hint):
-            worker = SweepWorker(run.path, smoke, threads_per_worker(jobs), echo=jobs > 1)
             if jobs == 1:
-                work(worker, on_trial)
+                work(SweepWorker(run.path, smoke), on_trial)
             else:
-                run_jobs(work, [worker] * jobs, jobs, lambda _: None)
+                workers = [SweepWorker(run.path, smoke, threads_per_worker(jobs), echo=True, number=i) for i in range(jobs)]
+                run_jobs(work, workers, jobs, lambda _: None)
             result = finish(run, loaded, settings, recovered)
             run.set_status("completed", seconds=round(time.time() - started, 3),
                            headline=_headline(settings, result.best))
@@ -165,7 +166,7 @@ def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) ->
 
         training = loaded.spec.training
         limit_threads(training.backend, worker.threads, training.device, training.deterministic)
-    study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False)
+    study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False, worker=worker.number)
     target, done = settings.trial_count(), 0
     while True:
         with sweep_lock(run.path):
@@ -174,11 +175,13 @@ def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) ->
             if not waiting and sum(counted(t) for t in trials) >= target:
                 return done
             trial = study.ask()
-        record = run_trial(run, settings, study, trial, worker.smoke)
+        try:
+            record = run_trial(run, settings, study, trial, worker.smoke)
+        finally:  # also when a signal stopped the trial: the table shows it
+            with sweep_lock(run.path):
+                _keep_models(run, settings, study)
+                write_trials(run, study, settings)
         done += 1
-        with sweep_lock(run.path):
-            _keep_models(run, settings, study)
-            write_trials(run, study, settings)
         if on_trial is not None:
             on_trial(record)
         elif worker.echo:
@@ -219,8 +222,16 @@ def trial_records(run: RunDir, study, settings: SweepSpec) -> list[dict]:
                      "objective": trial.value if state == "COMPLETE" else None, "status": status,
                      "epochs_run": attrs.get("epochs_run"), "seconds": attrs.get("seconds"),
                      "run_id": attrs.get("run_id", sweep_trial_id(run.run_id, trial.number)),
-                     "error": attrs.get("error")})
+                     "error": _interrupted_note(study, trial) or attrs.get("error")})
     return rows
+
+
+def _interrupted_note(study, trial) -> str | None:
+    if not trial.user_attrs.get(INTERRUPTED):
+        return None
+    again = rerun_of(study, trial.number)
+    return INTERRUPTED + (f": left running when the sweep stopped; run again as trial {again:03d}" if again is not None
+                          else ": left running when the sweep stopped; runs again on --resume")
 
 
 def write_trials(run: RunDir, study, settings: SweepSpec) -> list[dict]:
@@ -248,7 +259,7 @@ def finish(run: RunDir, loaded: LoadedSpec, settings: SweepSpec, recovered: list
         artifacts.write_best(run.path, best)
     from dlrun.report.sweep_report import write_sweep_report
 
-    write_sweep_report(run.path, study, settings, rows, best, loaded.spec.output.plots)
+    write_sweep_report(run.path, study, settings, rows, best, settings.plots)
     return SweepResult(run, rows, best, recovered)
 
 

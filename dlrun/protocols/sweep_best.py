@@ -40,4 +40,5 @@ def retrain_best(run: RunDir, best: dict, settings: SweepSpec) -> dict:
     test_rows = np.asarray(splits["test"], dtype=np.int64)
     final = fit_final(RunDir(artifacts.best_folder(run.path)), resolved, train_rows, test_rows, epochs,
                       {"from_trial": best["number"], "params": best["params"]})
-    return {"folder": artifacts.best_folder(run.path).name, **final}
+    test = {k: v for k, v in final["test"].items() if isinstance(v, (int, float)) or k == "baseline"}
+    return {"folder": artifacts.best_folder(run.path).name, **final, "test": test}

@@ -35,31 +35,34 @@ def direction(sweep: SweepSpec) -> str:
     return "maximize" if mode == "max" else "minimize"
 
 
-def sampler(sweep: SweepSpec):
-    optuna = optuna_module()
-    samplers = optuna.samplers
+def sampler(sweep: SweepSpec, worker: int = 0):
+    """The sampler the sweep names, seeded by `sweep.seed` (the worker number is added, so that
+    parallel workers do not all propose the same parameters)."""
+    samplers = optuna_module().samplers
+    seed = sweep.seed + worker
     if sweep.algorithm == "random":
-        return samplers.RandomSampler(seed=sweep.seed)
+        return samplers.RandomSampler(seed=seed)
     if sweep.algorithm == "cmaes":
-        return samplers.CmaEsSampler(seed=sweep.seed, warn_independent_sampling=False)
+        return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if sweep.algorithm == "gp":
-        return samplers.GPSampler(seed=sweep.seed)
+        return samplers.GPSampler(seed=seed)
     if sweep.algorithm == "grid":
-        return samplers.GridSampler({path: p.grid() for path, p in sweep.params.items()}, seed=sweep.seed)
-    return samplers.TPESampler(seed=sweep.seed)
+        return samplers.GridSampler({path: p.grid() for path, p in sweep.params.items()}, seed=seed)
+    return samplers.TPESampler(seed=seed)
 
 
 def pruner(sweep: SweepSpec, max_steps: int):
     pruners = optuna_module().pruners
     if sweep.pruner == "median":
+        # steps are epochs (folds) counted from 1, and Optuna may prune at step == n_warmup_steps
         return pruners.MedianPruner(n_startup_trials=sweep.pruner_startup_trials,
-                                    n_warmup_steps=sweep.pruner_warmup_epochs)
+                                    n_warmup_steps=sweep.pruner_warmup_epochs + 1)
     if sweep.pruner == "hyperband":
-        return pruners.HyperbandPruner(min_resource=max(1, sweep.pruner_warmup_epochs), max_resource=max_steps)
+        return pruners.HyperbandPruner(min_resource=sweep.pruner_warmup_epochs + 1, max_resource=max(max_steps, 2))
     return pruners.NopPruner()
 
 
-def open_study(folder: Path, study_name: str, sweep: SweepSpec, max_steps: int, create: bool):
+def open_study(folder: Path, study_name: str, sweep: SweepSpec, max_steps: int, create: bool, worker: int = 0):
     """The sweep's study, stored in `folder`'s journal file (several processes may share it)."""
     from dlrun.runs.artifacts import study_journal_path
 
@@ -70,7 +73,7 @@ def open_study(folder: Path, study_name: str, sweep: SweepSpec, max_steps: int, 
     if create:
         return optuna.create_study(study_name=study_name, storage=storage, sampler=sampler(sweep),
                                    pruner=pruner(sweep, max_steps), direction=direction(sweep))
-    return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler(sweep),
+    return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler(sweep, worker),
                              pruner=pruner(sweep, max_steps))
 
 
@@ -135,6 +138,21 @@ def requeue(study) -> None:
 def rerun_of(study, number: int) -> int | None:
     """The trial that re-runs an interrupted trial's parameters, if it was queued."""
     return study.user_attrs.get(f"{REQUEUED}{number}")
+
+
+def tell(study, trial, value: float | None = None, state: str = "COMPLETE") -> None:
+    """Record how a trial ended. The grid sampler asks Optuna's own optimize loop to stop once
+    every combination has run, which it refuses outside that loop; the trial is stored all the
+    same (dlrun counts its trials itself), so that refusal is ignored."""
+    states = optuna_module().trial.TrialState
+    try:
+        if state == "COMPLETE":
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=getattr(states, state))
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
 
 
 def objective_value(values: list[float], maximize: bool) -> float | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dlrun.errors import DlrunError, Interrupted, Pruned, UserError
 from dlrun.protocols.admission import spec_to_resume
-from dlrun.protocols.sweep_search import INTERRUPTED, objective_value, optuna_module, suggest
+from dlrun.protocols.sweep_search import INTERRUPTED, objective_value, suggest, tell
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.sweep_checks import trial_overrides
@@ -53,8 +53,9 @@ def run_trial(sweep_run: RunDir, settings: SweepSpec, study, trial, smoke: bool 
         if settings.evaluate == "kfold":
             from dlrun.protocols.kfold import kfold
 
-            loaded = loaded.with_sections(split={"final_model": False})
-            result = kfold(loaded, folder=folder, on_fold=feed.fold, smoke=smoke)
+            if settings.retrain_best:  # the test rows stay out of every trial, for the retrained best
+                loaded = loaded.with_sections(split={"final_model": True})
+            result = kfold(loaded, folder=folder, on_fold=feed.fold, smoke=smoke, final_fit=False)
             epochs_run = sum(int(f.get("epochs_run") or 0) for f in result.folds)
         else:
             from dlrun.protocols.holdout import train
@@ -67,11 +68,11 @@ def run_trial(sweep_run: RunDir, settings: SweepSpec, study, trial, smoke: bool 
     except Interrupted:
         _mark(trial, {**record, "status": "failed", "error": "interrupted: runs again on --resume",
                       "seconds": _since(started)})
-        study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-        study.tell(trial, state=optuna_module().trial.TrialState.FAIL)
+        trial.set_user_attr(INTERRUPTED, True)
+        tell(study, trial, state="FAIL")
         raise
     except ObjectiveMissing:
-        study.tell(trial, state=optuna_module().trial.TrialState.FAIL)
+        tell(study, trial, state="FAIL")
         raise
     except Exception as exc:  # noqa: BLE001 - any failure fails this trial only; the sweep goes on
         message = str(exc) if isinstance(exc, DlrunError) else f"{type(exc).__name__}: {exc}"
@@ -163,10 +164,7 @@ def _tell(study, trial, folder: Path, record: dict, value: float | None, state: 
         RunDir(folder).update_info(run_id=record["run_id"], sweep=record["run_id"].split(":")[0],
                                    trial=record["number"], trial_status=record["status"],
                                    params={k[len("param:"):]: v for k, v in record.items() if k.startswith("param:")})
-    if state == "COMPLETE":
-        study.tell(trial, value)
-    else:
-        study.tell(trial, state=getattr(optuna_module().trial.TrialState, state))
+    tell(study, trial, value, state)
     return {**record, "objective": value}
 
 

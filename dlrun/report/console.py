@@ -48,6 +48,10 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
     callbacks = [n for n in ("early_stopping", "model_checkpoint", "reduce_lr_on_plateau")
                  if getattr(spec.callbacks, n) is not None]
     table.add_row("callbacks", ", ".join(callbacks) or "none")
+    if spec.sweep is not None:
+        w = spec.sweep
+        table.add_row("sweep", f"{w.algorithm}  {w.trial_count()} trials  {w.objective.metric} ({w.objective.mode})  "
+                               f"evaluate={w.evaluate}  pruner={w.pruner}  params: {', '.join(w.params)}")
     return Panel(table, title=f"[bold]{spec.name}[/] is valid", expand=False)
 
 

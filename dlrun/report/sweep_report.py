@@ -121,7 +121,7 @@ def _best_section(folder: Path, metric: str, best: dict) -> list[str]:
         test = retrained["test"]
         shown = ", ".join(f"{k} {fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse", "r2")
                           if k in test)
-        lines += ["", f"Retrained on {retrained['train_rows']} train + validation rows for {retrained['epochs']} epochs "
+        lines += ["", f"Retrained on all {retrained['train_rows']} rows but the test rows, for {retrained['epochs']} epochs "
                       f"(`{retrained['folder']}/`), scored once on {retrained['test_rows']} test rows: {shown}."]
     return lines + [""]
 

@@ -10,34 +10,41 @@ from rich.table import Table
 from dlrun.report.runs_view import STATUS_STYLE, fmt, overview_card
 
 
+def short_names(paths: list[str]) -> dict[str, str]:
+    """A parameter path's last part as its column name (`Dense.units`), the whole path where two would clash."""
+    short = {p: ".".join(p.split(".")[-2:]) if p.split(".")[-2][:1].isupper() else p.split(".")[-1] for p in paths}
+    clashes = {name for name in short.values() if list(short.values()).count(name) > 1}
+    return {p: p if name in clashes else name for p, name in short.items()}
+
+
 def _params(record: dict) -> str:
-    shown = []
-    for key, value in record.items():
-        if key.startswith("param:") or "." in key:
-            shown.append(f"{key.removeprefix('param:')}={fmt(value)}")
-    return "  ".join(shown)
+    paths = [k.removeprefix("param:") for k in record if k.startswith("param:") or "." in k]
+    names = short_names(paths)
+    return "  ".join(f"{names[p]}={fmt(record.get(p, record.get('param:' + p)))}" for p in paths)
 
 
 def trial_line(record: dict) -> str:
     """`trial 003  completed  val_loss=0.1234  12 epochs  3.2s  optimizer.learning_rate=0.01 ...`"""
     value = record.get("objective")
     error = f"  ({record['error']})" if record.get("error") else ""
+    seconds = record.get("seconds")
     return (f"trial {int(record['number']):03d}  {record['status']:<9}  objective={fmt(value)}  "
-            f"{record.get('epochs_run') or 0} epochs  {fmt(record.get('seconds'))}s  {_params(record)}{error}")
+            f"{record.get('epochs_run') or 0} epochs  {0.0 if seconds is None else float(seconds):.1f}s  "
+            f"{_params(record)}{error}")
 
 
 def top_table(rows: list[dict], params: list[str], metric: str, maximize: bool, limit: int = 5) -> Table:
-    table = Table(show_header=True, header_style="bold", title=f"top {limit} of {len(rows)} trial(s)")
-    for column in ("trial", metric, *params, "status", "epochs", "seconds"):
-        table.add_column(column, justify="left" if column in ("trial", "status") else "right")
+    table = Table(show_header=True, header_style="bold", title=f"best {min(limit, len(rows))} of {len(rows)} trial(s)")
+    names = short_names(params)
+    for column in ("trial", metric, *(names[p] for p in params), "epochs", "seconds"):
+        table.add_column(column, justify="left" if column == "trial" else "right")
     done = [r for r in rows if r.get("status") == "completed" and _number(r.get("objective")) is not None]
     done.sort(key=lambda r: -_number(r["objective"]) if maximize else _number(r["objective"]))
     for row in done[:limit]:
-        status = row.get("status", "?")
+        seconds = _number(row.get("seconds"))
         table.add_row(f"{int(row['number']):03d}", fmt(_number(row["objective"])),
                       *(fmt(_number(row.get(p), row.get(p))) for p in params),
-                      f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", fmt(row.get("epochs_run")),
-                      fmt(_number(row.get("seconds"))))
+                      fmt(row.get("epochs_run")), "—" if seconds is None else f"{seconds:.1f}")
     return table
 
 
@@ -57,12 +64,17 @@ def sweep_card(info: dict, rows: list[dict], best: dict | None, path: str = "") 
     metric = sweep.get("objective", {}).get("metric", "objective")
     maximize = bool(best) and best["objective"].get("direction") == "maximize"
     params = list(best["params"]) if best else sorted({k for r in rows for k in r if "." in k})
+    interrupted = sum(str(r.get("error") or "").startswith("interrupted") for r in rows)
     counts = {s: sum(r.get("status") == s for r in rows) for s in ("completed", "pruned", "failed")}
-    items: list = [f"{sweep.get('algorithm', '?')} search, {len(rows)} trial(s) of {sweep.get('trials', '?')}: "
-                   f"{counts['completed']} completed, {counts['pruned']} pruned, {counts['failed']} failed"]
+    counts["failed"] -= interrupted
+    finished = counts["completed"] + counts["pruned"] + counts["failed"]
+    items: list = [f"{sweep.get('algorithm', '?')} search, {finished} of {sweep.get('trials', '?')} trials finished: "
+                   f"{counts['completed']} completed, {counts['pruned']} pruned, {counts['failed']} failed"
+                   + (f"; {interrupted} interrupted and run again" if interrupted else "")]
     if best:
         items.append(f"best: trial {best['number']:03d} ({best['run_id']})  {metric}={fmt(best['objective']['value'])}")
         items.append("  " + "  ".join(f"{k}={fmt(v)}" for k, v in best["params"].items()))
+        items.append(f"  evaluate it: dlrun evaluate {best['run_id']}  (trial folder: trials/{best['number']:03d})")
         retrained = best.get("retrained")
         if retrained:
             test = retrained["test"]

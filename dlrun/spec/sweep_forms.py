@@ -112,6 +112,8 @@ class SweepSpec(Section):
     evaluate: Literal["holdout", "kfold"] = Field("holdout", description="holdout: the validation part decides; "
                                                                          "kfold: the mean over the spec's folds.")
     keep: Literal["best", "top3", "all"] = Field("best", description="Which trials keep their model files.")
+    plots: bool = Field(True, description="The sweep's own plots (optimisation history, importances, slices); "
+                                          "each trial's plots follow output.plots.")
     retrain_best: bool = Field(False, description="Retrain the best parameters on train + validation and score the "
                                                   "test set once.")
     params: dict[str, ParamRange] = Field(description="Dotted spec path (as --set takes) -> its range or choices.",
