@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from dlrun.errors import UserError
-from dlrun.runs.artifacts import has_model, model_path
+from dlrun.runs.artifacts import has_model, model_path, read_info
 
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 
@@ -45,8 +45,10 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
             raise UserError(f"{folder}: {exc}") from None
 
     if not has_model(folder):
-        raise UserError(f"{folder}: the run has no {model_path(folder).name} (output.save_model was off, "
-                        f"or it did not finish)")
+        dropped = read_info(folder).get("model_dropped_because")
+        why = (f"a sweep trial whose model was not kept ({dropped}); evaluate the best trial (SWEEP:best), or set "
+               f"sweep.keep: all") if dropped else "output.save_model was off, or it did not finish"
+        raise UserError(f"{folder}: the run has no {model_path(folder).name} ({why})")
     path = model_path(folder)
     # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
     try:

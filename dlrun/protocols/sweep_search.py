@@ -58,7 +58,7 @@ def pruner(sweep: SweepSpec, max_steps: int):
         return pruners.MedianPruner(n_startup_trials=sweep.pruner_startup_trials,
                                     n_warmup_steps=sweep.pruner_warmup_epochs + 1)
     if sweep.pruner == "hyperband":
-        return pruners.HyperbandPruner(min_resource=sweep.pruner_warmup_epochs + 1, max_resource=max(max_steps, 2))
+        return pruners.HyperbandPruner(min_resource=sweep.pruner_warmup_epochs + 1, max_resource=max(max_steps, sweep.pruner_warmup_epochs + 1))
     return pruners.NopPruner()
 
 

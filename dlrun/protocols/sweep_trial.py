@@ -77,7 +77,7 @@ def run_trial(sweep_run: RunDir, settings: SweepSpec, study, trial, smoke: bool 
     except Exception as exc:  # noqa: BLE001 - any failure fails this trial only; the sweep goes on
         message = str(exc) if isinstance(exc, DlrunError) else f"{type(exc).__name__}: {exc}"
         _error_log(folder, message, exc)
-        return _tell(study, trial, folder, {**record, "status": "failed", "error": message.splitlines()[0][:300],
+        return _tell(study, trial, folder, {**record, "status": "failed", "error": _one_line(message),
                                             "epochs_run": feed.epochs_seen, "seconds": _since(started)}, None, "FAIL")
     if feed.pruned:
         RunDir(folder).set_status("pruned", pruned_at_epoch=feed.epochs_seen)
@@ -148,6 +148,10 @@ def _maximized(metric: str) -> bool:
     return resolve_mode(metric, "auto") == "max"
 
 
+def _one_line(message: str) -> str:
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())[:300]
+
+
 def _since(started: float) -> float:
     return round(time.time() - started, 3)
 
@@ -171,7 +175,7 @@ def _tell(study, trial, folder: Path, record: dict, value: float | None, state: 
 def _error_log(folder: Path, message: str, exc: BaseException | None) -> None:
     """A failed trial's error log (and a status record, if it failed before its run folder existed)."""
     if not folder.is_dir():
-        RunDir.fixed(folder).set_status("failed", error=message.splitlines()[0][:300] if message else "failed")
+        RunDir.fixed(folder).set_status("failed", error=_one_line(message) or "failed")
     log = artifacts.error_log_path(folder)
     if not log.exists():
         details = "".join(traceback.format_exception(exc)) if exc is not None and not isinstance(exc, DlrunError) else ""

@@ -54,7 +54,7 @@ TRIALS_TABLE = "trials.csv"
 BEST = "best.json"
 BEST_FOLDER = "best"
 STUDY_JOURNAL = "study.journal"
-SWEEP_LOCK = ".sweep.lock"
+SWEEP_LOCK = "sweep.lock"
 COMPARISONS = "comparisons"  # in the runs directory itself, beside the runs: `dlrun compare --plot`
 
 # what a finished run must hold before it can be evaluated or predicted with
