@@ -171,8 +171,10 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     if release_raw:  # the raw features are not needed again: free them before the fit's peak
         prepared.dataset.features = None
     has_val = len(prepared.splits.validation) > 0
-    # a resumable run's history must keep pace with its resume state; a fold's may be written less often
-    writer = HistoryWriter(run.path, spec.callbacks.terminate_on_nan, on_epoch, every_seconds=0.0 if resumable else 2.0)
+    # a resumable (or stoppable) run's history keeps pace with its epochs; a fold's may be written less often
+    stoppable = resumable if stoppable is None else stoppable
+    writer = HistoryWriter(run.path, spec.callbacks.terminate_on_nan, on_epoch,
+                           every_seconds=0.0 if resumable or stoppable else 2.0)
     callbacks, handles = build_callbacks(spec, run.path)
     start_epoch, stopper = 0, None
     callbacks.append(writer)
@@ -187,7 +189,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
             writer.preload(start_epoch)
             callbacks.insert(-1, ResumeRestorer(resume_state, handles["watched"]))
         callbacks.append(ResumeSaver(checkpoints, handles["watched"]))
-    if resumable if stoppable is None else stoppable:  # signals stop at an epoch end
+    if stoppable:  # signals stop at an epoch end
         from dlrun.train.resume import GracefulStop
 
         stopper = GracefulStop()

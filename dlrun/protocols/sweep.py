@@ -25,7 +25,7 @@ from typing import Callable
 from dlrun.errors import UserError
 from dlrun.executors.local import run_jobs, threads_per_worker
 from dlrun.protocols.fitting import run_status, term_as_interrupt
-from dlrun.protocols.sweep_search import INTERRUPTED, counted, open_study, recover, rerun_of, sweep_lock
+from dlrun.protocols.sweep_search import INTERRUPTED, counted, open_study, optuna_module, recover, rerun_of, sweep_lock
 from dlrun.protocols.sweep_trial import run_trial, sweep_trial_id
 from dlrun.runs import artifacts
 from dlrun.runs.lookup import resolve_run
@@ -84,6 +84,7 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
     """`dlrun sweep`: a new sweep from CONFIG, or (with `resume`) the continuation of a killed one."""
     if jobs < 1:
         raise UserError("--jobs must be 1 or more")
+    optuna_module()  # a missing extra is refused before any folder is written
     if resume is not None:
         previous = resolve_run(resume, runs_dir or Path("runs"))
         if previous.read_info().get("kind") != "sweep":

@@ -193,3 +193,13 @@ def test_dry_run_refuses_a_bad_sweep_with_exit_2(write_spec, runs_dir):
     result = runner.invoke(app, ["sweep", str(spec), "--dry-run", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 2
     assert "runs backwards" in combined_output(result)
+
+
+def test_without_optuna_the_sweep_says_which_extra_to_install_and_writes_nothing(write_spec, runs_dir, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` now fails, as when it is not installed
+    result = runner.invoke(app, ["sweep", str(write_spec(SWEEP)), "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2
+    assert 'pip install "dlrun[sweep]"' in combined_output(result)
+    assert not runs_dir.exists()
