@@ -15,7 +15,7 @@ from tests.support import CONFIGS, ROOT
 
 pytestmark = pytest.mark.slow  # one fresh Python process per command
 
-HEAVY = ("tensorflow", "keras", "sklearn", "matplotlib")
+HEAVY = ("tensorflow", "keras", "sklearn", "matplotlib", "optuna", "jax")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,9 @@ def fake_runs(tmp_path_factory):
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["validate", str(CONFIGS / "digits_mlp.yaml")],
                                   ["schema"], ["runs"], ["show", "latest"], ["compare", "latest", "demo"],
-                                  ["train", "--help"], ["kfold", "--help"]])
+                                  ["train", "--help"], ["kfold", "--help"], ["sweep", "--help"],
+                                  ["sweep", str(CONFIGS / "iris_sweep.yaml"), "--dry-run"],
+                                  ["validate", str(CONFIGS / "iris_sweep.yaml")]])
 def test_light_commands_never_import_heavy_libraries(args, fake_runs):
     if args[0] in ("runs", "show", "compare"):
         args = [*args, "--runs-dir", str(fake_runs)] if args[0] != "compare" else \
