@@ -87,8 +87,11 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
     optuna_module()  # a missing extra is refused before any folder is written
     if resume is not None:
         previous = resolve_run(resume, runs_dir or Path("runs"))
-        if previous.read_info().get("kind") != "sweep":
+        info = previous.read_info()
+        if info.get("kind") != "sweep":
             raise UserError(f"{previous.run_id} is not a sweep; --resume takes the id of an interrupted `dlrun sweep`")
+        if info.get("status") == "completed":
+            raise UserError(f"sweep {previous.run_id} already completed; there is nothing to resume")
         return run_sweep(previous, jobs=jobs, on_trial=on_trial, resuming=True)
     if config is None:
         raise UserError("give a CONFIG with a sweep: section, or --resume SWEEP to continue an interrupted sweep")

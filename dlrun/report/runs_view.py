@@ -23,6 +23,11 @@ def fmt(value) -> str:
     return "—" if value is None else str(value)
 
 
+def scored_once(test: dict) -> str:
+    """The headline test metrics of a model scored once (k-fold's final model, a sweep's retrained best)."""
+    return "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
+
+
 def _duration(info: dict) -> str:
     seconds = info.get("seconds")
     if seconds is None:
@@ -205,9 +210,7 @@ def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: st
         items.append(f"resumed: folds {', '.join(map(str, skipped))} were already finished")
     final = summary.get("final_model")
     if final:
-        test = final["test"]
-        shown = "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
-        items.append(f"final model ({final['epochs']} epochs) on {final['test_rows']} test rows: {shown}")
+        items.append(f"final model ({final['epochs']} epochs) on {final['test_rows']} test rows: {scored_once(final['test'])}")
     if path:
         items.append(f"run directory: [bold]{path}[/]")
     items.extend(f"[yellow]note:[/] {note}" for note in notes)

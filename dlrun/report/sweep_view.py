@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from dlrun.report.runs_view import STATUS_STYLE, fmt, overview_card
+from dlrun.report.runs_view import STATUS_STYLE, fmt, overview_card, scored_once
 
 
 def short_names(paths: list[str]) -> dict[str, str]:
@@ -77,9 +77,8 @@ def sweep_card(info: dict, rows: list[dict], best: dict | None, path: str = "") 
         items.append(f"  evaluate it: dlrun evaluate {best['run_id']}  (trial folder: trials/{best['number']:03d})")
         retrained = best.get("retrained")
         if retrained:
-            test = retrained["test"]
-            shown = "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
-            items.append(f"retrained best ({retrained['epochs']} epochs) on {retrained['test_rows']} test rows: {shown}")
+            items.append(f"retrained best ({retrained['epochs']} epochs) on {retrained['test_rows']} test rows: "
+                         f"{scored_once(retrained['test'])}")
     if rows:
         items.append(top_table(rows, params, metric, maximize))
     if info.get("recovered_trials"):

@@ -61,7 +61,7 @@ def test_example_config_validates_with_the_values_it_declares(path, tmp_path, mo
 def test_example_config_header_says_how_to_run_it(path):
     text = "\n".join(header(path))
     assert text, f"{path.name} does not start with a # comment"
-    command = "dlrun kfold" if "kfold" in path.name else "dlrun train"
+    command = "dlrun sweep" if "sweep" in path.name else "dlrun kfold" if "kfold" in path.name else "dlrun train"
     assert command in text, f"the header of {path.name} does not say `{command} ...`"
     assert f"configs/{path.name}" in text, f"the header of {path.name} names another file to run"
 
@@ -110,3 +110,23 @@ def test_every_cross_validation_config_passes_a_smoke_kfold(config, runs_dir):
     assert (result.run.path / "summary.json").is_file()
     if loaded.spec.split.final_model:
         assert (result.run.path / "final" / "model.keras").is_file()
+
+
+SWEEP_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if load_spec(p).spec.sweep is not None)
+
+
+def test_the_sweep_configs_are_found():
+    assert "iris_sweep.yaml" in SWEEP_CONFIGS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", SWEEP_CONFIGS)
+def test_every_sweep_config_passes_a_smoke_sweep_of_two_trials(config, runs_dir):
+    from dlrun.protocols.sweep import sweep_or_resume
+
+    result = sweep_or_resume(CONFIGS / config, [f"output.runs_dir={runs_dir}", "training.epochs=1", "sweep.trials=2"],
+                             smoke=True)
+    info = json.loads((result.run.path / "run.json").read_text(encoding="utf-8"))
+    assert info["status"] == "completed" and info["smoke"] is True
+    assert [row["status"] for row in result.trials] == ["completed", "completed"]
+    assert (result.run.path / "report.md").is_file() and result.best is not None
