@@ -128,7 +128,7 @@ def run_sweep(run: RunDir, *, jobs: int = 1, on_trial: Callable[[dict], None] | 
     """Run trials until the sweep has its number of finished trials, then write its summary."""
     started = time.time()
     loaded = _saved(run)
-    settings = check_sweep(loaded)
+    settings = check_sweep(loaded) if resuming else loaded.spec.sweep  # a new sweep was checked before it began
     smoke = bool(run.read_info().get("smoke"))
     recovered: list[int] = []
     if resuming:
