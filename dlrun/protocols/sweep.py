@@ -25,8 +25,9 @@ from typing import Callable
 from dlrun.errors import UserError
 from dlrun.executors.local import run_jobs, threads_per_worker
 from dlrun.protocols.fitting import run_status, term_as_interrupt
-from dlrun.protocols.sweep_search import INTERRUPTED, counted, open_study, optuna_module, recover, rerun_of, sweep_lock
-from dlrun.protocols.sweep_trial import run_trial, sweep_trial_id
+from dlrun.protocols.sweep_search import counted, open_study, optuna_module, recover, sweep_lock
+from dlrun.protocols.sweep_table import write_trials
+from dlrun.protocols.sweep_trial import run_trial
 from dlrun.runs import artifacts
 from dlrun.runs.lookup import resolve_run
 from dlrun.runs.provenance import provenance
@@ -183,7 +184,6 @@ def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) ->
             record = run_trial(run, settings, study, trial, worker.smoke)
         finally:  # also when a signal stopped the trial: the table shows it
             with sweep_lock(run.path):
-                _keep_models(run, settings, study)
                 write_trials(run, study, settings)
         done += 1
         if on_trial is not None:
@@ -192,63 +192,6 @@ def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) ->
             from dlrun.report.sweep_view import trial_line
 
             print(trial_line(record), flush=True)
-
-
-def _ranked(study, settings: SweepSpec) -> list:
-    """Completed trials, best first."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.value is not None]
-    maximize = study.direction.name == "MAXIMIZE"
-    return sorted(done, key=lambda t: (-t.value if maximize else t.value, t.number))
-
-
-def _keep_models(run: RunDir, settings: SweepSpec, study) -> None:
-    """`keep`: only the best (or top three) completed trials keep their model files."""
-    if settings.keep == "all":
-        return
-    kept = {t.number for t in _ranked(study, settings)[:1 if settings.keep == "best" else 3]}
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state.name in ("RUNNING", "WAITING") or trial.number in kept:
-            continue
-        folder = artifacts.trial_folder(run.path, trial.number)
-        if artifacts.is_run(folder) and artifacts.has_model(folder):
-            artifacts.drop_model_files(folder)
-            RunDir(folder).update_info(model_kept=False, model_dropped_because=f"sweep.keep: {settings.keep}")
-
-
-def trial_records(run: RunDir, study, settings: SweepSpec) -> list[dict]:
-    """One row per trial, in trial-number order (trials.csv)."""
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        state = trial.state.name
-        attrs = trial.user_attrs
-        status = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}.get(state, "running")
-        rows.append({"number": trial.number, **{path: trial.params.get(path) for path in settings.params},
-                     "objective": trial.value if state == "COMPLETE" else None, "status": status,
-                     "epochs_run": attrs.get("epochs_run"), "seconds": attrs.get("seconds"),
-                     "run_id": attrs.get("run_id", sweep_trial_id(run.run_id, trial.number)),
-                     "error": _interrupted_note(study, trial) or attrs.get("error")})
-    return rows
-
-
-def _interrupted_note(study, trial) -> str | None:
-    if not trial.user_attrs.get(INTERRUPTED):
-        return None
-    again = rerun_of(study, trial.number)
-    return INTERRUPTED + (f": left running when the sweep stopped; run again as trial {again:03d}" if again is not None
-                          else ": left running when the sweep stopped; runs again on --resume")
-
-
-def write_trials(run: RunDir, study, settings: SweepSpec) -> list[dict]:
-    rows = trial_records(run, study, settings)
-    artifacts.write_trials_table(run.path, rows)
-    ranked = _ranked(study, settings)
-    if ranked:
-        best = ranked[0]
-        artifacts.write_best(run.path, {"number": best.number, "run_id": sweep_trial_id(run.run_id, best.number),
-                                        "objective": {"metric": settings.objective.metric, "value": best.value,
-                                                      "direction": study.direction.name.lower()},
-                                        "params": best.params, "epochs_run": best.user_attrs.get("epochs_run")})
-    return rows
 
 
 def finish(run: RunDir, loaded: LoadedSpec, settings: SweepSpec, recovered: list[int]) -> SweepResult:

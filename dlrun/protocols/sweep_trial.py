@@ -17,6 +17,7 @@ import math
 import time
 import traceback
 from pathlib import Path
+from typing import Callable
 
 from dlrun.errors import DlrunError, Interrupted, Pruned, UserError
 from dlrun.protocols.admission import spec_to_resume
@@ -27,8 +28,6 @@ from dlrun.spec.sweep_checks import trial_overrides
 from dlrun.spec.sweep_forms import SweepSpec
 from dlrun.did_you_mean import suggest as did_you_mean
 
-# what a trial records on its Optuna trial (the study alone then rebuilds trials.csv)
-RECORD_KEYS = ("status", "epochs_run", "seconds", "run_id", "error")
 
 
 class ObjectiveMissing(UserError):
@@ -42,12 +41,31 @@ def sweep_trial_id(sweep_id: str, number: int) -> str:
 
 def run_trial(sweep_run: RunDir, settings: SweepSpec, study, trial, smoke: bool = False) -> dict:
     """Train one trial (already asked from the study) and tell the study how it ended; returns its record."""
-    started = time.time()
     params = {path: suggest(trial, path, param) for path, param in settings.params.items()}
-    folder = artifacts.trial_folder(sweep_run.path, trial.number)
-    run_id = sweep_trial_id(sweep_run.run_id, trial.number)
-    feed = _Feed(settings, trial)
-    record = {"number": trial.number, "run_id": run_id, **{f"param:{k}": v for k, v in params.items()}}
+    feed = Feed(settings, trial.report, trial.should_prune)
+    try:
+        record = train_trial(sweep_run, settings, trial.number, params, feed, smoke)
+    except Interrupted:
+        trial.set_user_attr(INTERRUPTED, True)
+        tell(study, trial, state="FAIL")
+        raise
+    except ObjectiveMissing:
+        tell(study, trial, state="FAIL")
+        raise
+    state = {"completed": "COMPLETE", "pruned": "PRUNED"}.get(record["status"], "FAIL")
+    tell(study, trial, record["objective"], state)
+    return record
+
+
+def train_trial(sweep_run: RunDir, settings: SweepSpec, number: int, params: dict, feed: "Feed", smoke: bool = False,
+                executor: str = "local") -> dict:
+    """Train trial `number` with `params` into `trials/NNN/`, feeding `feed` every epoch (or fold);
+    returns its record, also kept in the trial's run.json (`sweep_record`), where the sweep's table
+    is read from. Raises Interrupted (a signal) and ObjectiveMissing (a mistake in the sweep)."""
+    started = time.time()
+    folder = artifacts.trial_folder(sweep_run.path, number)
+    record = {"number": number, "run_id": sweep_trial_id(sweep_run.run_id, number),
+              **{f"param:{k}": v for k, v in params.items()}}
     try:
         loaded = spec_to_resume(sweep_run, None, [*trial_overrides(params), *(["training.epochs=1"] if smoke else [])])
         if settings.evaluate == "kfold":
@@ -63,44 +81,36 @@ def run_trial(sweep_run: RunDir, settings: SweepSpec, study, trial, smoke: bool 
             result = train(loaded, on_epoch=feed.epoch, folder=folder, hold_test=True, smoke=smoke)
             epochs_run = result.epochs_run
     except Pruned:
-        return _tell(study, trial, folder, {**record, "status": "pruned", "epochs_run": feed.epochs_seen,
-                                            "seconds": _since(started)}, None, "PRUNED")
-    except Interrupted:
-        _mark(trial, {**record, "status": "failed", "error": "interrupted: runs again on --resume",
-                      "seconds": _since(started)})
-        trial.set_user_attr(INTERRUPTED, True)
-        tell(study, trial, state="FAIL")
-        raise
-    except ObjectiveMissing:
-        tell(study, trial, state="FAIL")
+        return _keep(folder, {**record, "status": "pruned", "epochs_run": feed.epochs_seen}, started, executor)
+    except (Interrupted, ObjectiveMissing):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure fails this trial only; the sweep goes on
         message = str(exc) if isinstance(exc, DlrunError) else f"{type(exc).__name__}: {exc}"
         _error_log(folder, message, exc)
-        return _tell(study, trial, folder, {**record, "status": "failed", "error": _one_line(message),
-                                            "epochs_run": feed.epochs_seen, "seconds": _since(started)}, None, "FAIL")
+        return _keep(folder, {**record, "status": "failed", "error": _one_line(message),
+                              "epochs_run": feed.epochs_seen}, started, executor)
     if feed.pruned:
         RunDir(folder).set_status("pruned", pruned_at_epoch=feed.epochs_seen)
-        return _tell(study, trial, folder, {**record, "status": "pruned", "epochs_run": epochs_run,
-                                            "seconds": _since(started)}, None, "PRUNED")
+        return _keep(folder, {**record, "status": "pruned", "epochs_run": epochs_run}, started, executor)
     value = feed.objective()
     if value is None:
         _error_log(folder, f"the objective {settings.objective.metric} was never finite", None)
-        return _tell(study, trial, folder, {**record, "status": "failed", "epochs_run": epochs_run,
-                                            "error": f"{settings.objective.metric} was never finite",
-                                            "seconds": _since(started)}, None, "FAIL")
-    return _tell(study, trial, folder, {**record, "status": "completed", "epochs_run": epochs_run,
-                                        "seconds": _since(started)}, value, "COMPLETE")
+        return _keep(folder, {**record, "status": "failed", "epochs_run": epochs_run,
+                              "error": f"{settings.objective.metric} was never finite"}, started, executor)
+    return _keep(folder, {**record, "status": "completed", "epochs_run": epochs_run, "objective": value},
+                 started, executor)
 
 
-class _Feed:
-    """Reports the objective to the trial after each epoch or fold and asks the pruner."""
+class Feed:
+    """Reports the objective after each epoch (or fold: the running mean) and asks whether to stop:
+    Optuna's trial and pruner locally, Tune's report and scheduler on Ray."""
 
-    def __init__(self, settings: SweepSpec, trial):
+    def __init__(self, settings: SweepSpec, report: Callable[[float, int], None],
+                 should_prune: Callable[[], bool] = lambda: False):
         self.metric = settings.objective.metric
         self.maximize = settings.objective.mode == "max" or (
             settings.objective.mode == "auto" and _maximized(self.metric))
-        self.trial = trial
+        self.report, self.should_prune = report, should_prune
         self.values: list[float] = []
         self.fold_values: list[float] = []
         self.epochs_seen = 0
@@ -115,8 +125,8 @@ class _Feed:
         value = float(row[self.metric])
         self.values.append(value)
         if math.isfinite(value):
-            self.trial.report(value, self.epochs_seen)
-        if self.trial.should_prune():
+            self.report(value, self.epochs_seen)
+        if self.should_prune():
             self.pruned = True
             return "stop"
         return None
@@ -131,8 +141,8 @@ class _Feed:
         self.fold_values.append(float(metrics[name]))
         self.epochs_seen += int(result.get("epochs_run") or 0)
         mean = sum(self.fold_values) / len(self.fold_values)
-        self.trial.report(mean, len(self.fold_values))
-        if len(self.fold_values) < total and self.trial.should_prune():
+        self.report(mean, len(self.fold_values))
+        if len(self.fold_values) < total and self.should_prune():
             raise Pruned(f"pruned after fold {len(self.fold_values)} of {total}")
 
     def objective(self) -> float | None:
@@ -156,20 +166,16 @@ def _since(started: float) -> float:
     return round(time.time() - started, 3)
 
 
-def _mark(trial, record: dict) -> None:
-    for key in RECORD_KEYS:
-        if record.get(key) is not None:
-            trial.set_user_attr(key, record[key])
+def _keep(folder: Path, record: dict, started: float, executor: str) -> dict:
+    """Finish a trial's record and keep it in its run.json (with the executor and the node it ran on)."""
+    import socket
 
-
-def _tell(study, trial, folder: Path, record: dict, value: float | None, state: str) -> dict:
-    _mark(trial, record)
-    if folder.is_dir():
-        RunDir(folder).update_info(run_id=record["run_id"], sweep=record["run_id"].split(":")[0],
-                                   trial=record["number"], trial_status=record["status"],
-                                   params={k[len("param:"):]: v for k, v in record.items() if k.startswith("param:")})
-    tell(study, trial, value, state)
-    return {**record, "objective": value}
+    record = {"objective": None, "error": None, **record, "seconds": _since(started)}
+    RunDir(folder).update_info(run_id=record["run_id"], sweep=record["run_id"].rsplit(":", 1)[0],
+                               trial=record["number"], sweep_record=record, executor=executor,
+                               node=socket.gethostname(),
+                               params={k[len("param:"):]: v for k, v in record.items() if k.startswith("param:")})
+    return record
 
 
 def _error_log(folder: Path, message: str, exc: BaseException | None) -> None:
