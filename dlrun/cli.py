@@ -53,6 +53,14 @@ Backend = Annotated[Optional[str], typer.Option("--backend", help="Keras backend
                                                                   "spec's training.backend; for a run, the one it "
                                                                   "was trained on).")]
 RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs directory to look in.")]
+ExecutorName = Annotated[str, typer.Option("--executor", help="Where folds or trials run: local (this machine) or "
+                                                              "ray (a Ray cluster; pip install \"dlrun[ray]\").")]
+Address = Annotated[Optional[str], typer.Option("--address", help="With --executor ray: the cluster ('auto' for the "
+                                                                  "one `ray start` made here); default: a local Ray "
+                                                                  "for this command only.")]
+CpusPerTrial = Annotated[float, typer.Option("--cpus-per-trial", help="With --executor ray: CPUs per fold or trial.")]
+GpusPerTrial = Annotated[float, typer.Option("--gpus-per-trial", help="With --executor ray: GPUs per fold or trial "
+                                                                      "(fractions allowed).")]
 RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, a run folder path, or 'latest'.",
                                        show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
@@ -95,6 +103,12 @@ def _overrides(set_: list[str] | None, runs_dir: Path | None, name: str | None, 
     if smoke:
         overrides.append("training.epochs=1")
     return overrides
+
+
+def _executor(name: str, jobs: int, address: str | None, cpus: float, gpus: float):
+    from dlrun.executors.choice import Executor
+
+    return Executor(name, jobs, address, cpus, gpus)
 
 
 def _version(value: bool) -> None:
@@ -157,7 +171,8 @@ def train(config: ConfigOrResume = None, set_: Sets = None, resume: Resume = Non
 @reports_errors
 def kfold(config: ConfigOrResume = None, set_: Sets = None, jobs: Jobs = 1, resume: Resume = None,
           allow_changed: AllowChanged = False, runs_dir: NewRunsDir = None, name: RunName = None,
-          smoke: Smoke = False, backend: Backend = None, verbose: Verbose = False) -> None:
+          smoke: Smoke = False, backend: Backend = None, executor: ExecutorName = "local", address: Address = None,
+          cpus_per_trial: CpusPerTrial = 1.0, gpus_per_trial: GpusPerTrial = 0.0, verbose: Verbose = False) -> None:
     """Cross-validate: k-fold, stratified, repeated, group or time-series folds, with mean, std and 95% CI."""
     _quiet(verbose)
     from dlrun.protocols.kfold import kfold_or_resume
@@ -165,7 +180,8 @@ def kfold(config: ConfigOrResume = None, set_: Sets = None, jobs: Jobs = 1, resu
     from dlrun.report.runs_view import kfold_panel
 
     result = kfold_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend), resume=resume, runs_dir=runs_dir,
-                             jobs=jobs, allow_changed=allow_changed, smoke=smoke,
+                             executor=_executor(executor, jobs, address, cpus_per_trial, gpus_per_trial),
+                             allow_changed=allow_changed, smoke=smoke,
                              on_fold=lambda fold, total: out.print(fold_line(fold, total), highlight=False))
     out.print(kfold_panel(result))
 
@@ -180,14 +196,16 @@ def sweep(config: ConfigOrResume = None, set_: Sets = None, jobs: Annotated[int,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the sweep and show the search; train "
                                                                   "nothing.")] = False,
           runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, backend: Backend = None,
-          verbose: Verbose = False) -> None:
+          executor: ExecutorName = "local", address: Address = None, cpus_per_trial: CpusPerTrial = 1.0,
+          gpus_per_trial: GpusPerTrial = 0.0, verbose: Verbose = False) -> None:
     """Search hyperparameters declared in the spec's sweep: section (Optuna); each trial is a run folder."""
     _quiet(verbose)
     from dlrun.protocols.sweep import sweep_command
     from dlrun.report.sweep_view import result_panel, trial_line
 
     shown = sweep_command(config, _overrides(set_, runs_dir, name, smoke, backend), resume=resume, runs_dir=runs_dir,
-                          jobs=jobs, smoke=smoke, dry_run=dry_run,
+                          executor=_executor(executor, jobs, address, cpus_per_trial, gpus_per_trial), smoke=smoke,
+                          dry_run=dry_run,
                           on_trial=lambda record: out.print(trial_line(record), highlight=False, markup=False))
     out.print(result_panel(shown))
 

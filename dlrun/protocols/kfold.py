@@ -11,6 +11,7 @@ std, 95% CI, baseline) and, optionally, a final model scored once on held-out te
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from dlrun.data.folds import Fold, fold_splits, held_out_test, make_folds
 from dlrun.data.prepare import Resolved, prepare_rows
 from dlrun.data.split import Splits
 from dlrun.errors import UserError
-from dlrun.executors.local import run_jobs, threads_per_worker
+from dlrun.executors.choice import Executor, run_on
 from dlrun.protocols.admission import admit, spec_to_resume
 from dlrun.protocols.fitting import fit_final, term_as_interrupt, fit_in_dir, run_status, start_info, start_sub_run, write_inputs
 from dlrun.protocols.stages import load_resolved
@@ -52,6 +53,7 @@ class FoldJob:
     fold: Fold
     folder: Path
     threads: int | None = None
+    executor: str = "local"
 
 
 def run_fold(job: FoldJob) -> dict:
@@ -67,7 +69,8 @@ def run_fold(job: FoldJob) -> dict:
     folder = RunDir(job.folder)
     splits = fold_splits(fold, spec.split, spec.seed, resolved.labels(), resolved.dataset.groups)
     prepared = prepare_rows(resolved, splits)
-    start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat)
+    start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat, executor=job.executor,
+                  node=socket.gethostname())
     write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
     with run_status(folder, f"fold {fold.number}"):
         fitted = fit_in_dir(folder, prepared, curves_on_test=spec.split.curves, plots=False,  # the run plots averaged curves
@@ -88,7 +91,8 @@ def _finished_fold(folder: Path) -> dict | None:
             "history": artifacts.read_history(folder)}
 
 
-def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: RunDir | None = None,
+def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: Executor | None = None,
+          resume: RunDir | None = None,
           allow_changed: bool = False, on_fold: Callable[[dict, int], None] | None = None,
           folder: Path | None = None, final_fit: bool = True) -> KFoldResult:
     """Cross-validate the experiment; see the module docstring for what is written.
@@ -102,8 +106,8 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
     if spec.split.protocol not in CV_PROTOCOLS:
         raise loaded.error([(("split", "protocol"), f"dlrun kfold needs a cross-validation protocol "
                                                     f"({', '.join(CV_PROTOCOLS)}), not {spec.split.protocol}")])
-    if jobs < 1:
-        raise UserError("--jobs must be 1 or more")
+    executor = executor or Executor(jobs=jobs)
+    executor.check_installed()
     resolved = load_resolved(loaded, smoke)
     spec, dataset = resolved.spec, resolved.dataset
     cv_rows, test_rows = held_out_test(dataset.n_rows, spec.split, spec.seed, resolved.labels(), dataset.groups,
@@ -121,6 +125,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
     else:
         run = RunDir.create(Path(spec.output.runs_dir), spec.name) if folder is None else RunDir.fixed(folder)
         start_info(run, loaded, resolved, "kfold", smoke, protocol=spec.split.protocol, n_folds=len(folds),
+                   executor=executor.name,
                    data={"cv_rows": int(len(cv_rows)), "test_rows": int(len(test_rows))})
         artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
         sample = {} if resolved.sample is None else {"sample": resolved.sample.tolist()}
@@ -130,7 +135,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
                        "held_out": f.held_out.tolist()} for f in folds], **sample})
     previous_term = term_as_interrupt()
     try:
-        return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, jobs, on_fold, started,
+        return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, executor, on_fold, started,
                           final_fit)
     finally:
         if previous_term is not None:
@@ -138,7 +143,8 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, resume: Run
 
 
 def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,
-                    runs_dir: Path | None = None, jobs: int = 1, allow_changed: bool = False, smoke: bool = False,
+                    runs_dir: Path | None = None, executor: Executor = Executor(), allow_changed: bool = False,
+                    smoke: bool = False,
                     on_fold: Callable[[dict, int], None] | None = None) -> KFoldResult:
     """`dlrun kfold`: a new cross-validation from CONFIG, or (with `resume`, a run reference) the
     continuation of one from its first unfinished fold."""
@@ -149,10 +155,12 @@ def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
         raise UserError("give a CONFIG, or --resume RUN to continue an interrupted k-fold run")
     else:
         loaded = load_spec(config, overrides)
-    return kfold(loaded, smoke=smoke, jobs=jobs, resume=previous, allow_changed=allow_changed, on_fold=on_fold)
+    return kfold(loaded, smoke=smoke, executor=executor, resume=previous, allow_changed=allow_changed,
+                 on_fold=on_fold)
 
 
-def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test_rows, resuming: bool, jobs: int,
+def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test_rows, resuming: bool,
+               executor: Executor,
                on_fold, started: float, final_fit: bool = True) -> KFoldResult:
     spec = resolved.spec
     hint = f"dlrun kfold --resume {run.run_id} --runs-dir {run.path.parent}"
@@ -164,8 +172,8 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
                 results[fold.number] = done
                 skipped.append(fold.number)
         fold_resolved = resolved.with_loaded(resolved.loaded.with_sections(output={"save_model": spec.output.fold_models}))
-        threads = threads_per_worker(jobs)
-        job_list = [FoldJob(fold_resolved, f, artifacts.fold_folder(run.path, f.name), threads)
+        threads = executor.threads()
+        job_list = [FoldJob(fold_resolved, f, artifacts.fold_folder(run.path, f.name), threads, executor.name)
                     for f in folds if f.number not in results]
 
         def finished(result: dict) -> None:
@@ -173,7 +181,7 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
             if on_fold:
                 on_fold(result, len(folds))
 
-        run_jobs(run_fold, job_list, jobs, finished)
+        run_on(executor, run_fold, job_list, finished)
         ordered = [results[f.number] for f in folds]
         summary = summarize(ordered)
         curves = average_curves([r["history"] for r in ordered], with_std=True)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from dlrun.errors import UserError
-from dlrun.executors.local import run_jobs, threads_per_worker
+from dlrun.executors.choice import Executor
+from dlrun.executors.local import run_jobs
 from dlrun.protocols.fitting import run_status, term_as_interrupt
 from dlrun.protocols.sweep_search import counted, open_study, optuna_module, recover, sweep_lock
 from dlrun.protocols.sweep_table import write_trials
@@ -68,24 +69,24 @@ def plan(loaded: LoadedSpec, overrides: list[str] = ()) -> dict:
 
 
 def sweep_command(config: Path | None, overrides: list[str], *, resume: str | None = None,
-                  runs_dir: Path | None = None, jobs: int = 1, smoke: bool = False, dry_run: bool = False,
-                  on_trial: Callable[[dict], None] | None = None) -> SweepResult | dict:
+                  runs_dir: Path | None = None, executor: Executor = Executor(), smoke: bool = False,
+                  dry_run: bool = False, on_trial: Callable[[dict], None] | None = None) -> SweepResult | dict:
     """`dlrun sweep`: the plan (`dry_run`), a new sweep, or a resumed one."""
     if dry_run:
         if config is None:
             raise UserError("--dry-run needs the CONFIG whose sweep to show")
         return plan(load_spec(config, overrides))
-    return sweep_or_resume(config, overrides, resume=resume, runs_dir=runs_dir, jobs=jobs, smoke=smoke,
+    return sweep_or_resume(config, overrides, resume=resume, runs_dir=runs_dir, executor=executor, smoke=smoke,
                            on_trial=on_trial)
 
 
 def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,
-                    runs_dir: Path | None = None, jobs: int = 1, smoke: bool = False,
+                    runs_dir: Path | None = None, executor: Executor = Executor(), smoke: bool = False,
                     on_trial: Callable[[dict], None] | None = None) -> SweepResult:
-    """`dlrun sweep`: a new sweep from CONFIG, or (with `resume`) the continuation of a killed one."""
-    if jobs < 1:
-        raise UserError("--jobs must be 1 or more")
+    """`dlrun sweep`: a new sweep from CONFIG, or (with `resume`) the continuation of a killed one.
+    A sweep resumes on the executor it started on (a Ray sweep through Tune's restore)."""
     optuna_module()  # a missing extra is refused before any folder is written
+    executor.check_installed()
     if resume is not None:
         previous = resolve_run(resume, runs_dir or Path("runs"))
         info = previous.read_info()
@@ -93,7 +94,10 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
             raise UserError(f"{previous.run_id} is not a sweep; --resume takes the id of an interrupted `dlrun sweep`")
         if info.get("status") == "completed":
             raise UserError(f"sweep {previous.run_id} already completed; there is nothing to resume")
-        return run_sweep(previous, jobs=jobs, on_trial=on_trial, resuming=True)
+        if info.get("executor", "local") != executor.name:
+            raise UserError(f"sweep {previous.run_id} ran on --executor {info.get('executor', 'local')}; resume it "
+                            f"with the same executor")
+        return run_sweep(previous, executor=executor, on_trial=on_trial, resuming=True)
     if config is None:
         raise UserError("give a CONFIG with a sweep: section, or --resume SWEEP to continue an interrupted sweep")
     loaded = load_spec(config, overrides)
@@ -104,10 +108,11 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
                     backend=loaded.spec.training.backend, spec_file=str(loaded.path), data_dir=str(loaded.base_dir),
                     seed=loaded.spec.seed, smoke=smoke, data={"source": loaded.spec.data.source},
                     sweep={"objective": settings.objective.model_dump(), "algorithm": settings.algorithm,
-                           "trials": settings.trial_count(), "evaluate": settings.evaluate, "jobs": jobs},
-                    **provenance(loaded.base_dir))
-    open_study(run.path, run.run_id, settings, _max_steps(loaded), create=True)
-    return run_sweep(run, jobs=jobs, on_trial=on_trial)
+                           "trials": settings.trial_count(), "evaluate": settings.evaluate, "jobs": executor.jobs},
+                    executor=executor.name, **provenance(loaded.base_dir))
+    if executor.name == "local":  # on Ray, Tune's OptunaSearch creates the study in the same journal
+        open_study(run.path, run.run_id, settings, _max_steps(loaded), create=True)
+    return run_sweep(run, executor=executor, on_trial=on_trial)
 
 
 def _saved(run: RunDir) -> LoadedSpec:
@@ -124,7 +129,7 @@ def _max_steps(loaded: LoadedSpec) -> int:
     return loaded.spec.training.epochs
 
 
-def run_sweep(run: RunDir, *, jobs: int = 1, on_trial: Callable[[dict], None] | None = None,
+def run_sweep(run: RunDir, *, executor: Executor = Executor(), on_trial: Callable[[dict], None] | None = None,
               resuming: bool = False) -> SweepResult:
     """Run trials until the sweep has its number of finished trials, then write its summary."""
     started = time.time()
@@ -132,7 +137,7 @@ def run_sweep(run: RunDir, *, jobs: int = 1, on_trial: Callable[[dict], None] | 
     settings = check_sweep(loaded) if resuming else loaded.spec.sweep  # a new sweep was checked before it began
     smoke = bool(run.read_info().get("smoke"))
     recovered: list[int] = []
-    if resuming:
+    if resuming and executor.name == "local":
         study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False)
         recovered = recover(study)
         for number in recovered:
@@ -144,11 +149,17 @@ def run_sweep(run: RunDir, *, jobs: int = 1, on_trial: Callable[[dict], None] | 
     previous_term = term_as_interrupt()
     try:
         with run_status(run, "sweep", hint):
-            if jobs == 1:
+            if executor.name == "ray":
+                from dlrun.protocols.sweep_ray import run_on_ray
+
+                run_on_ray(run, settings, _max_steps(loaded), executor.resources, executor.address, resuming, smoke,
+                           executor.jobs if executor.jobs > 1 else None)
+            elif executor.jobs == 1:
                 work(SweepWorker(run.path, smoke), on_trial)
             else:
-                workers = [SweepWorker(run.path, smoke, threads_per_worker(jobs), echo=True, number=i) for i in range(jobs)]
-                run_jobs(work, workers, jobs, lambda _: None)
+                workers = [SweepWorker(run.path, smoke, executor.threads(), echo=True, number=i)
+                           for i in range(executor.jobs)]
+                run_jobs(work, workers, executor.jobs, lambda _: None)
             result = finish(run, loaded, settings, recovered)
             run.set_status("completed", seconds=round(time.time() - started, 3),
                            headline=_headline(settings, result.best))

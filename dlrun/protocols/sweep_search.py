@@ -118,11 +118,16 @@ def recover(study) -> list[int]:
     found = []
     for trial in study.get_trials(deepcopy=False):
         if trial.state == optuna.trial.TrialState.RUNNING:
-            study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
-            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            mark_interrupted(study, trial)
             found.append(trial.number)
     requeue(study)
     return found
+
+
+def mark_interrupted(study, trial) -> None:
+    """A trial left running by a process that is gone: failed, marked interrupted (it does not count)."""
+    study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+    study._storage.set_trial_state_values(trial._trial_id, optuna_module().trial.TrialState.FAIL)
 
 
 def requeue(study) -> None:

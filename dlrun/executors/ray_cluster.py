@@ -1,0 +1,178 @@
+"""Ray as the executor: a connection to a cluster (or a local Ray this command starts and stops),
+independent jobs as Ray tasks, and searches as Ray Tune runs. Knows nothing of folds or trials:
+the protocols hand it functions and their arguments.
+
+A local Ray started here never outlives the command: `ray.shutdown()` on every way out (Ctrl-C
+included), anything of its session still running is killed after that, and a small watchdog
+process kills the session if this process itself is killed (SIGKILL cannot be caught).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from dlrun.errors import UserError
+
+
+def ray_module():
+    """Ray, or a clear message naming the extra to install."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError('--executor ray needs Ray, which is not installed: pip install "dlrun[ray]"') from None
+    return ray
+
+
+@dataclass
+class Resources:
+    """What one trial or fold asks of the cluster."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    def threads(self) -> int:
+        """Threads for the backend's pools inside one trial: its whole CPUs, at least one."""
+        return max(1, int(self.cpus))
+
+
+@contextlib.contextmanager
+def connected(address: str | None, num_cpus: int | None = None):
+    """Connect to the cluster at `address` (`auto`: the one `ray start` made on this machine), or
+    start a local Ray for this command only. Yields the node's address."""
+    ray = ray_module()
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own progress tables would bury dlrun's output
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local Ray for one command needs no token file in ~/.ray
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True, "logging_level": "ERROR"}
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
+    watchdog, session = None, None
+    if not address:
+        session = _session_dir(ray)
+        watchdog = subprocess.Popen([sys.executable, "-m", "dlrun.executors.ray_watchdog", str(os.getpid()), session],
+                                    start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+    try:
+        yield ray.util.get_node_ip_address()
+    finally:
+        ray.shutdown()
+        if session is not None:
+            kill_session(session)
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
+
+
+def _session_dir(ray) -> str:
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is not None:
+        return node.get_session_dir_path()
+    return str(max(Path("/tmp/ray").glob("session_2*"), key=lambda p: p.stat().st_mtime))  # pragma: no cover
+
+
+def session_processes(session: str) -> list[int]:
+    """Processes whose command line names the Ray session folder (raylet, GCS, agents, workers)."""
+    name = Path(session).name
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if name in command:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_session(session: str, grace: float = 2.0) -> None:
+    """Stop what is left of a local Ray session (after ray.shutdown, or after its driver died):
+    SIGTERM, then SIGKILL for whatever is still there after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = session_processes(session)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = session_processes(session)
+        if not left:
+            return
+
+
+def run_tasks(function: Callable, jobs: Iterable, resources: Resources, on_result: Callable) -> None:
+    """Call `function` on every job as a Ray task; results arrive through `on_result` as tasks finish."""
+    ray = ray_module()
+    remote = ray.remote(num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0)(function)
+    pending = [remote.remote(job) for job in jobs]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            on_result(ray.get(done[0]))
+    finally:
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+
+
+@dataclass
+class TuneSearch:
+    """A search for Ray Tune: Optuna's sampler and study (the journal) behind OptunaSearch, and
+    ASHA when trials may be stopped early."""
+
+    space: Callable            # define-by-run: suggests on an Optuna trial, returns constants for the config
+    sampler: object
+    storage: object
+    study_name: str
+    mode: str                  # "min" | "max"
+    trials: int
+    max_steps: int             # epochs (or folds) a trial reports at most
+    prune: bool
+    grace: int                 # steps every trial runs before ASHA may stop it
+    max_concurrent: int | None = None
+
+
+def tune_run(trainable: Callable, search: TuneSearch, resources: Resources, folder: Path, restore: bool) -> list[dict]:
+    """Run (or, after the driver died, restore and finish) a Tune experiment in `folder`; returns
+    per trial {"config", "metrics" (its last report), "error"}."""
+    ray_module()
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    folder = Path(folder)
+    wrapped = tune.with_resources(trainable, {"cpu": resources.cpus, "gpu": resources.gpus})
+    if restore and tune.Tuner.can_restore(str(folder)):
+        tuner = tune.Tuner.restore(str(folder), wrapped, resume_unfinished=True, resume_errored=True)
+    else:
+        searcher = OptunaSearch(space=search.space, metric="objective", mode=search.mode, sampler=search.sampler,
+                                study_name=search.study_name, storage=search.storage)
+        if search.max_concurrent:
+            searcher = ConcurrencyLimiter(searcher, max_concurrent=search.max_concurrent)
+        # max_t beyond the last step: ASHA never stops a trial at its last epoch, which is its end anyway
+        scheduler = ASHAScheduler(time_attr="step", metric="objective", mode=search.mode, max_t=search.max_steps + 1,
+                                  grace_period=max(1, min(search.grace, search.max_steps))) \
+            if search.prune else FIFOScheduler()
+        tuner = tune.Tuner(wrapped, tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                                                                num_samples=search.trials),
+                           run_config=tune.RunConfig(name=folder.name, storage_path=str(folder.parent), verbose=0,
+                                                     failure_config=tune.FailureConfig(max_failures=0)))
+    results = tuner.fit()
+    return [{"config": r.config, "metrics": r.metrics or {}, "error": None if r.error is None else str(r.error)}
+            for r in results]

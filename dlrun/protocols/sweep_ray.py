@@ -1,0 +1,116 @@
+"""A sweep on Ray (`dlrun sweep --executor ray`): Ray Tune runs the trials, Optuna's sampler
+proposes them through Tune's OptunaSearch (into the same study journal as a local sweep), and
+ASHA stops unpromising ones when the sweep asks for pruning. Each trial trains into the same
+`trials/NNN/` folder a local sweep would write, numbered by its Optuna trial number.
+
+After the driver dies, `--resume` restores the Tune experiment (`<sweep>/tune/`): trials that
+were running start again in a clean folder; trials Tune had not recorded are marked interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+from dlrun.errors import Pruned, UserError
+from dlrun.executors.ray_cluster import Resources, TuneSearch, connected, tune_run
+from dlrun.protocols.admission import spec_to_resume
+from dlrun.protocols.sweep_search import direction, mark_interrupted, open_study, sampler, suggest
+from dlrun.protocols.sweep_trial import Feed, train_trial
+from dlrun.runs import artifacts
+from dlrun.runs.rundir import RunDir
+from dlrun.spec.sweep_forms import SweepSpec
+
+TRIAL_KEY = "dlrun_trial"   # the Optuna trial number, carried in each Tune trial's config
+TUNE_FOLDER = "tune"
+
+
+class Space:
+    """The sweep's own search space, define-by-run for OptunaSearch: the same suggestions a local
+    sweep makes, plus the trial's number as a constant of its config."""
+
+    def __init__(self, settings: SweepSpec):
+        self.settings = settings
+
+    def __call__(self, trial) -> dict:
+        for path, param in self.settings.params.items():
+            suggest(trial, path, param)
+        return {TRIAL_KEY: trial.number}
+
+
+def ray_trial(config: dict, sweep: str, smoke: bool, threads: int) -> None:
+    """One trial, in a Ray worker: train it, reporting every epoch (or fold) to Tune."""
+    from ray import tune
+
+    run = RunDir(Path(sweep))
+    settings = spec_to_resume(run, None).spec.sweep
+    number = int(config[TRIAL_KEY])
+    params = {path: config[path] for path in settings.params}
+    training = spec_to_resume(run, None).spec.training
+    from dlrun.model.backend import limit_threads
+
+    limit_threads(training.backend, threads, training.device, training.deterministic)
+    folder = artifacts.trial_folder(run.path, number)
+    if folder.exists():  # restarted after the driver died: start over
+        shutil.rmtree(folder)
+
+    def report(value: float, step: int) -> None:
+        try:
+            tune.report({"objective": value, "step": step})
+        except SystemExit:  # Tune's way of stopping a trial its scheduler gave up on
+            raise Pruned(f"stopped by ASHA after step {step}") from None
+
+    record = train_trial(run, settings, number, params, Feed(settings, report), smoke, executor="ray")
+    if record["status"] == "failed":
+        raise RuntimeError(record["error"])  # Tune (and the study) see a failure, never a pruned trial
+    if record["status"] == "completed":
+        tune.report({"objective": record["objective"], "step": max(1, int(record["epochs_run"] or 1)), "final": True})
+
+
+def run_on_ray(run: RunDir, settings: SweepSpec, max_steps: int, resources: Resources, address: str | None,
+               resuming: bool, smoke: bool, max_concurrent: int | None) -> None:
+    """Run the sweep's trials on Ray (or finish a restored run), then settle every trial's record."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(artifacts.study_journal_path(run.path))))
+    search = TuneSearch(space=Space(settings), sampler=sampler(settings), storage=storage, study_name=run.run_id,
+                        mode="max" if direction(settings) == "maximize" else "min", trials=settings.trial_count(),
+                        max_steps=max_steps, prune=settings.pruner != "none", grace=settings.pruner_warmup_epochs + 1,
+                        max_concurrent=max_concurrent)
+    trainable = functools.partial(ray_trial, sweep=str(run.path.resolve()), smoke=smoke, threads=resources.threads())
+    with connected(address) as node:
+        run.update_info(executor="ray", node=node, ray_address=address or "local")
+        results = tune_run(trainable, search, resources, run.path / TUNE_FOLDER, restore=resuming)
+    settle(run, settings, max_steps, results)
+
+
+def settle(run: RunDir, settings: SweepSpec, max_steps: int, results: list[dict]) -> None:
+    """Give every trial a record: ASHA's stops become pruned, Tune's errors failed, and trials the
+    study still holds as running (asked before the driver died, never run by Tune) interrupted."""
+    for result in results:
+        number = result["config"].get(TRIAL_KEY)
+        if number is None:
+            continue
+        folder = artifacts.trial_folder(run.path, int(number))
+        info = artifacts.read_info(folder)
+        error = result["error"] or ""
+        if "sweep.objective.metric" in error:
+            raise UserError(error[error.index("sweep.objective.metric"):].splitlines()[0])
+        if info.get("sweep_record") or not folder.is_dir():
+            continue
+        status = "failed" if error else "pruned"
+        epochs = len(artifacts.read_history(folder))
+        RunDir(folder).set_status(status, **({"error": error[:300]} if error else {"pruned_at_epoch": epochs}))
+        RunDir(folder).update_info(sweep_record={
+            "number": int(number), "run_id": f"{run.run_id}:{int(number):03d}", "status": status, "objective": None,
+            "epochs_run": epochs, "seconds": round(float(result["metrics"].get("time_total_s") or 0.0), 3),
+            "error": error.splitlines()[-1][:300] if error else None}, executor="ray")
+    study = open_study(run.path, run.run_id, settings, max_steps, create=False)
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.name == "RUNNING":
+            mark_interrupted(study, trial)
+            folder = artifacts.trial_folder(run.path, trial.number)
+            if artifacts.is_run(folder) and not artifacts.read_info(folder).get("sweep_record"):
+                RunDir(folder).set_status("interrupted")
