@@ -50,12 +50,12 @@ def connected(address: str | None, num_cpus: int | None = None):
     ray = ray_module()
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own progress tables would bury dlrun's output
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local Ray for one command needs no token file in ~/.ray
     kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True, "logging_level": "ERROR"}
     try:
         if address:
             ray.init(address=address, **kwargs)
         else:
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a Ray for this command alone needs no token in ~/.ray
             ray.init(num_cpus=num_cpus, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None

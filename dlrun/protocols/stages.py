@@ -53,12 +53,12 @@ def _compile_key(prepared: Prepared) -> str:
     callbacks, split, output), the input shapes, the output heads and the steps per execution."""
     import json
 
-    from dlrun.train.pipeline import steps_per_execution
+    from dlrun.train.pipeline import execution_steps
 
     spec = prepared.spec
     shaping = spec.model_dump(mode="json", exclude={"name": True, "output": True, "callbacks": True, "split": True,
                                                      "training": {"epochs"}})
-    steps = steps_per_execution(len(prepared.fit_rows), spec.training.batch_size) if spec.training.fast_input else 1
+    steps = execution_steps(spec.training, len(prepared.fit_rows))
     inputs = {name: [list(info.shape), info.dtype] for name, info in prepared.infos.items()}
     return json.dumps([shaping, inputs, [h.to_json() for h in prepared.heads], steps], sort_keys=True, default=str)
 
@@ -75,6 +75,7 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
     from dlrun.model.build import BuildError, build_model, import_modules
     from dlrun.model.custom import custom_objects
     from dlrun.train.fit import compile_model
+    from dlrun.train.distribute import scope
     from dlrun.train.runtime import setup_runtime
 
     spec, loaded = prepared.spec, prepared.loaded
@@ -86,18 +87,20 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
         model, arrays = _reusable[key]
         restore_model(model, arrays)
         return runtime, model
-    try:
-        modules = import_modules(list(spec.imports), loaded.base_dir)
-        model = build_model(spec.model, prepared.infos, spec.name, modules)
-    except BuildError as exc:
-        loc = loaded.locate(exc.path)
-        raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None
-    custom, found = custom_objects(spec, prepared.heads, modules)  # losses and metrics from `imports:`
-    if found:
-        raise loaded.error(found)
-    compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)
-    if key is not None:
-        model.optimizer.build(model.trainable_variables)  # so its starting state can be kept too
+    training = spec.training
+    with scope(training.distribute, runtime["device"] == "gpu", training.cpu_replicas):  # mirrored: variables on every replica
+        try:
+            modules = import_modules(list(spec.imports), loaded.base_dir)
+            model = build_model(spec.model, prepared.infos, spec.name, modules)
+        except BuildError as exc:
+            loc = loaded.locate(exc.path)
+            raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None
+        custom, found = custom_objects(spec, prepared.heads, modules)  # losses and metrics from `imports:`
+        if found:
+            raise loaded.error(found)
+        compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)
+        if key is not None:
+            model.optimizer.build(model.trainable_variables)  # so its starting state can be kept too
         _reusable.clear()
         _reusable[key] = (model, model_arrays(model))
     return runtime, model

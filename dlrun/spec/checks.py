@@ -149,6 +149,13 @@ def check_combinations(spec) -> Found:
         if spec.data.resample != "none":
             found.append((("data", "resample"), "resampling balances classes, but data.task is regression; "
                                                 "remove data.resample"))
+    training = spec.training
+    if training.distribute == "mirrored" and training.backend != "tensorflow":
+        found.append((("training", "distribute"), f"mirrored is TensorFlow's MirroredStrategy; it does not run on "
+                                                  f"{training.backend} (set training.backend: tensorflow)"))
+    if training.cpu_replicas > 1 and training.distribute != "mirrored":
+        found.append((("training", "cpu_replicas"), "cpu_replicas splits the CPU for distribute: mirrored; set "
+                                                    "training.distribute: mirrored or remove cpu_replicas"))
     if spec.model.is_graph and spec.loss is not None:
         found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))
     return found

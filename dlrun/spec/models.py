@@ -162,6 +162,12 @@ class TrainingSpec(Section):
     class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(gt=0)]] | None = Field(
         None, description="Weight each class's rows in the loss: balanced (n_rows / (n_classes · class count), from "
                           "the training part only) or {LABEL: WEIGHT, …} by class label.")
+    distribute: Literal["none", "mirrored"] = Field(
+        "none", description="mirrored: one model replica per GPU on this machine (TensorFlow's MirroredStrategy); "
+                            "batch_size is then the global batch, split across the replicas.")
+    cpu_replicas: int = Field(1, ge=1, le=64, description="With distribute: mirrored on a machine without GPUs: split "
+                                                          "the CPU into this many logical devices, one replica each "
+                                                          "(to check a mirrored spec without GPUs, e.g. in CI).")
 
 
 class EarlyStoppingSpec(Section):

@@ -51,11 +51,9 @@ def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, 
         loss = [loss_of(h) for h in heads]
         metrics = [metrics_of(h) for h in heads]
         weights = [h.loss_weight for h in heads]
-    steps = 1
-    if spec.training.fast_input and n_train_rows:
-        from dlrun.train.pipeline import steps_per_execution
+    from dlrun.train.pipeline import execution_steps
 
-        steps = steps_per_execution(n_train_rows, spec.training.batch_size)
+    steps = execution_steps(spec.training, n_train_rows)
     # TensorFlow: graph mode without XLA compiles faster for these models; JAX runs only compiled
     jit = spec.training.backend == "jax"
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights, steps_per_execution=steps,
@@ -87,7 +85,9 @@ def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: li
 
         steps = math.ceil(pipeline.rows_of(x_train) / training.batch_size)
         stream = (training.batch_size, training.shuffle, spec.seed, training.epochs, start_epoch)
-        eval_batch = max(EVAL_BATCH, training.batch_size)
+        # under a MirroredStrategy the validation batch is the global batch too (one large batch of every
+        # validation row is split unevenly across replicas, which Keras's distributed evaluation refuses)
+        eval_batch = training.batch_size if training.distribute == "mirrored" else max(EVAL_BATCH, training.batch_size)
         if training.backend == "jax":
             weights = None if class_weight is None else pipeline.row_weights(_single(y_train), class_weight)
             train_data = pipeline.numpy_batches(x_train, y_train, *stream, weights=weights)

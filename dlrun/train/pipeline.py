@@ -19,6 +19,15 @@ import numpy as np
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
 
+def execution_steps(training, n_rows: int) -> int:
+    """Steps per call into the backend for a spec's training section: `steps_per_execution`, or 1
+    without the fast input or under a MirroredStrategy (Keras's multi-step loop does not run on a
+    distributed iterator)."""
+    if not training.fast_input or not n_rows or training.distribute == "mirrored":
+        return 1
+    return steps_per_execution(n_rows, training.batch_size)
+
+
 def steps_per_execution(n_rows: int, batch_size: int) -> int:
     """Steps run per call: the largest divisor of the steps per epoch up to MAX_STEPS_PER_EXECUTION
     (a whole epoch for small data). Keras runs executions in whole multiples of this number, so it

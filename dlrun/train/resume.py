@@ -13,6 +13,8 @@ exactly what an uninterrupted one would.
 
 from __future__ import annotations
 
+import contextlib
+
 import io
 import json
 import math
@@ -102,7 +104,9 @@ def read_state(folder: Path) -> dict | None:
 def restore_model(model, arrays: dict[str, np.ndarray]) -> None:
     """Put model and optimizer variable values (`model_arrays`) back (the model is built and compiled)."""
     if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+        strategy = getattr(model, "distribute_strategy", None)  # TensorFlow: optimizer slots on every replica
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model.optimizer.build(model.trainable_variables)
     for i, variable in enumerate(model.variables):
         variable.assign(arrays[f"model_{i}"])
     for i, variable in enumerate(model.optimizer.variables):

@@ -34,6 +34,10 @@ def setup_runtime(training: TrainingSpec, seed: int, tensorboard: bool = False) 
     use_gpu = bool(gpus) and training.device != "cpu"
     if backend == "tensorflow":
         tf = import_tensorflow()
+        if training.distribute == "mirrored" and not use_gpu:
+            from dlrun.train.distribute import split_cpu
+
+            split_cpu(training.cpu_replicas)
         if not use_gpu and gpus:
             try:
                 tf.config.set_visible_devices([], "GPU")
@@ -47,6 +51,8 @@ def setup_runtime(training: TrainingSpec, seed: int, tensorboard: bool = False) 
             keras.mixed_precision.set_global_policy("mixed_float16")
         else:
             notes.append("mixed_precision is ignored on CPU (it only speeds up GPUs)")
+    replicas = (gpus if use_gpu else training.cpu_replicas) if training.distribute == "mirrored" else 1
     return {**backend_facts(), "device": "gpu" if use_gpu else "cpu", "gpus": gpus if use_gpu else 0,
+            "distribute": training.distribute, "replicas": replicas,
             "mixed_precision": bool(training.mixed_precision and use_gpu),
             "deterministic": training.deterministic, "notes": notes}
