@@ -68,9 +68,10 @@ def connected(address: str | None, num_cpus: int | None = None):
     try:
         yield ray.util.get_node_ip_address()
     finally:
+        ours = {} if watchdog is None else ray_descendants(os.getpid())
         ray.shutdown()
         if session is not None:
-            kill_session(session)
+            kill_session(session, ours)
         if watchdog is not None:
             watchdog.kill()
             watchdog.wait()
@@ -83,35 +84,80 @@ def _session_dir(ray) -> str:
     return str(max(Path("/tmp/ray").glob("session_2*"), key=lambda p: p.stat().st_mtime))  # pragma: no cover
 
 
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of a process, from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), fields[19]
+
+
+def descendants(root: int) -> dict[int, str]:
+    """Every process below `root` ({pid: start time}): a local Ray's raylet and GCS are children of
+    the process that started it, and its agents and workers their children (Ray renames them, so
+    their command lines no longer say which session they belong to)."""
+    children: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            found = _stat(int(entry.name))
+            if found is not None:
+                children.setdefault(found[0], []).append(int(entry.name))
+                started[int(entry.name)] = found[1]
+    out, todo = {}, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        out[pid] = started[pid]
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def ray_descendants(root: int) -> dict[int, str]:
+    """The processes below `root` that are Ray's (raylet, GCS, agents, workers: all name ray)."""
+    return {pid: start for pid, start in descendants(root).items()
+            if "ray" in _command(pid).lower() and "dlrun.executors.ray_watchdog" not in _command(pid)}
+
+
 def session_processes(session: str) -> list[int]:
-    """Processes whose command line names the Ray session folder (raylet, GCS, agents, workers)."""
+    """Processes whose command line names the Ray session folder (as started, before renaming)."""
     name = Path(session).name
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if name in command:
+        command = _command(int(entry.name))
+        if name in command and "dlrun.executors.ray_watchdog" not in command:
             found.append(int(entry.name))
     return found
 
 
-def kill_session(session: str, grace: float = 2.0) -> None:
-    """Stop what is left of a local Ray session (after ray.shutdown, or after its driver died):
-    SIGTERM, then SIGKILL for whatever is still there after `grace` seconds."""
+def kill_session(session: str, known: dict[int, str] | None = None, grace: float = 2.0) -> None:
+    """Stop what is left of a local Ray session (after ray.shutdown, or after its driver died): the
+    processes naming its folder and the `known` ones ({pid: start time}, checked so that a number
+    reused by another process is left alone); SIGTERM, then SIGKILL after `grace` seconds."""
+    def left() -> list[int]:
+        same = [pid for pid, start in (known or {}).items() if (_stat(pid) or (0, None))[1] == start]
+        return sorted(set(same) | set(session_processes(session)) - {os.getpid()})
+
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = session_processes(session)
-        for pid in left:
+        pids = left()
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + grace
-        while left and time.monotonic() < deadline:
+        while pids and time.monotonic() < deadline:
             time.sleep(0.1)
-            left = session_processes(session)
-        if not left:
+            pids = left()
+        if not pids:
             return
 
 
@@ -137,7 +183,7 @@ class TuneSearch:
 
     space: Callable            # define-by-run: suggests on an Optuna trial, returns constants for the config
     sampler: object
-    storage: object
+    storage: object | None     # None: OptunaSearch keeps the study in memory (saved with Tune's state)
     study_name: str
     mode: str                  # "min" | "max"
     trials: int

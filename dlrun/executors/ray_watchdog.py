@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from dlrun.executors.ray_cluster import kill_session
+from dlrun.executors.ray_cluster import kill_session, ray_descendants
 
 
 def alive(pid: int) -> bool:
@@ -21,9 +21,11 @@ def alive(pid: int) -> bool:
 
 def main(argv: list[str]) -> None:
     driver, session = int(argv[0]), argv[1]
-    while alive(driver):
+    known: dict[int, str] = {}
+    while alive(driver):  # keep a list of the driver's process tree (Ray's), to stop once it is gone
+        known.update(ray_descendants(driver))
         time.sleep(0.5)
-    kill_session(session)
+    kill_session(session, known)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ proposes them through Tune's OptunaSearch (into the same study journal as a loca
 ASHA stops unpromising ones when the sweep asks for pruning. Each trial trains into the same
 `trials/NNN/` folder a local sweep would write, numbered by its Optuna trial number.
 
-After the driver dies, `--resume` restores the Tune experiment (`<sweep>/tune/`): trials that
-were running start again in a clean folder; trials Tune had not recorded are marked interrupted.
+After the driver dies, `--resume` restores the Tune experiment (`<sweep>/tune/`), searcher
+included: trials that were running start again in a clean folder, and a trial number proposed
+after Tune's last save is proposed again. The study journal is written from the results.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from dlrun.errors import Pruned, UserError
 from dlrun.executors.ray_cluster import Resources, TuneSearch, connected, tune_run
 from dlrun.protocols.admission import spec_to_resume
-from dlrun.protocols.sweep_search import direction, mark_interrupted, open_study, sampler, suggest
+from dlrun.protocols.sweep_search import INTERRUPTED, direction, distribution, open_study, optuna_module, sampler, suggest
 from dlrun.protocols.sweep_trial import Feed, train_trial
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
@@ -71,11 +72,9 @@ def ray_trial(config: dict, sweep: str, smoke: bool, threads: int) -> None:
 def run_on_ray(run: RunDir, settings: SweepSpec, max_steps: int, resources: Resources, address: str | None,
                resuming: bool, smoke: bool, max_concurrent: int | None) -> None:
     """Run the sweep's trials on Ray (or finish a restored run), then settle every trial's record."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = JournalStorage(JournalFileBackend(str(artifacts.study_journal_path(run.path))))
-    search = TuneSearch(space=Space(settings), sampler=sampler(settings), storage=storage, study_name=run.run_id,
+    # OptunaSearch keeps its study in memory, saved and restored with Tune's own experiment state
+    # (a journal it shared would go stale on restore); the journal is written from the results after
+    search = TuneSearch(space=Space(settings), sampler=sampler(settings), storage=None, study_name=run.run_id,
                         mode="max" if direction(settings) == "maximize" else "min", trials=settings.trial_count(),
                         max_steps=max_steps, prune=settings.pruner != "none", grace=settings.pruner_warmup_epochs + 1,
                         max_concurrent=max_concurrent)
@@ -83,12 +82,12 @@ def run_on_ray(run: RunDir, settings: SweepSpec, max_steps: int, resources: Reso
     with connected(address) as node:
         run.update_info(executor="ray", node=node, ray_address=address or "local")
         results = tune_run(trainable, search, resources, run.path / TUNE_FOLDER, restore=resuming)
-    settle(run, settings, max_steps, results)
+    settle(run, settings, results)
+    record_study(run, settings, max_steps, results)
 
 
-def settle(run: RunDir, settings: SweepSpec, max_steps: int, results: list[dict]) -> None:
-    """Give every trial a record: ASHA's stops become pruned, Tune's errors failed, and trials the
-    study still holds as running (asked before the driver died, never run by Tune) interrupted."""
+def settle(run: RunDir, settings: SweepSpec, results: list[dict]) -> None:
+    """Give every trial Tune ran a record: ASHA's stops become pruned, Tune's errors failed."""
     for result in results:
         number = result["config"].get(TRIAL_KEY)
         if number is None:
@@ -107,10 +106,28 @@ def settle(run: RunDir, settings: SweepSpec, max_steps: int, results: list[dict]
             "number": int(number), "run_id": f"{run.run_id}:{int(number):03d}", "status": status, "objective": None,
             "epochs_run": epochs, "seconds": round(float(result["metrics"].get("time_total_s") or 0.0), 3),
             "error": error.splitlines()[-1][:300] if error else None}, executor="ray")
-    study = open_study(run.path, run.run_id, settings, max_steps, create=False)
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state.name == "RUNNING":
-            mark_interrupted(study, trial)
-            folder = artifacts.trial_folder(run.path, trial.number)
-            if artifacts.is_run(folder) and not artifacts.read_info(folder).get("sweep_record"):
-                RunDir(folder).set_status("interrupted")
+
+
+def record_study(run: RunDir, settings: SweepSpec, max_steps: int, results: list[dict]) -> None:
+    """Write the sweep's study journal from Tune's trials, numbered as their folders: the same
+    study a local sweep leaves (for the report's importances and plots, and for reading later).
+    A number Tune lost when the driver died becomes a failed trial marked interrupted."""
+    optuna = optuna_module()
+    journal = artifacts.study_journal_path(run.path)
+    journal.unlink(missing_ok=True)
+    study = open_study(run.path, run.run_id, settings, max_steps, create=True)
+    by_number = {int(r["config"][TRIAL_KEY]): r for r in results if TRIAL_KEY in r["config"]}
+    distributions = {path: distribution(param) for path, param in settings.params.items()}
+    states = optuna.trial.TrialState
+    for number in range(max(by_number, default=-1) + 1):
+        result = by_number.get(number)
+        record = artifacts.read_info(artifacts.trial_folder(run.path, number)).get("sweep_record") or {}
+        if result is None:
+            study.add_trial(optuna.trial.create_trial(state=states.FAIL, user_attrs={INTERRUPTED: True}))
+            continue
+        params = {path: result["config"][path] for path in settings.params}
+        status = record.get("status", "failed")
+        state = {"completed": states.COMPLETE, "pruned": states.PRUNED}.get(status, states.FAIL)
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions=distributions, state=state,
+            value=record.get("objective") if state == states.COMPLETE else None))

@@ -88,6 +88,18 @@ def suggest(trial, path: str, param: ParamRange):
     return trial.suggest_float(path, *param.uniform, step=param.step)
 
 
+def distribution(param: ParamRange):
+    """The Optuna distribution `suggest` draws `param` from."""
+    dists = optuna_module().distributions
+    if param.choice is not None:
+        return dists.CategoricalDistribution(param.choice)
+    if param.int_ is not None:
+        return dists.IntDistribution(param.int_[0], param.int_[1], step=int(param.step or 1))
+    if param.loguniform is not None:
+        return dists.FloatDistribution(*param.loguniform, log=True)
+    return dists.FloatDistribution(*param.uniform, step=param.step)
+
+
 @contextlib.contextmanager
 def sweep_lock(folder: Path):
     """One process at a time counts the trials and asks for a new one (no trial beyond `trials`)."""
