@@ -98,6 +98,7 @@ def plain(command: list[str]):
 
 
 JAX = ("--backend", "jax")
+REPEATED = ("--set", "split.protocol=repeated_kfold", "--set", "split.folds=5", "--set", "split.repeats=8")
 CASES = {
     "iris_kfold": ("iris 10-fold stratified x 100 epochs, batch 5 (dlrun --jobs 1)",
                    dlrun_kfold("configs/iris_kfold.yaml", 1), script("iris_kfold_keras.py")),
@@ -114,6 +115,10 @@ CASES = {
     "synthetic_jax": ("JAX: synthetic 200,000 x 50",
                       dlrun_train("bench/configs/synthetic.yaml", *JAX),
                       script("synthetic_keras.py", str(SYNTHETIC), jax=True)),
+    "iris_repeated_ray": ("iris repeated 5-fold x 8 (40 folds x 100 epochs): dlrun --executor ray, a local Ray with "
+                          "2 workers, against dlrun --executor local --jobs 1 (in the script column)",
+                          dlrun_kfold("configs/iris_kfold.yaml", 1, *REPEATED, "--executor", "ray"),
+                          dlrun_kfold("configs/iris_kfold.yaml", 1, *REPEATED)),
     "help": ("dlrun --help", plain([*DLRUN, "--help"]), None),
     "validate": ("dlrun validate configs/digits_mlp.yaml", plain([*DLRUN, "validate", "configs/digits_mlp.yaml"]), None),
 }
