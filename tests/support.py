@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -68,3 +69,12 @@ def only_problem(excinfo):
     problems = excinfo.value.problems
     assert len(problems) == 1, [str(p) for p in problems]
     return problems[0]
+
+
+def child_env() -> dict:
+    """The environment for a dlrun subprocess: this checkout importable, TensorFlow quiet and on
+    the CPU, unbuffered output, wide console lines, no KERAS_BACKEND from the calling shell."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1", COLUMNS="300")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env

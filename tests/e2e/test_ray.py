@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dlrun.executors.choice import Executor
-from tests.support import ROOT, write_dedented
+from tests.support import child_env, write_dedented
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
@@ -66,16 +65,9 @@ def wait_until_no_ray(timeout: float = 30) -> list[str]:
     return ray_processes()
 
 
-def env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1", COLUMNS="300")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def dlrun(*args, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "dlrun", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env(), cwd=cwd)
+                            stderr=subprocess.PIPE, text=True, env=child_env(), cwd=cwd)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 500) -> tuple[int, str]:

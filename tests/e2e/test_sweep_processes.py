@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, write_dedented
+from tests.support import child_env, write_dedented
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +41,9 @@ sweep:
 """
 
 
-def _env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1", COLUMNS="300")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def _sweep(*args, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "dlrun", "sweep", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), cwd=cwd)
+                            stderr=subprocess.PIPE, text=True, env=child_env(), cwd=cwd)
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 400) -> tuple[int, str, str]:
