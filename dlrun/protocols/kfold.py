@@ -21,7 +21,6 @@ import numpy as np
 
 from dlrun.data.folds import Fold, fold_splits, held_out_test, make_folds
 from dlrun.data.prepare import Resolved, prepare_rows
-from dlrun.data.split import Splits
 from dlrun.errors import UserError
 from dlrun.executors.choice import Executor, run_on
 from dlrun.protocols.admission import admit, spec_to_resume
