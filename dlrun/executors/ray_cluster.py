@@ -50,7 +50,9 @@ def connected(address: str | None, num_cpus: int | None = None):
     ray = ray_module()
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own progress tables would bury dlrun's output
-    kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True, "logging_level": "ERROR"}
+    # TensorFlow takes all of a GPU's memory unless told to grow: trials sharing a GPU (--gpus-per-trial 0.5) need growth
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True, "logging_level": "ERROR",
+              "runtime_env": {"env_vars": {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}}}
     try:
         if address:
             ray.init(address=address, **kwargs)
