@@ -110,8 +110,12 @@ def activation_notes() -> list[str]:
     return list(_notes)
 
 
-def limit_threads(name: str, threads: int, device: str = "auto", deterministic: bool = False) -> None:
-    """Size the backend's thread pools for a worker's share of the cores (before the backend starts)."""
+def limit_threads(training, threads: int | None) -> None:
+    """Size the backend of a spec's `training` section for a worker's share of the cores (before the
+    backend starts): a k-fold or sweep worker process, or a Ray task. `threads` None: leave it be."""
+    if not threads:
+        return
+    name, device, deterministic = training.backend, training.device, training.deterministic
     if name == "jax":
         activate(name, device, deterministic, threads)
         return

@@ -60,11 +60,9 @@ def run_fold(job: FoldJob) -> dict:
     process when --jobs > 1 (the backend's thread pools are then sized for the share of cores)."""
     fold, resolved = job.fold, job.resolved
     spec = resolved.spec
-    if job.threads:
-        from dlrun.model.backend import limit_threads
+    from dlrun.model.backend import limit_threads
 
-        training = spec.training
-        limit_threads(training.backend, job.threads, training.device, training.deterministic)
+    limit_threads(spec.training, job.threads)
     folder = RunDir(job.folder)
     splits = fold_splits(fold, spec.split, spec.seed, resolved.labels(), resolved.dataset.groups)
     prepared = prepare_rows(resolved, splits)

@@ -177,11 +177,9 @@ def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) ->
     run = RunDir(worker.folder)
     loaded = _saved(run)
     settings = loaded.spec.sweep
-    if worker.threads:
-        from dlrun.model.backend import limit_threads
+    from dlrun.model.backend import limit_threads
 
-        training = loaded.spec.training
-        limit_threads(training.backend, worker.threads, training.device, training.deterministic)
+    limit_threads(loaded.spec.training, worker.threads)
     study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False, worker=worker.number)
     target, done = settings.trial_count(), 0
     while True:

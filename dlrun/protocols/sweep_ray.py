@@ -44,14 +44,14 @@ def ray_trial(config: dict, sweep: str, smoke: bool, threads: int) -> None:
     """One trial, in a Ray worker: train it, reporting every epoch (or fold) to Tune."""
     from ray import tune
 
-    run = RunDir(Path(sweep))
-    settings = spec_to_resume(run, None).spec.sweep
-    number = int(config[TRIAL_KEY])
-    params = {path: config[path] for path in settings.params}
-    training = spec_to_resume(run, None).spec.training
     from dlrun.model.backend import limit_threads
 
-    limit_threads(training.backend, threads, training.device, training.deterministic)
+    run = RunDir(Path(sweep))
+    spec = spec_to_resume(run, None).spec
+    settings = spec.sweep
+    number = int(config[TRIAL_KEY])
+    params = {path: config[path] for path in settings.params}
+    limit_threads(spec.training, threads)
     folder = artifacts.trial_folder(run.path, number)
     if folder.exists():  # restarted after the driver died: start over
         shutil.rmtree(folder)
