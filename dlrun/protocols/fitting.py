@@ -100,15 +100,22 @@ def start_sub_run(folder: RunDir, resolved: Resolved, kind: str, **more) -> None
                        data={"fingerprint": resolved.dataset.fingerprint()})
 
 
+@contextlib.contextmanager
 def term_as_interrupt():
-    """SIGTERM ends a k-fold run or a sweep like Ctrl-C: status interrupted, what finished kept for --resume.
-    Returns the handler it replaced (None off the main thread, where signals cannot be set)."""
+    """For the block: SIGTERM ends a k-fold run or a sweep like Ctrl-C (status interrupted, what
+    finished kept for --resume); the handler before it is put back after. Off the main thread,
+    where signals cannot be set, nothing changes."""
     def handle(signum, frame):
         raise KeyboardInterrupt
     try:
-        return signal.signal(signal.SIGTERM, handle)
+        previous = signal.signal(signal.SIGTERM, handle)
     except ValueError:  # not the main thread
-        return None
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ std, 95% CI, baseline) and, optionally, a final model scored once on held-out te
 
 from __future__ import annotations
 
-import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -130,13 +129,9 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
             "protocol": spec.split.protocol, "n_rows": dataset.n_rows, "test": test_rows.tolist(),
             "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
                        "held_out": f.held_out.tolist()} for f in folds], **sample})
-    previous_term = term_as_interrupt()
-    try:
+    with term_as_interrupt():
         return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, executor, on_fold, started,
                           final_fit)
-    finally:
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
 
 
 def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,

@@ -110,7 +110,7 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
                     sweep={"objective": settings.objective.model_dump(), "algorithm": settings.algorithm,
                            "trials": settings.trial_count(), "evaluate": settings.evaluate, "jobs": executor.jobs},
                     executor=executor.name, **provenance(loaded.base_dir))
-    if executor.name == "local":  # on Ray, Tune's OptunaSearch creates the study in the same journal
+    if executor.name == "local":  # on Ray, the journal is written from Tune's results (sweep_ray.record_study)
         open_study(run.path, run.run_id, settings, _max_steps(loaded), create=True)
     return run_sweep(run, executor=executor, on_trial=on_trial)
 
@@ -146,29 +146,22 @@ def run_sweep(run: RunDir, *, executor: Executor = Executor(), on_trial: Callabl
                 RunDir(folder).set_status("interrupted")
         run.set_status("running", resumed=now_iso(), recovered_trials=recovered)
     hint = f"dlrun sweep --resume {run.run_id} --runs-dir {run.path.parent}"
-    previous_term = term_as_interrupt()
-    try:
-        with run_status(run, "sweep", hint):
-            if executor.name == "ray":
-                from dlrun.protocols.sweep_ray import run_on_ray
+    with term_as_interrupt(), run_status(run, "sweep", hint):
+        if executor.name == "ray":
+            from dlrun.protocols.sweep_ray import run_on_ray
 
-                run_on_ray(run, settings, _max_steps(loaded), executor.resources, executor.address, resuming, smoke,
-                           executor.jobs if executor.jobs > 1 else None)
-            elif executor.jobs == 1:
-                work(SweepWorker(run.path, smoke), on_trial)
-            else:
-                workers = [SweepWorker(run.path, smoke, executor.threads(), echo=True, number=i)
-                           for i in range(executor.jobs)]
-                run_jobs(work, workers, executor.jobs, lambda _: None)
-            result = finish(run, loaded, settings, recovered)
-            run.set_status("completed", seconds=round(time.time() - started, 3),
-                           headline=_headline(settings, result.best))
-            return result
-    finally:
-        if previous_term is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, previous_term)
+            run_on_ray(run, settings, _max_steps(loaded), executor.resources, executor.address, resuming, smoke,
+                       executor.jobs if executor.jobs > 1 else None)
+        elif executor.jobs == 1:
+            work(SweepWorker(run.path, smoke), on_trial)
+        else:
+            workers = [SweepWorker(run.path, smoke, executor.threads(), echo=True, number=i)
+                       for i in range(executor.jobs)]
+            run_jobs(work, workers, executor.jobs, lambda _: None)
+        result = finish(run, loaded, settings, recovered)
+        run.set_status("completed", seconds=round(time.time() - started, 3),
+                       headline=_headline(settings, result.best))
+        return result
 
 
 def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) -> int:
