@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dlrun.protocols.sweep_search import INTERRUPTED, rerun_of
 from dlrun.protocols.sweep_trial import sweep_trial_id
+from dlrun.report.sweep_view import ranked
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.sweep_forms import SweepSpec
@@ -38,12 +39,6 @@ def _interrupted_note(study, trial, status: str) -> str | None:
     again = rerun_of(study, trial.number)
     return INTERRUPTED + (f": left running when the sweep stopped; run again as trial {again:03d}" if again is not None
                           else ": left running when the sweep stopped")
-
-
-def ranked(rows: list[dict], maximize: bool) -> list[dict]:
-    """The completed trials, best first (ties: the earlier trial)."""
-    done = [r for r in rows if r["status"] == "completed" and r["objective"] is not None]
-    return sorted(done, key=lambda r: (-r["objective"] if maximize else r["objective"], r["number"]))
 
 
 def keep_models(run: RunDir, settings: SweepSpec, rows: list[dict], maximize: bool) -> None:

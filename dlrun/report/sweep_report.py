@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from dlrun.report.plots import _figure, _save
+from dlrun.report.sweep_view import ranked
 from dlrun.runs import artifacts
 from dlrun.runs.atomic import write_text
 
@@ -80,14 +81,13 @@ def render(folder: Path, settings, rows: list[dict], best: dict | None, found: d
         lines += ["No trial completed, so there is no best trial.", ""]
     else:
         lines += _best_section(folder, metric, best)
-    ranked = sorted((r for r in rows if r["status"] == "completed" and r["objective"] is not None),
-                    key=lambda r: -r["objective"] if _maximize(best) else r["objective"])[:10]
-    if ranked:
+    top = ranked(rows, _maximize(best))[:10]
+    if top:
         params = list(settings.params)
         lines += ["## Top trials", "", "| trial | " + " | ".join([metric, *params, "epochs", "seconds"]) + " |",
                   "|" + "---|" * (4 + len(params))]
         lines += ["| " + " | ".join([f"{r['number']:03d}", fmt(r["objective"]), *(fmt(r.get(p)) for p in params),
-                                      fmt(r.get("epochs_run")), fmt(r.get("seconds"))]) + " |" for r in ranked]
+                                      fmt(r.get("epochs_run")), fmt(r.get("seconds"))]) + " |" for r in top]
         lines.append("")
     lines += ["## Which parameters mattered", ""]
     if found:

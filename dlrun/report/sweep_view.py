@@ -33,14 +33,20 @@ def trial_line(record: dict) -> str:
             f"{_params(record)}{error}")
 
 
+def ranked(rows: list[dict], maximize: bool) -> list[dict]:
+    """The completed trials, best first (ties: the earlier trial); rows as the sweep builds them or
+    as trials.csv gives them back (text)."""
+    done = [r for r in rows if r.get("status") == "completed" and _number(r.get("objective")) is not None]
+    return sorted(done, key=lambda r: (-_number(r["objective"]) if maximize else _number(r["objective"]),
+                                       int(r["number"])))
+
+
 def top_table(rows: list[dict], params: list[str], metric: str, maximize: bool, limit: int = 5) -> Table:
     table = Table(show_header=True, header_style="bold", title=f"best {min(limit, len(rows))} of {len(rows)} trial(s)")
     names = short_names(params)
     for column in ("trial", metric, *(names[p] for p in params), "epochs", "seconds"):
         table.add_column(column, justify="left" if column == "trial" else "right")
-    done = [r for r in rows if r.get("status") == "completed" and _number(r.get("objective")) is not None]
-    done.sort(key=lambda r: -_number(r["objective"]) if maximize else _number(r["objective"]))
-    for row in done[:limit]:
+    for row in ranked(rows, maximize)[:limit]:
         seconds = _number(row.get("seconds"))
         table.add_row(f"{int(row['number']):03d}", fmt(_number(row["objective"])),
                       *(fmt(_number(row.get(p), row.get(p))) for p in params),
