@@ -18,7 +18,7 @@ from dlrun.errors import Pruned, UserError
 from dlrun.executors.ray_cluster import Resources, TuneSearch, connected, tune_run
 from dlrun.protocols.admission import spec_to_resume
 from dlrun.protocols.sweep_search import INTERRUPTED, direction, distribution, open_study, optuna_module, sampler, suggest
-from dlrun.protocols.sweep_trial import Feed, train_trial
+from dlrun.protocols.sweep_trial import Feed, keep_record, sweep_trial_id, train_trial
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.sweep_forms import SweepSpec
@@ -102,10 +102,11 @@ def settle(run: RunDir, settings: SweepSpec, results: list[dict]) -> None:
         status = "failed" if error else "pruned"
         epochs = len(artifacts.read_history(folder))
         RunDir(folder).set_status(status, **({"error": error[:300]} if error else {"pruned_at_epoch": epochs}))
-        RunDir(folder).update_info(sweep_record={
-            "number": int(number), "run_id": f"{run.run_id}:{int(number):03d}", "status": status, "objective": None,
-            "epochs_run": epochs, "seconds": round(float(result["metrics"].get("time_total_s") or 0.0), 3),
-            "error": error.splitlines()[-1][:300] if error else None}, executor="ray")
+        keep_record(folder, {"number": int(number), "run_id": sweep_trial_id(run.run_id, int(number)),
+                             **{f"param:{path}": result["config"][path] for path in settings.params},
+                             "status": status, "epochs_run": epochs,
+                             "seconds": round(float(result["metrics"].get("time_total_s") or 0.0), 3),
+                             "error": error.splitlines()[-1][:300] if error else None}, "ray")
 
 
 def record_study(run: RunDir, settings: SweepSpec, max_steps: int, results: list[dict]) -> None:

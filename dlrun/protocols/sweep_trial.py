@@ -167,13 +167,19 @@ def _since(started: float) -> float:
 
 
 def _keep(folder: Path, record: dict, started: float, executor: str) -> dict:
-    """Finish a trial's record and keep it in its run.json (with the executor and the node it ran on)."""
+    """Finish a trial's record where it ran (its time, this node) and keep it in its run.json."""
     import socket
 
-    record = {"objective": None, "error": None, **record, "seconds": _since(started)}
+    return keep_record(folder, {**record, "seconds": _since(started)}, executor, socket.gethostname())
+
+
+def keep_record(folder: Path, record: dict, executor: str, node: str | None = None) -> dict:
+    """Keep a trial's record (number, run_id, status, objective, epochs_run, seconds, error and its
+    `param:` values) in its run.json, where the sweep's table is read from; returns it completed."""
+    record = {"objective": None, "error": None, **record}
     RunDir(folder).update_info(run_id=record["run_id"], sweep=record["run_id"].rsplit(":", 1)[0],
                                trial=record["number"], sweep_record=record, executor=executor,
-                               node=socket.gethostname(),
+                               **({"node": node} if node else {}),
                                params={k[len("param:"):]: v for k, v in record.items() if k.startswith("param:")})
     return record
 
