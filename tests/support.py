@@ -78,3 +78,23 @@ def child_env() -> dict:
     env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1", COLUMNS="300")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+def finish_process(proc, timeout: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a subprocess; killed, and the test failed, if it outlives `timeout`."""
+    import subprocess
+
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{proc.args} did not finish in {timeout} s:\n{out}\n{err}") from None
+    return proc.returncode, out, err
+
+
+def finished_trials(rows: list[dict]) -> list[dict]:
+    """The rows of trials.csv that count towards a sweep's `trials`: completed, pruned, or failed on
+    their own (not stopped by an interruption and run again)."""
+    return [r for r in rows if r["status"] in ("completed", "pruned")
+            or (r["status"] == "failed" and not r["error"].startswith("interrupted"))]

@@ -5,7 +5,6 @@ take seconds."""
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
 import subprocess
@@ -17,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from dlrun.executors.choice import Executor
-from tests.support import child_env, write_dedented
+from dlrun.runs.artifacts import read_trials_table
+from tests.support import child_env, finish_process, finished_trials, write_dedented
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
@@ -71,17 +71,8 @@ def dlrun(*args, cwd: Path) -> subprocess.Popen:
 
 
 def finish(proc: subprocess.Popen, timeout: float = 500) -> tuple[int, str]:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    return proc.returncode, out + err
-
-
-def rows(folder: Path) -> list[dict]:
-    with open(folder / "trials.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
+    code, out, err = finish_process(proc, timeout)
+    return code, out + err
 
 
 @pytest.fixture(autouse=True)
@@ -124,7 +115,7 @@ def test_a_sweep_on_ray_overlaps_its_trials_and_writes_what_a_local_sweep_writes
         found[name] = sweep_or_resume(config, [f"output.runs_dir={json.dumps(str(tmp_path / name))}"],
                                       executor=Executor(name))
     local, ray = found["local"].run.path, found["ray"].run.path
-    assert [r["status"] for r in rows(ray)] == ["completed"] * 4
+    assert [r["status"] for r in read_trials_table(ray)] == ["completed"] * 4
     own = {"tune", "sweep.lock"}  # Tune's experiment folder; the local workers' lock
     assert sorted(p.name for p in local.iterdir() if p.name not in own) == \
         sorted(p.name for p in ray.iterdir() if p.name not in own)
@@ -159,10 +150,8 @@ def test_a_ray_sweep_whose_driver_is_killed_resumes_to_exactly_its_trials(tmp_pa
     code, output = finish(dlrun("sweep", "--resume", folder.name, "--executor", "ray", "--runs-dir", runs, cwd=tmp_path))
     assert code == 0, output
     assert "Traceback" not in output
-    table = rows(folder)
-    finished = [r for r in table if r["status"] in ("completed", "pruned")
-                or (r["status"] == "failed" and not r["error"].startswith("interrupted"))]
-    assert len(finished) == 4
+    table = read_trials_table(folder)
+    assert len(finished_trials(table)) == 4
     numbers = [int(r["number"]) for r in table]
     assert numbers == sorted(set(numbers))
     assert sorted(int(p.name) for p in (folder / "trials").iterdir()) == sorted(

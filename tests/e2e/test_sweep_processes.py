@@ -3,7 +3,6 @@ by two worker processes sharing one study. Real signals, real training; marked s
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
 import subprocess
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import child_env, write_dedented
+from dlrun.runs.artifacts import read_trials_table
+from tests.support import child_env, finish_process, finished_trials, write_dedented
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +47,7 @@ def _sweep(*args, cwd: Path) -> subprocess.Popen:
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 400) -> tuple[int, str, str]:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"the sweep did not finish in {timeout} s:\n{out}\n{err}") from None
-    return proc.returncode, out, err
+    return finish_process(proc, timeout)
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240, lines: int = 0) -> None:
@@ -87,16 +81,6 @@ def _started_sweep(runs: Path, proc: subprocess.Popen) -> Path:
     raise AssertionError(f"no sweep appeared in {runs}")
 
 
-def _rows(folder: Path) -> list[dict]:
-    with open(folder / "trials.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _finished(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r["status"] in ("completed", "pruned")
-            or (r["status"] == "failed" and not r["error"].startswith("interrupted"))]
-
-
 def test_sigkill_mid_sweep_then_resume_ends_with_exactly_the_asked_trials_and_no_duplicates(tmp_path):
     config = write_dedented(tmp_path / "sweep.yaml", SPEC)
     runs = tmp_path / "runs"
@@ -113,10 +97,10 @@ def test_sigkill_mid_sweep_then_resume_ends_with_exactly_the_asked_trials_and_no
     code, out, err = _finish(_sweep("--resume", folder.name, "--runs-dir", runs, cwd=tmp_path))
     assert code == 0, out + err
     assert "Traceback" not in out + err
-    rows = _rows(folder)
+    rows = read_trials_table(folder)
     numbers = [int(r["number"]) for r in rows]
     assert numbers == list(range(len(rows))) and len(rows) == 5  # one killed trial, run again as a new one
-    assert len(_finished(rows)) == 4
+    assert len(finished_trials(rows)) == 4
     killed = rows[1]
     assert killed["status"] == "failed" and killed["error"].startswith("interrupted")
     rerun = next(r for r in rows[2:] if r["optimizer.learning_rate"] == killed["optimizer.learning_rate"])
@@ -148,12 +132,12 @@ def test_sigterm_stops_after_the_epoch_prints_the_resume_command_and_exits_130(t
     history = (folder / "trials" / "000" / "history.csv").read_text().splitlines()
     assert 2 < len(history) < 61  # stopped at an epoch end, before the last epoch
     assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
-    assert _rows(folder)[0]["error"].startswith("interrupted")
+    assert read_trials_table(folder)[0]["error"].startswith("interrupted")
 
     code, out, err = _finish(_sweep("--resume", "latest", "--runs-dir", runs, cwd=tmp_path))
     assert code == 0, out + err
-    rows = _rows(folder)
-    assert len(_finished(rows)) == 2 and len(rows) == 3
+    rows = read_trials_table(folder)
+    assert len(finished_trials(rows)) == 2 and len(rows) == 3
 
 
 def test_two_workers_share_one_study_with_distinct_trials_that_overlap_in_time(tmp_path):
@@ -162,7 +146,7 @@ def test_two_workers_share_one_study_with_distinct_trials_that_overlap_in_time(t
     code, out, err = _finish(_sweep(config, "--runs-dir", runs, "--jobs", "2", cwd=tmp_path))
     assert code == 0, out + err
     folder = _only_sweep(runs)
-    rows = _rows(folder)
+    rows = read_trials_table(folder)
     assert [int(r["number"]) for r in rows] == [0, 1, 2, 3]
     assert all(r["status"] == "completed" for r in rows)
     params = {(r["optimizer.learning_rate"], r["model.layers[0].Dense.units"]) for r in rows}

@@ -6,7 +6,6 @@ are made once per module. Kills, signals and parallel workers are in tests/e2e/t
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from dlrun.cli import app
 from dlrun.errors import RunLookupError, UserError
 from dlrun.inference.evaluate import evaluate_any
 from dlrun.protocols.sweep import sweep_or_resume
+from dlrun.runs.artifacts import read_history, read_trials_table
 from dlrun.runs.lookup import list_runs, resolve_run
 from tests.support import ANSI, combined_output, write_dedented
 
@@ -47,11 +47,6 @@ sweep:
 """
 
 
-def rows_of(folder: Path) -> list[dict]:
-    with open(folder / "trials.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def sweep_in(folder: Path, text: str, *sets: str, **options):
     config = write_dedented(folder / "sweep.yaml", text)
     return sweep_or_resume(config, [*sets, f"output.runs_dir={json.dumps(str(folder / 'runs'))}"], **options)
@@ -78,7 +73,7 @@ def test_the_sweep_folder_holds_spec_study_table_best_report_and_plots(searched)
 
 
 def test_trials_csv_has_one_row_per_trial_with_parameters_objective_status_epochs_seconds_run_id(searched):
-    rows = rows_of(searched.run.path)
+    rows = read_trials_table(searched.run.path)
     assert [r["number"] for r in rows] == ["0", "1", "2"]
     assert list(rows[0]) == ["number", "optimizer.learning_rate", "model.layers[0].Dense.units", "objective",
                              "status", "epochs_run", "seconds", "run_id", "error"]
@@ -103,9 +98,9 @@ def test_each_trial_is_an_ordinary_run_folder_scored_on_validation_never_on_the_
 
 
 def test_the_objective_is_the_best_epochs_validation_loss_and_best_json_names_the_lowest(searched):
-    rows = rows_of(searched.run.path)
+    rows = read_trials_table(searched.run.path)
     for row in rows:
-        history = list(csv.DictReader(open(searched.run.path / "trials" / f"{int(row['number']):03d}" / "history.csv")))
+        history = read_history(searched.run.path / "trials" / f"{int(row['number']):03d}")
         assert float(row["objective"]) == pytest.approx(min(float(h["val_loss"]) for h in history))
     lowest = min(rows, key=lambda r: float(r["objective"]))
     best = json.loads((searched.run.path / "best.json").read_text())
@@ -186,7 +181,7 @@ def test_runs_lists_the_sweep_and_show_prints_its_top_trials(searched, monkeypat
 
 def test_one_seed_gives_the_same_parameter_sequence_and_the_same_best_trial(tmp_path, searched):
     again = sweep_in(tmp_path, SEARCH, "sweep.retrain_best=true")
-    first, second = rows_of(searched.run.path), rows_of(again.run.path)
+    first, second = read_trials_table(searched.run.path), read_trials_table(again.run.path)
     keys = ["number", "optimizer.learning_rate", "model.layers[0].Dense.units", "objective", "status"]
     assert [[r[k] for k in keys] for r in first] == [[r[k] for k in keys] for r in second]
     assert again.best["number"] == searched.best["number"] and again.best["params"] == searched.best["params"]
@@ -206,7 +201,7 @@ sweep:
     optimizer.learning_rate: {choice: [0.05, 0.00001]}
 """
     result = sweep_in(tmp_path, spec)
-    rows = rows_of(result.run.path)
+    rows = read_trials_table(result.run.path)
     assert [r["optimizer.learning_rate"] for r in rows] == ["0.05", "0.05", "1e-05"]
     pruned = rows[2]
     assert pruned["status"] == "pruned" and pruned["objective"] == ""
@@ -228,7 +223,7 @@ sweep:
     model.layers[0].Dense.units: {choice: [8, 0]}
 """
     result = sweep_in(tmp_path, spec)
-    rows = {r["model.layers[0].Dense.units"]: r for r in rows_of(result.run.path)}
+    rows = {r["model.layers[0].Dense.units"]: r for r in read_trials_table(result.run.path)}
     assert rows["0"]["status"] == "failed" and rows["0"]["objective"] == ""
     assert "units" in rows["0"]["error"]
     failed_folder = result.run.path / "trials" / f"{int(rows['0']['number']):03d}"
@@ -270,7 +265,7 @@ sweep:
     optimizer.learning_rate: {choice: [0.001, 0.05]}
 """
     result = sweep_in(tmp_path, spec)
-    rows = rows_of(result.run.path)
+    rows = read_trials_table(result.run.path)
     assert len(rows) == 2 and all(r["status"] == "completed" for r in rows)
     for row in rows:
         trial = result.run.path / "trials" / f"{int(row['number']):03d}"
