@@ -54,7 +54,7 @@ Backend = Annotated[Optional[str], typer.Option("--backend", help="Keras backend
                                                                   "was trained on).")]
 RunsDir = Annotated[Path, typer.Option("--runs-dir", help="The runs directory to look in.")]
 ExecutorName = Annotated[str, typer.Option("--executor", help="Where folds or trials run: local (this machine) or "
-                                                              "ray (a Ray cluster; pip install \"dlrun[ray]\").")]
+                                                              "ray (a Ray cluster; pip install \"dlrun\\[ray]\").")]
 Address = Annotated[Optional[str], typer.Option("--address", help="With --executor ray: the cluster ('auto' for the "
                                                                   "one `ray start` made here); default: a local Ray "
                                                                   "for this command only.")]
@@ -257,6 +257,33 @@ def predict(
         sys.stdout.write(table.to_csv(index=False))
     else:
         out.print(f"wrote {len(table)} predictions to {output}")
+
+
+@app.command()
+@reports_errors
+def export(
+    run: RunRef,
+    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: keras, savedmodel, litert, onnx "
+                                                                "(litert and onnx: pip install \"dlrun\\[export]\").")] = "keras",
+    quantize: Annotated[str, typer.Option("--quantize", help="none, dynamic (litert, onnx) or int8 (litert, "
+                                                             "calibrated on training rows).")] = "none",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write into this folder "
+                                                                          "(default: the run's export/).")] = None,
+    runs_dir: RunsDir = Path("runs"),
+    as_json: Json = False,
+    verbose: Verbose = False,
+) -> None:
+    """Export a run's model with its preprocessing baked in (it takes the raw columns), each format loaded
+    back in its own runtime and checked against `dlrun predict`."""
+    _quiet(verbose)
+    from dlrun.inference.export import export as export_run, parse_formats
+    from dlrun.report.runs_view import export_panel
+    from dlrun.runs.lookup import resolve_run
+
+    result = export_run(resolve_run(run, runs_dir), parse_formats(formats, quantize), quantize, output)
+    if as_json:
+        return _print_json({**result.report, "folder": str(result.folder)})
+    out.print(export_panel(result.report, result.folder))
 
 
 @app.command()

@@ -44,6 +44,19 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     return regroup(load_dataset(data_spec, path.parent), saved.targets)
 
 
+def own_dataset(saved: SavedRun) -> tuple[Dataset, list[str]]:
+    """The run's own data as training saw it (the --smoke sample included), and a note if it changed since."""
+    spec, notes = saved.spec, []
+    dataset = regroup(load_dataset(spec.data, saved.data_dir, spec.split.group), saved.targets)
+    sample = saved.sample()
+    if sample is not None:
+        dataset = dataset.take(sample)
+    if dataset.fingerprint() != saved.info.get("data", {}).get("fingerprint"):
+        notes.append("the data differs from what this run was trained on (its fingerprint changed); "
+                     "the split indices may no longer mean the same rows")
+    return dataset, notes
+
+
 def _new_folder(run: RunDir) -> Path:
     base = artifacts.evaluations_folder(run.path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -77,13 +90,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
         part_name = "data"
         audit = audit_data(dataset.features, {"data": rows}, None, None)
     else:
-        dataset = regroup(load_dataset(spec.data, saved.data_dir, spec.split.group), saved.targets)
-        sample = saved.sample()
-        if sample is not None:
-            dataset = dataset.take(sample)
-        if dataset.fingerprint() != saved.info.get("data", {}).get("fingerprint"):
-            notes.append("the data differs from what this run was trained on (its fingerprint changed); "
-                         "the split indices may no longer mean the same rows")
+        dataset, notes = own_dataset(saved)
         splits = saved.splits()
         rows = getattr(splits, part)
         if not len(rows):

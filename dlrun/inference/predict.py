@@ -13,8 +13,8 @@ from dlrun.data.multilabel import source_columns
 from dlrun.data.sources import read_csv
 from dlrun.errors import DataError
 from dlrun.report.metrics import probabilities
-from dlrun.report.multilabel_metrics import predicted_sets
-from dlrun.inference.saved_run import load_saved_run
+from dlrun.report.multilabel_metrics import THRESHOLD, predicted_sets
+from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.io import predict_outputs
 from dlrun.runs.atomic import write_text
 from dlrun.runs.rundir import RunDir
@@ -35,48 +35,70 @@ def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str],
     return frame[expected]
 
 
+def read_features(saved: SavedRun, data: Path):
+    """New rows' features: a CSV's training columns (checked against the schema), or an NPZ's array."""
+    pre = saved.preprocessor
+    if pre.kind == "table":
+        frame = read_csv(data)
+        frame.columns = [str(c) for c in frame.columns]
+        ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
+        return check_columns(frame, pre.columns, ignorable, data)
+    if not data.is_file():
+        raise DataError(f"{data}: data file not found")
+    key = saved.spec.data.features[0] if saved.spec.data.features else "x"
+    try:
+        with np.load(data, allow_pickle=False) as archive:
+            if key not in archive:
+                raise DataError(f"{data}: no array '{key}' (arrays: {', '.join(archive.keys())})")
+            return archive[key]
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
+
+
+def predictions(saved: SavedRun, features, backend: str, model=None, where: str = "data") -> dict[str, dict]:
+    """What `dlrun predict` gives for raw feature rows, as arrays by target: "value" (regression),
+    "probabilities" and "class" (classification; a 1-unit sigmoid as two columns), or "probabilities"
+    and "predicted" (multilabel, 0/1 at the threshold)."""
+    pre = saved.preprocessor
+    x = pre.transform(features, where=where)
+    inputs = model_inputs(x, saved.spec.model, pre, saved.infos)
+    raw = predict_outputs(model if model is not None else saved.model(backend), inputs)
+    arrays = {}
+    for head, values in zip(saved.heads, raw):
+        encoder = saved.targets[head.target]
+        if encoder.task == "regression":
+            arrays[encoder.name] = {"value": np.asarray(values, dtype=np.float64).reshape(len(values), -1)}
+        elif encoder.task == "multilabel":
+            proba = np.asarray(values, dtype=np.float64)
+            arrays[encoder.name] = {"probabilities": proba, "predicted": (proba >= THRESHOLD).astype(np.int32)}
+        else:
+            proba = probabilities(values, encoder.task)
+            arrays[encoder.name] = {"probabilities": proba, "class": proba.argmax(axis=1).astype(np.int32)}
+    return arrays
+
+
 def predict(run: RunDir, data: Path, output: Path | None = None, backend: str | None = None) -> pd.DataFrame:
     """A table of predictions: for each output, the predicted class and its probabilities, or the value
     (on `backend`, default: the one the run was trained on)."""
     saved = load_saved_run(run)
     backend = saved.use_backend(backend)
     data = Path(data)
-    pre = saved.preprocessor
-    if pre.kind == "table":
-        frame = read_csv(data)
-        frame.columns = [str(c) for c in frame.columns]
-        ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
-        features = check_columns(frame, pre.columns, ignorable, data)
-    else:
-        if not data.is_file():
-            raise DataError(f"{data}: data file not found")
-        key = saved.spec.data.features[0] if saved.spec.data.features else "x"
-        try:
-            with np.load(data, allow_pickle=False) as archive:
-                if key not in archive:
-                    raise DataError(f"{data}: no array '{key}' (arrays: {', '.join(archive.keys())})")
-                features = archive[key]
-        except (ValueError, OSError) as exc:
-            raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
-    x = pre.transform(features, where=str(data))
-    inputs = model_inputs(x, saved.spec.model, pre, saved.infos)
-    raw = predict_outputs(saved.model(backend), inputs)
-    table = pd.DataFrame(index=range(len(x)))
-    for head, values in zip(saved.heads, raw):
+    features = read_features(saved, data)
+    arrays = predictions(saved, features, backend, where=str(data))
+    table = pd.DataFrame(index=range(len(features)))
+    for head in saved.heads:
         encoder = saved.targets[head.target]
-        prefix = encoder.name
+        got, prefix = arrays[encoder.name], encoder.name
         if encoder.task == "regression":
-            table[f"{prefix}_predicted"] = np.asarray(values, dtype=float).reshape(-1)
+            table[f"{prefix}_predicted"] = got["value"].reshape(-1)
             continue
+        labels = [encoder.label(i) for i in range(encoder.n_classes)]
         if encoder.task == "multilabel":
-            table[f"{prefix}_predicted"] = predicted_sets(values, [encoder.label(i) for i in range(encoder.n_classes)])
-            for i in range(encoder.n_classes):
-                table[f"{prefix}_p_{encoder.label(i)}"] = np.asarray(values, dtype=float)[:, i]
-            continue
-        proba = probabilities(values, encoder.task)
-        table[f"{prefix}_predicted"] = [encoder.label(i) for i in proba.argmax(axis=1)]
-        for i in range(encoder.n_classes):
-            table[f"{prefix}_p_{encoder.label(i)}"] = proba[:, i]
+            table[f"{prefix}_predicted"] = predicted_sets(got["probabilities"], labels)
+        else:
+            table[f"{prefix}_predicted"] = [labels[i] for i in got["class"]]
+        for i, label in enumerate(labels):
+            table[f"{prefix}_p_{label}"] = got["probabilities"][:, i]
     if output is not None:
         write_text(Path(output), table.to_csv(index=False))
     return table

@@ -38,6 +38,27 @@ def _quiet() -> bool:
 
 
 @contextlib.contextmanager
+def native_output_quiet():
+    """Hide what native runtimes (LiteRT, ONNX Runtime, TensorFlow's converters) print straight to the
+    terminal, and their Python warnings, unless --verbose."""
+    import logging
+    import warnings
+
+    if not _quiet():
+        yield
+        return
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), _stderr_silenced(True):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
 def _stderr_silenced(active: bool):
     """Send file descriptor 2 to /dev/null: C++ start-up lines bypass Python's logging."""
     if not active:

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from dlrun.runs.artifacts import read_config
+from dlrun.runs.artifacts import MANIFEST, read_config
 from dlrun.runs.config_diff import config_differences
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "diverged": "magenta",
@@ -223,3 +223,22 @@ def overview_card(overview: dict) -> Panel:
     if "summary" in overview:
         return kfold_card(overview["run"], overview["summary"])
     return run_card(overview["run"], overview["metrics"])
+
+
+def export_panel(report: dict, folder: Path) -> Panel:
+    """`dlrun export`: each format's file, its check against predict and the verdict."""
+    table = Table(show_header=True, header_style="bold")
+    for column in ("format", "file", "quantized", "largest difference", "class agreement", "check"):
+        table.add_column(column)
+    for name, check in report["formats"].items():
+        figures = check.get("outputs", {}).values()
+        largest = max((f["max_abs_difference"] for f in figures if "max_abs_difference" in f), default=None)
+        agreement = min((f["agreement"] for f in figures if "agreement" in f), default=None)
+        table.add_row(name, check["file"], check["quantization"], "" if largest is None else f"{largest:.1e}",
+                      "" if agreement is None else f"{agreement:.2%}",
+                      "[green]ok[/]" if check["passed"] else f"[red]failed[/]: {check['verdict']}")
+    rows = report["rows"]
+    items: list = [table, f"checked on {rows['n']} {rows['part']} rows against `dlrun predict`"]
+    items += [f"[yellow]note:[/] {note}" for note in report.get("notes", [])]
+    items.append(f"export: [bold]{folder}[/] ({MANIFEST}: inputs, outputs, classes, sha256)")
+    return Panel(Group(*items), title=f"export {report['run_id']}", expand=False)

@@ -14,6 +14,9 @@
       study.journal       Optuna's study (the search's own resumable record)
       trials.csv          one row per trial; best.json: the best trial
       trials/NNN/         one ordinary run folder per trial; best/: retrain_best's model
+    <run>/export/         `dlrun export`: model.keras, saved_model/, model.tflite, model.onnx (each
+                          taking raw columns), report.json (each format checked against predict),
+                          manifest.json (inputs, outputs, classes, versions, sizes and sha256)
 
 Every write is atomic (runs/atomic.py). Readers return plain data (dicts, lists) and leave
 validation to their callers, so nothing here depends on the spec's models or on TensorFlow.
@@ -55,6 +58,10 @@ BEST = "best.json"
 BEST_FOLDER = "best"
 STUDY_JOURNAL = "study.journal"
 SWEEP_LOCK = "sweep.lock"
+EXPORT = "export"
+EXPORT_FILES = {"keras": "model.keras", "savedmodel": "saved_model", "litert": "model.tflite", "onnx": "model.onnx"}
+EXPORT_REPORT = "report.json"
+MANIFEST = "manifest.json"
 COMPARISONS = "comparisons"  # in the runs directory itself, beside the runs: `dlrun compare --plot`
 
 # what a finished run must hold before it can be evaluated or predicted with
@@ -287,3 +294,30 @@ def drop_model_files(folder: Path) -> int:
         freed += sum(f.stat().st_size for f in checkpoints.rglob("*") if f.is_file())
         shutil.rmtree(checkpoints)
     return freed
+
+
+# export/ ----------------------------------------------------------------------------------
+
+def export_folder(folder: Path) -> Path:
+    return Path(folder) / EXPORT
+
+
+def export_path(folder: Path, format_name: str) -> Path:
+    """The file (or, for a SavedModel, the folder) of one export format inside an export folder."""
+    return Path(folder) / EXPORT_FILES[format_name]
+
+
+def write_export_report(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / EXPORT_REPORT, document)
+
+
+def read_export_report(folder: Path) -> dict | None:
+    return _json_or(Path(folder) / EXPORT_REPORT, None)
+
+
+def write_manifest(folder: Path, document: dict) -> None:
+    write_json(Path(folder) / MANIFEST, document)
+
+
+def read_manifest(folder: Path) -> dict | None:
+    return _json_or(Path(folder) / MANIFEST, None)
