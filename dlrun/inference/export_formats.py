@@ -107,14 +107,16 @@ def _litert_bytes(model, scratch: Path, quantization: str, calibration: dict[str
 
 
 def _write_onnx(model, path: Path, quantization: str, scratch: Path) -> None:
-    if quantization == "none":
-        model.export(str(path), format="onnx", verbose=False)
-        return
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    import tensorflow as tf
 
-    plain = scratch / "float.onnx"
-    model.export(str(plain), format="onnx", verbose=False)
-    quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8)
+    # the signature from the model's own inputs: Keras's ONNX export otherwise wants a model already called
+    signature = [{name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name) for name, tensor in model.input.items()}]
+    plain = path if quantization == "none" else scratch / "float.onnx"
+    model.export(str(plain), format="onnx", verbose=False, input_signature=signature)
+    if quantization != "none":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8)
 
 
 # ---- loading back -----------------------------------------------------------------------------------

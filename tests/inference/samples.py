@@ -36,6 +36,30 @@ training: {epochs: 2, batch_size: 16}
 """
 
 
+# A shop's orders: numbers with gaps (imputed), a categorical colour, a binary label
+SHOP = """
+name: tiny-shop
+seed: 8
+data: {source: "csv:shop.csv", target: label, categorical: [color], impute: median}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 2, activation: softmax}
+training: {epochs: 2, batch_size: 16}
+"""
+
+
+def shop_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Orders: `returned` when weight is high and the colour is red; some weights and colours missing."""
+    rng = np.random.default_rng(seed)
+    weight = rng.normal(2.0, 1.0, size=n).round(3)
+    price = rng.uniform(5, 50, size=n).round(2)
+    color = rng.choice(["red", "green", "blue"], size=n).astype(object)
+    label = np.where((weight > 2.0) & (color == "red") | (weight > 3.0), "returned", "kept")
+    weight[rng.random(n) < 0.1] = np.nan
+    color[rng.random(n) < 0.05] = None
+    return pd.DataFrame({"weight": weight, "price": price, "color": color, "label": label})
+
 
 def pets_frame(n: int = 80, seed: int = 0) -> pd.DataFrame:
     """Binary pets: label dog when a + b > 0, else cat; c is noise."""
