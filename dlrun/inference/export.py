@@ -64,11 +64,12 @@ def parse_formats(text: str, quantize: str) -> list[Format]:
         raise UserError(f"--quantize {quantize} applies to {' and '.join(able)}; add --format {able[0]} "
                         f"(keras and savedmodel are always exported in float)")
     missing = export_formats.missing_runtimes(formats)
+    if "tensorflow" in missing:
+        raise UserError("dlrun export writes every format on the TensorFlow backend, which is not installed "
+                        "here: pip install tensorflow (a run trained on JAX exports the same way)")
     if missing:
         raise UserError(f"exporting {', '.join(f.name for f in formats)} needs {', '.join(missing)}, which "
-                        f"{'is' if len(missing) == 1 else 'are'} not installed: pip install \"dlrun[export]\""
-                        + (" (and TensorFlow: exports are written on the TensorFlow backend)"
-                           if "tensorflow" in missing else ""))
+                        f"{'is' if len(missing) == 1 else 'are'} not installed: pip install \"dlrun[export]\"")
     return formats
 
 

@@ -9,21 +9,9 @@ import sys
 
 import pytest
 
-from tests.support import ANSI, child_env, write_dedented
+from tests.support import ANSI, TINY_IRIS, child_env, write_dedented
 
 pytestmark = pytest.mark.slow  # fresh processes: a JAX training, then an export on TensorFlow
-
-JAX_IRIS = """
-name: jax-iris
-seed: 3
-data: {source: "sklearn:iris"}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-training: {epochs: 2, batch_size: 16, backend: jax}
-"""
-
 
 def _dlrun(*args, cwd):
     return subprocess.run([sys.executable, "-m", "dlrun", *map(str, args)], capture_output=True, text=True,
@@ -33,8 +21,8 @@ def _dlrun(*args, cwd):
 @pytest.fixture(scope="module")
 def jax_run(tmp_path_factory):
     place = tmp_path_factory.mktemp("jax_export")
-    spec = write_dedented(place / "spec.yaml", JAX_IRIS)
-    trained = _dlrun("train", spec, "--runs-dir", place / "runs", cwd=place)
+    spec = write_dedented(place / "spec.yaml", TINY_IRIS)
+    trained = _dlrun("train", spec, "--backend", "jax", "--runs-dir", place / "runs", cwd=place)
     assert trained.returncode == 0, trained.stderr[-2000:]
     return place
 

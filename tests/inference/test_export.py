@@ -202,6 +202,9 @@ def test_a_missing_runtime_names_the_extra(monkeypatch):
     with pytest.raises(UserError, match=r'needs onnxruntime, which is not installed: pip install "dlrun\[export\]"'):
         parse_formats("keras,onnx", "none")
     assert parse_formats("keras", "none")[0].name == "keras"
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # a JAX-only machine
+    with pytest.raises(UserError, match="writes every format on the TensorFlow backend, which is not installed"):
+        parse_formats("keras", "none")
 
 
 def test_compare_fails_a_float_format_beyond_the_tolerance_and_gates_quantized_ones_on_agreement():
