@@ -214,7 +214,7 @@ def sweep(config: ConfigOrResume = None, set_: Sets = None, jobs: Annotated[int,
 @reports_errors
 def evaluate(
     run: RunRef,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this labelled data file (CSV or NPZ) "
+    data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this labelled data file (CSV, Parquet or NPZ) "
                                                                  "instead of the run's own split.")] = None,
     split: Annotated[str, typer.Option("--split", help="Which part of the run's own split: test, validation or train.")] = "test",
     runs_dir: RunsDir = Path("runs"),
@@ -240,7 +240,7 @@ def evaluate(
 @reports_errors
 def predict(
     run: RunRef,
-    data: Annotated[Path, typer.Argument(help="New rows: a CSV with the training columns (or an NPZ).", show_default=False)],
+    data: Annotated[Path, typer.Argument(help="New rows: a CSV or Parquet file with the training columns (or an NPZ).", show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the predictions to this CSV "
                                                                           "(default: print them).")] = None,
     runs_dir: RunsDir = Path("runs"),

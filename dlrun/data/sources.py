@@ -1,4 +1,4 @@
-"""Data sources: scikit-learn bundled sets, CSV and NPZ files. (Keras datasets: keras_sources.py.)
+"""Data sources: scikit-learn bundled sets, CSV, Parquet and NPZ files. (Keras datasets: keras_sources.py.)
 
 `load_dataset(spec.data, base_dir)` is the only entry point; every failure that is the
 user's (missing file, missing column, text in a numeric column, ragged rows) is a
@@ -31,6 +31,11 @@ def load_dataset(spec: DataSpec, base_dir: Path, group: str | None = None) -> Da
     path = resolve_path(spec.location, base_dir)
     if spec.scheme == "csv":
         return _from_csv(spec, path, group)
+    if spec.scheme == "parquet":
+        from dlrun.data.parquet import read_parquet
+
+        frame = read_parquet(path, lambda columns: _needed_columns(spec, columns, str(path), group))
+        return from_table(spec, frame, path, group, f"parquet:{path.name}")
     return _from_npz(spec, path)
 
 
@@ -121,6 +126,15 @@ def _check_header(path: Path, delimiter: str) -> list[str]:
     return header
 
 
+def read_table_file(path: Path) -> pd.DataFrame:
+    """A whole table of new rows (predict): Parquet by its suffix, else CSV."""
+    from dlrun.data.parquet import SUFFIXES, read_parquet
+
+    if Path(path).suffix.lower() in SUFFIXES:
+        return read_parquet(Path(path))
+    return read_csv(Path(path))
+
+
 def read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
     _require_file(path)
     try:
@@ -152,34 +166,48 @@ def _check_row_lengths(path: Path, width: int, delimiter: str = ",") -> None:
 
 def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
     frame = read_csv(path, spec.delimiter)
-    columns = [str(c) for c in frame.columns]
-    frame.columns = columns
+    frame.columns = [str(c) for c in frame.columns]
+    return from_table(spec, frame, path, group, f"csv:{path.name}")
+
+
+def _needed_columns(spec: DataSpec, columns: list[str], where: str, group: str | None) -> list[str]:
+    """The columns the spec uses (targets, group, features), in the table's order; a name that is
+    not there is a DataError naming it."""
     targets = spec.targets()
     if not targets:
-        raise DataError(f"{path}: data.target is required for a CSV source — name the column to predict "
+        raise DataError(f"{where}: data.target is required for a table source — name the column to predict "
                         f"(columns: {', '.join(columns[:15])})")
     for target in targets:
         if target not in columns:
-            raise DataError(f"{path}: data.target names column '{target}', which is not there{suggest(target, columns)}"
-                            f"{_other_delimiter(columns)}")
+            raise DataError(f"{where}: data.target names column '{target}', which is not there"
+                            f"{suggest(target, columns)}{_other_delimiter(columns)}")
     reserved = set(targets) | ({group} if group else set())
     if group and group not in columns:
-        raise DataError(f"{path}: split.group names column '{group}', which is not there{suggest(group, columns)}")
+        raise DataError(f"{where}: split.group names column '{group}', which is not there{suggest(group, columns)}")
     if spec.features:
-        feature_cols = [c for c in _match_columns(spec.features, columns, str(path), "data.features") if c not in reserved]
+        feature_cols = [c for c in _match_columns(spec.features, columns, where, "data.features") if c not in reserved]
     else:
         feature_cols = [c for c in columns if c not in reserved]
     if not feature_cols:
-        raise DataError(f"{path}: no feature columns left once the target is set aside")
+        raise DataError(f"{where}: no feature columns left once the target is set aside")
     for field, names in (("data.categorical", spec.categorical), ("data.passthrough", spec.passthrough)):
         for name in names:
             if name not in feature_cols and not any(fnmatch.fnmatchcase(c, name) for c in feature_cols):
-                raise DataError(f"{path}: {field} names column '{name}', which is not a feature column"
+                raise DataError(f"{where}: {field} names column '{name}', which is not a feature column"
                                 f"{suggest(name, feature_cols)}")
-    features = frame[feature_cols].copy()
+    return [c for c in columns if c in reserved or c in feature_cols]
+
+
+def from_table(spec: DataSpec, frame: pd.DataFrame, path: Path, group: str | None, name: str) -> Dataset:
+    """A Dataset from a table read whole (CSV, Parquet): targets, group and checked feature columns."""
+    columns = list(frame.columns)
+    needed = _needed_columns(spec, columns, str(path), group)
+    targets = spec.targets()
+    reserved = set(targets) | ({group} if group else set())
+    features = frame[[c for c in needed if c not in reserved]].copy()
     _check_numeric(features, spec, path)
     groups = frame[group].to_numpy() if group else None
-    return Dataset(features, {t: frame[t].to_numpy() for t in targets}, f"csv:{path.name}", groups=groups)
+    return Dataset(features, {t: frame[t].to_numpy() for t in targets}, name, groups=groups)
 
 
 def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.data.dataset import Dataset
 from dlrun.data.inputs import model_inputs
+from dlrun.data.parquet import SUFFIXES as PARQUET_SUFFIXES
 from dlrun.data.multilabel import regroup, source_columns
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
@@ -36,9 +37,10 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     """A new data file read with the run's data settings (its own format decides csv or npz)."""
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
-    scheme = "npz" if path.suffix.lower() == ".npz" else "csv"
+    suffix = path.suffix.lower()
+    scheme = "npz" if suffix == ".npz" else "parquet" if suffix in PARQUET_SUFFIXES else "csv"
     update = {"source": f"{scheme}:{path.resolve()}"}
-    if scheme == "csv":  # the run's own target names (a sklearn source calls its target 'target')
+    if scheme != "npz":  # the run's own target names (a sklearn source calls its target 'target')
         update["target"] = source_columns(saved.targets)
     data_spec = saved.spec.data.model_copy(update=update)
     return regroup(load_dataset(data_spec, path.parent), saved.targets)

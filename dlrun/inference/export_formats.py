@@ -9,7 +9,6 @@ lookup tables that `StringLookup` needs.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from dlrun.spec.backends import installed
 
 QUANTIZATIONS = ("none", "dynamic", "int8")
 
@@ -50,7 +51,7 @@ FORMATS = {
 def missing_runtimes(formats: list[Format]) -> list[str]:
     """The modules these formats need that are not installed, each once."""
     needed = dict.fromkeys(m for f in formats for m in f.modules)
-    return [m for m in needed if importlib.util.find_spec(m) is None]
+    return [m for m in needed if not installed(m)]
 
 
 # ---- writing ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dlrun.data.inputs import model_inputs
 from dlrun.data.multilabel import source_columns
-from dlrun.data.sources import read_csv
+from dlrun.data.sources import read_table_file
 from dlrun.errors import DataError
 from dlrun.report.metrics import probabilities
 from dlrun.report.multilabel_metrics import THRESHOLD, predicted_sets
@@ -39,7 +39,7 @@ def read_features(saved: SavedRun, data: Path):
     """New rows' features: a CSV's training columns (checked against the schema), or an NPZ's array."""
     pre = saved.preprocessor
     if pre.kind == "table":
-        frame = read_csv(data)
+        frame = read_table_file(data)
         frame.columns = [str(c) for c in frame.columns]
         ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
         return check_columns(frame, pre.columns, ignorable, data)

@@ -31,6 +31,9 @@ def backend_problems(spec) -> list[tuple[tuple, str]]:
     problem = missing_backend(backend)
     if problem:
         return [(("training", "backend"), problem + ", or choose another backend")]
+    if spec.data.scheme == "parquet" and not installed("pyarrow"):
+        return [(("data", "source"), 'Parquet files are read with pyarrow, which is not installed: '
+                                     'pip install "dlrun[parquet]"')]
     if spec.callbacks.tensorboard and backend != "tensorflow" and not installed("tensorflow"):
         return [(("callbacks", "tensorboard"), f"TensorBoard logs are written with TensorFlow, which is not installed "
                                                f"next to {backend}; install tensorflow or set "

@@ -19,7 +19,7 @@ from dlrun.spec.section import Section
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
-SOURCE_SCHEMES = ("sklearn", "csv", "npz", "keras")
+SOURCE_SCHEMES = ("sklearn", "csv", "parquet", "npz", "keras")
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
 
@@ -27,12 +27,13 @@ KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "bosto
 class DataSpec(Section):
     """Where the data comes from and how it is prepared (fitted on the training part only)."""
 
-    source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes, csv:PATH, npz:PATH "
+    source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes, csv:PATH, parquet:PATH "
+                                    "(globs allowed: parquet:data/part-*.parquet), npz:PATH "
                                     "or keras:mnist|fashion_mnist|cifar10|imdb|reuters|boston_housing. "
                                     "Paths are relative to the spec file.")
-    target: str | list[str] | None = Field(None, description="Target column(s) of a CSV, or the label key of an "
+    target: str | list[str] | None = Field(None, description="Target column(s) of a CSV or Parquet table, or the label key of an "
                                                               "NPZ file (default 'y'). Several for multi-output graphs.")
-    features: list[str] | None = Field(None, description="Feature columns (CSV; '*' globs allowed) or the feature "
+    features: list[str] | None = Field(None, description="Feature columns (CSV, Parquet; '*' globs allowed) or the feature "
                                                           "key of an NPZ file (default 'x'). Default: every other column.")
     categorical: list[str] = Field(default_factory=list, description="Columns one-hot encoded, fitted on the training part.")
     passthrough: list[str] = Field(default_factory=list, description="Columns left exactly as they are: "
