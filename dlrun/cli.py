@@ -240,7 +240,9 @@ def evaluate(
 @reports_errors
 def predict(
     run: RunRef,
-    data: Annotated[Path, typer.Argument(help="New rows: a CSV or Parquet file with the training columns (or an NPZ).", show_default=False)],
+    data: Annotated[list[Path], typer.Argument(help="New rows: a CSV or Parquet file with the training columns (or "
+                                                    "an NPZ); for an image run, image files or folders of them.",
+                                               show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the predictions to this CSV "
                                                                           "(default: print them).")] = None,
     runs_dir: RunsDir = Path("runs"),

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dlrun.data.image_files import ImageFiles
+
 
 @dataclass
 class Dataset:
@@ -19,7 +21,7 @@ class Dataset:
         2
     """
 
-    features: pd.DataFrame | np.ndarray
+    features: pd.DataFrame | np.ndarray | ImageFiles
     targets: dict[str, np.ndarray]
     name: str
     source_test: np.ndarray | None = None      # rows of the source's own test part, if it has one
@@ -33,6 +35,10 @@ class Dataset:
     @property
     def is_table(self) -> bool:
         return isinstance(self.features, pd.DataFrame)
+
+    def file_list(self) -> dict:
+        """For an image folder, {"files": each row's path relative to the folder} (for splits.json)."""
+        return {"files": self.features.relative_paths()} if isinstance(self.features, ImageFiles) else {}
 
     def take(self, rows: np.ndarray) -> "Dataset":
         """The dataset restricted to `rows` (source test rows renumbered accordingly)."""
@@ -48,7 +54,9 @@ class Dataset:
     def fingerprint(self) -> str:
         """SHA-256 over feature and target contents: the same data gives the same print."""
         digest = hashlib.sha256()
-        if self.is_table:
+        if isinstance(self.features, ImageFiles):
+            digest.update(self.features.fingerprint_text().encode())
+        elif self.is_table:
             digest.update(",".join(map(str, self.features.columns)).encode())
             digest.update(pd.util.hash_pandas_object(self.features, index=False).values.tobytes())
         else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlrun.data.image_files import ImageFiles
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.errors import DataError
 from dlrun.spec.model_forms import layer_entry
@@ -50,6 +51,11 @@ def input_infos(model: ModelSpec, pre: FeaturePreprocessor) -> dict[str, InputIn
 
 def model_inputs(x: np.ndarray, model: ModelSpec, pre: FeaturePreprocessor, infos: dict[str, InputInfo]):
     """The arrays to feed: a single array for Sequential, a dict by input name for graphs."""
+    if isinstance(x, ImageFiles):  # decoded batch by batch as the model reads them
+        if model.is_graph:
+            raise DataError("model.inputs: an image folder feeds a Sequential model (layers:); graph models "
+                            "over image files are not supported yet")
+        return x
     if not model.is_graph:
         info = infos["features"]
         return x.astype(info.dtype) if info.dtype != "float32" else x

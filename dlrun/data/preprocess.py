@@ -11,11 +11,12 @@ from __future__ import annotations
 import fnmatch
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from dlrun.data.image_files import ImageFiles
 from dlrun.errors import DataError
 from dlrun.spec.catalog import suggest
 from dlrun.spec.models import DataSpec
@@ -42,10 +43,13 @@ class FeaturePreprocessor:
     sample_shape: list[int] = field(default_factory=list)  # shape of one sample after transform
     output_origin: list[str] = field(default_factory=list)  # for each output column, its input column
     missing_seen: dict[str, int] = field(default_factory=dict)
+    image: dict = field(default_factory=dict)   # images: the decoding recipe (size, color_mode, resize)
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
-    def fit(cls, features: pd.DataFrame | np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
+    def fit(cls, features: pd.DataFrame | np.ndarray | ImageFiles, spec: DataSpec) -> "FeaturePreprocessor":
+        if isinstance(features, ImageFiles):
+            return cls._fit_images(features, spec)
         if isinstance(features, pd.DataFrame):
             return cls._fit_table(features, spec)
         return cls._fit_array(np.asarray(features), spec)
@@ -81,9 +85,35 @@ class FeaturePreprocessor:
         return cls("array", [], [], {}, [], spec.impute, spec.scale, fill, center, spread, shape,
                    [], {"features": missing} if missing else {})
 
+    @classmethod
+    def _fit_images(cls, files: ImageFiles, spec: DataSpec) -> "FeaturePreprocessor":
+        """Per-channel statistics from one streamed pass over the training files (scale: standard),
+        or a fixed 1/255 (minmax), or none."""
+        channels = files.channels
+        if spec.scale == "standard":
+            from dlrun.data.image_stream import channel_statistics
+
+            center, spread = channel_statistics(files)
+        elif spec.scale == "minmax":
+            center, spread = [0.0] * channels, [255.0] * channels
+        else:
+            center, spread = [], []
+        recipe = {"size": list(files.size), "color_mode": files.color_mode, "resize": files.resize}
+        return cls("images", [], [], {}, [], "none", spec.scale, [], center, spread, [*files.size, channels], [], {},
+                   recipe)
+
     # ---- applying ------------------------------------------------------------------------
-    def transform(self, features: pd.DataFrame | np.ndarray, where: str = "data") -> np.ndarray:
-        """Transformed float32 samples of shape (rows, *sample_shape)."""
+    def transform(self, features: pd.DataFrame | np.ndarray | ImageFiles, where: str = "data"):
+        """Transformed float32 samples of shape (rows, *sample_shape); for images, the files with the
+        fitted scaling attached (they are decoded batch by batch when a model reads them)."""
+        if self.kind == "images":
+            if not isinstance(features, ImageFiles):
+                raise DataError(f"{where}: the model was trained on image files; pass a folder or image files")
+            if list(features.size) != self.image["size"] and not self.image["resize"]:
+                raise DataError(f"{where}: the images are {features.size[0]}x{features.size[1]} but the model was "
+                                f"trained on {self.image['size'][0]}x{self.image['size'][1]} images")
+            return replace(features, size=list(self.image["size"]), color_mode=self.image["color_mode"],
+                           resize=self.image["resize"]).scaled(self.center, self.spread)
         if self.kind == "array":
             if isinstance(features, pd.DataFrame):
                 features = features.to_numpy()

@@ -29,6 +29,8 @@ def load_dataset(spec: DataSpec, base_dir: Path, group: str | None = None) -> Da
 
         return load_keras_dataset(spec)
     path = resolve_path(spec.location, base_dir)
+    if spec.scheme == "images":
+        return _from_images(spec, path)
     if spec.scheme == "csv":
         return _from_csv(spec, path, group)
     if spec.scheme == "parquet":
@@ -241,6 +243,16 @@ def _other_delimiter(columns: list[str]) -> str:
             shown = "\\t" if mark == "\t" else mark
             return f"; the file seems to separate fields with a {name} — set data.delimiter: \"{shown}\""
     return ""
+
+
+def _from_images(spec: DataSpec, folder: Path) -> Dataset:
+    """A folder of class subfolders: the rows are the files (checked once), the target their folder."""
+    from dlrun.data.image_files import checked_files, scan_class_folders
+
+    files, labels, _ = scan_class_folders(folder)
+    images = checked_files(files, spec.image_size, spec.color_mode, root=folder)
+    target = spec.targets()[0] if spec.targets() else "label"
+    return Dataset(images, {target: np.array(labels, dtype=object)}, f"images:{folder.name}")
 
 
 def _from_npz(spec: DataSpec, path: Path) -> Dataset:

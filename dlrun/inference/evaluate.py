@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.dataset import Dataset
+from dlrun.data.image_files import ImageFiles
 from dlrun.data.inputs import model_inputs
 from dlrun.data.parquet import SUFFIXES as PARQUET_SUFFIXES
 from dlrun.data.multilabel import regroup, source_columns
@@ -34,7 +35,11 @@ class EvaluationResult:
 
 
 def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
-    """A new data file read with the run's data settings (its own format decides csv or npz)."""
+    """A new data file read with the run's data settings (its own format decides csv or npz), or for an
+    image run a folder of class subfolders."""
+    if saved.preprocessor.kind == "images":
+        data_spec = saved.spec.data.model_copy(update={"source": f"images:{path.resolve()}"})
+        return load_dataset(data_spec, path.parent)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     suffix = path.suffix.lower()
@@ -119,7 +124,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
                "backend": backend}
     folder = _new_folder(run)
     document = write_evaluation(folder, summary, part_name, per_output, raw, saved.heads, saved.targets, truths,
-                                history or None)
+                                history or None, files=x if isinstance(x, ImageFiles) else None)
     return EvaluationResult(run, folder, part_name, document, notes)
 
 

@@ -104,7 +104,8 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     part, features, calibration_rows, notes = _check_rows(saved)
     trained = saved.model("tensorflow")
     reference = predictions(saved, features, "tensorflow", model=trained, where=part)
-    sample_shape = [] if saved.preprocessor.kind == "table" else list(np.asarray(features).shape[1:])
+    kind = saved.preprocessor.kind
+    sample_shape = [] if kind != "array" else list(np.asarray(features).shape[1:])
     outputs = raw_outputs(saved)
     folder = Path(out) if out is not None else artifacts.export_folder(run.path)
     folder.mkdir(parents=True, exist_ok=True)

@@ -154,7 +154,7 @@ def _keras(path: Path) -> Predictor:
     import keras
 
     model = keras.models.load_model(path, compile=False, safe_mode=True)
-    return lambda feed: _numpy(model(_as_tf(feed)))
+    return lambda feed: _numpy(model(_as_tf(feed), training=False))
 
 
 def _savedmodel(path: Path) -> Predictor:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dlrun.data.image_files import SUFFIXES, ImageFiles, checked_files, image_paths
 from dlrun.data.inputs import model_inputs
 from dlrun.data.multilabel import source_columns
 from dlrun.data.sources import read_table_file
@@ -35,9 +36,16 @@ def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str],
     return frame[expected]
 
 
-def read_features(saved: SavedRun, data: Path):
-    """New rows' features: a CSV's training columns (checked against the schema), or an NPZ's array."""
+def read_features(saved: SavedRun, data: Path | list[Path]):
+    """New rows' features: a CSV's training columns (checked against the schema), an NPZ's array, or
+    for an image run the image files named (folders: every image in them, at any depth)."""
     pre = saved.preprocessor
+    paths = [Path(p) for p in data] if isinstance(data, (list, tuple)) else [Path(data)]
+    if pre.kind == "images":
+        return new_images(pre, paths)
+    if len(paths) != 1:
+        raise DataError(f"{len(paths)} data files given; this run predicts the rows of one table file")
+    data = paths[0]
     if pre.kind == "table":
         frame = read_table_file(data)
         frame.columns = [str(c) for c in frame.columns]
@@ -53,6 +61,23 @@ def read_features(saved: SavedRun, data: Path):
             return archive[key]
     except (ValueError, OSError) as exc:
         raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
+
+
+def new_images(pre, paths: list[Path]) -> ImageFiles:
+    """Image files for an image run: folders are searched; each file is checked as training's were."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = image_paths(path)
+            if not found:
+                raise DataError(f"{path}: holds no image files ({', '.join(SUFFIXES)})")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such image file or folder")
+    recipe = pre.image
+    return checked_files(files, recipe["size"] if recipe["resize"] else None, recipe["color_mode"])
 
 
 def predictions(saved: SavedRun, features, backend: str, model=None, where: str = "data") -> dict[str, dict]:
@@ -77,15 +102,17 @@ def predictions(saved: SavedRun, features, backend: str, model=None, where: str 
     return arrays
 
 
-def predict(run: RunDir, data: Path, output: Path | None = None, backend: str | None = None) -> pd.DataFrame:
+def predict(run: RunDir, data: Path | list[Path], output: Path | None = None, backend: str | None = None) -> pd.DataFrame:
     """A table of predictions: for each output, the predicted class and its probabilities, or the value
     (on `backend`, default: the one the run was trained on)."""
     saved = load_saved_run(run)
     backend = saved.use_backend(backend)
-    data = Path(data)
     features = read_features(saved, data)
-    arrays = predictions(saved, features, backend, where=str(data))
+    where = ", ".join(map(str, data)) if isinstance(data, (list, tuple)) else str(data)
+    arrays = predictions(saved, features, backend, where=where)
     table = pd.DataFrame(index=range(len(features)))
+    if isinstance(features, ImageFiles):
+        table["file"] = list(features.paths)
     for head in saved.heads:
         encoder = saved.targets[head.target]
         got, prefix = arrays[encoder.name], encoder.name

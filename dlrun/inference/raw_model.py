@@ -29,7 +29,7 @@ class RawInput:
 
     name: str                       # the input's name in every format
     column: str | None              # the training column (None: the one array input of an NPZ/array source)
-    kind: str                       # numeric | categorical | passthrough | array
+    kind: str                       # numeric | categorical | passthrough | array | image
     dtype: str                      # float32 | string | int32 (category codes)
     shape: list[int]                # per row: [] for a column, the sample's shape for an array
     categories: list[str] | None = None
@@ -70,7 +70,10 @@ def safe_name(text: str, taken: set[str]) -> str:
 
 
 def raw_inputs(pre: FeaturePreprocessor, sample_shape: list[int], strings: bool) -> list[RawInput]:
-    """The exported model's inputs: one per training column (tables), or the array as it is stored."""
+    """The exported model's inputs: one per training column (tables), the array as it is stored, or one
+    decoded image (pixels 0-255, already resized to the training size)."""
+    if pre.kind == "images":
+        return [RawInput("image", None, "image", "float32", list(pre.sample_shape))]
     if pre.kind == "array":
         return [RawInput("features", None, "array", "float32", list(sample_shape))]
     taken: set[str] = set()
@@ -108,6 +111,10 @@ def raw_outputs(saved) -> list[RawOutput]:
 def raw_feed(inputs: list[RawInput], features: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
     """The arrays a caller passes for these rows: numbers as float32 (missing: NaN), categories as
     strings (missing: "") or as int32 codes (a value training never saw: -1)."""
+    if inputs[0].kind == "image":
+        from dlrun.data.image_stream import decoded
+
+        return {"image": decoded(features, scaled=False).astype(np.float32)}
     if inputs[0].kind == "array":
         values = np.asarray(features.to_numpy() if isinstance(features, pd.DataFrame) else features)
         return {"features": values.reshape(len(values), *inputs[0].shape).astype(np.float32)}
@@ -133,14 +140,20 @@ def build_raw_model(saved, trained, inputs: list[RawInput], outputs: list[RawOut
     keras = import_keras()
     pre = saved.preprocessor
     tensors = {raw.name: keras.Input(shape=tuple(raw.shape), dtype=raw.dtype, name=raw.name) for raw in inputs}
-    if pre.kind == "array":
+    if pre.kind == "images":  # per-channel scaling on the last axis
+        features = tensors["image"]
+        if pre.spread:
+            features = keras.ops.divide(keras.ops.subtract(features, np.asarray(pre.center, dtype=np.float32)),
+                                        np.asarray(pre.spread, dtype=np.float32))
+    elif pre.kind == "array":
         flat = keras.ops.reshape(keras.ops.cast(tensors["features"], "float32"), (-1, len(pre.center)))
         features = _numeric(keras, flat, pre, pre.fill, pre.center, pre.spread)
     else:
         pieces = [_column(keras, tensors[raw.name], raw, pre) for raw in inputs]
         features = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(axis=1, name="columns")(pieces)
     features = keras.ops.reshape(features, (-1, *pre.sample_shape))
-    raw_out = trained(_model_inputs(keras, features, saved))
+    # inference mode fixed in the graph: augmentation layers (RandomFlip, ...) and dropout are off whoever calls it
+    raw_out = trained(_model_inputs(keras, features, saved), training=False)
     if isinstance(raw_out, dict):
         raw_out = [raw_out[name] for name in trained.output_names]
     elif not isinstance(raw_out, (list, tuple)):

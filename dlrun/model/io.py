@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dlrun.data.image_files import ImageFiles
 from dlrun.errors import UserError
 from dlrun.runs.artifacts import has_model, model_path, read_info
 
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
+IMAGE_BATCH = 64   # images: a batch of decoded pictures is large
 
 
 def save_model(model, path: Path) -> None:
@@ -62,5 +64,10 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
 
 def predict_outputs(model, inputs) -> list:
     """Raw model outputs, one array per output (training, evaluate and predict use the same batches)."""
-    raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
+    if isinstance(inputs, ImageFiles):  # decoded batch by batch, never all at once
+        from dlrun.data.image_stream import ordered_images
+
+        raw = model.predict(ordered_images(inputs, None, IMAGE_BATCH), verbose=0)
+    else:
+        raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
     return raw if isinstance(raw, list) else [raw]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlrun.data.image_files import ImageFiles
 from dlrun.data.prepare import Prepared, Resolved, prepare_rows
 from dlrun.errors import Diverged, DlrunError, Interrupted, Pruned, RunFailed
 from dlrun.report.metrics import HEADLINE
@@ -67,6 +68,7 @@ def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", 
     sample = {} if prepared.sample is None else {"sample": prepared.sample.tolist()}
     artifacts.write_splits(folder.path, {"protocol": protocol, "n_rows": prepared.dataset.n_rows,
                                          **(extra or {}), **prepared.splits.to_json(), **sample,
+                                         **prepared.dataset.file_list(),
                                          "resample": {"method": prepared.spec.data.resample,
                                                       "fit_rows": int(len(prepared.fit_rows))}})
     artifacts.write_preprocessing(folder.path, {
@@ -250,7 +252,8 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
         "imbalance_remedy": prepared.remedy(),
     }
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets,
-                               prepared.truths(part), history, spec.output.plots and plots)
+                               prepared.truths(part), history, spec.output.plots and plots,
+                               files=inputs if isinstance(inputs, ImageFiles) else None)
     info = {"fit_seconds": round(fit_seconds, 3), "build_seconds": round(build_seconds, 3), "epochs_run": len(history),
             "best_epoch": best,
             "epoch_seconds": writer.seconds, "headline": headline(metrics, prepared)}

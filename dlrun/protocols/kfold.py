@@ -128,7 +128,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
         artifacts.write_splits(run.path, {
             "protocol": spec.split.protocol, "n_rows": dataset.n_rows, "test": test_rows.tolist(),
             "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
-                       "held_out": f.held_out.tolist()} for f in folds], **sample})
+                       "held_out": f.held_out.tolist()} for f in folds], **sample, **dataset.file_list()})
     with term_as_interrupt():
         return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, executor, on_fold, started,
                           final_fit)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dlrun.data.image_files import ImageFiles
+
 OVERFIT_RISE = 0.10      # validation loss this far above its minimum at the end → overfitting
 LARGE_GAP = 0.25         # validation loss this far above training loss at the best epoch → a large gap
 
@@ -55,6 +57,8 @@ def _row_keys(features) -> np.ndarray:
     """One hashable key per row: equal feature values give equal keys."""
     if isinstance(features, pd.DataFrame):
         return pd.util.hash_pandas_object(features, index=False).to_numpy()
+    if isinstance(features, ImageFiles):
+        return features.row_keys()
     flat = np.asarray(features).reshape(len(features), -1)
     return pd.util.hash_pandas_object(pd.DataFrame(flat, copy=False), index=False).to_numpy()
 
@@ -81,7 +85,9 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
             counts = codes.sum(axis=0) if codes.ndim == 2 else np.bincount(codes, minlength=len(labels))
             out["class_balance"][part] = {labels[i]: int(c) for i, c in enumerate(counts)}
         block = _take(features, rows)
-        if isinstance(block, pd.DataFrame):
+        if isinstance(block, ImageFiles):
+            missing = {}  # every file was decoded once when the folder was read
+        elif isinstance(block, pd.DataFrame):
             missing = {c: int(n) for c, n in block.isna().sum().items() if n}
         else:
             arr = np.asarray(block)

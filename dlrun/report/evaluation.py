@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlrun.data.image_files import ImageFiles
 from dlrun.report import plots
 from dlrun.report.metrics import baseline_verdict, probabilities, score
 from dlrun.report.multilabel_metrics import multilabel_lines
@@ -34,10 +35,12 @@ def score_outputs(raw_outputs: list[np.ndarray], heads: list, targets: dict, tru
 
 def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[str, dict],
                      raw_outputs: list[np.ndarray], heads: list, targets: dict,
-                     truths: dict[str, np.ndarray], history: list[dict] | None = None, plots_on: bool = True) -> dict:
+                     truths: dict[str, np.ndarray], history: list[dict] | None = None, plots_on: bool = True,
+                     files: ImageFiles | None = None) -> dict:
     """Write the metrics document, the report and the plots into `folder`; return the metrics document.
 
-    `summary` holds the run-level facts (run id, fit diagnosis, audit, ...) kept beside the metrics.
+    `summary` holds the run-level facts (run id, fit diagnosis, audit, ...) kept beside the metrics;
+    `files`, the evaluated rows' image files (image runs), for a grid of the worst-misclassified ones.
     """
     folder = Path(folder)
     single = len(per_output) == 1
@@ -62,11 +65,29 @@ def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[st
         elif "confusion_matrix" in result:  # a multilabel output has per-label counts instead
             images.append(plots.confusion_matrix_plot(result["confusion_matrix"], result["labels"],
                                                       plots_folder(folder) / f"confusion_matrix{suffix}.png"))
+            if files is not None:
+                images += worst_misclassified(files, np.asarray(truth), probabilities(raw, encoder.task),
+                                              result["labels"], plots_folder(folder) / f"misclassified{suffix}.png")
             if encoder.task == "binary" and len(np.unique(truth)) == 2:
                 sub = plots_folder(folder) / head.name if not single else plots_folder(folder)
                 images += plots.binary_curves(np.asarray(truth), probabilities(raw, "binary")[:, 1], sub)
     write_report(folder, render_markdown(document, part, per_output, images, folder))
     return document
+
+
+def worst_misclassified(files: ImageFiles, truth: np.ndarray, proba: np.ndarray, labels: list[str], path: Path,
+                        count: int = 16) -> list[Path]:
+    """The misclassified images the model was surest about, as one PNG (none when all are right)."""
+    from dlrun.data.image_stream import decoded
+
+    predicted = proba.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != truth)
+    if not len(wrong):
+        return []
+    worst = wrong[np.argsort(-proba[wrong, predicted[wrong]], kind="stable")][:count]
+    titles = [f"{labels[truth[i]]} → {labels[predicted[i]]} ({proba[i, predicted[i]]:.2f})\n"
+              f"{Path(files.paths[i]).name}" for i in worst]
+    return [plots.image_grid(decoded(files[worst]), titles, path)]
 
 
 def _fmt(value) -> str:

@@ -89,6 +89,25 @@ def confusion_matrix_plot(matrix: list[list[int]], labels: list[str], path: Path
     return out
 
 
+def image_grid(images, titles: list[str], path: Path, columns: int = 4) -> Path:
+    """Pictures (0-255 pixels, HxWxC) in a grid, each with its title: the worst-misclassified test images."""
+    import numpy as np
+
+    plt = _figure()
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, title in zip(axes.ravel(), images, titles):
+        picture = np.clip(np.asarray(image), 0, 255).astype(np.uint8)
+        ax.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray" if picture.shape[-1] == 1 else None)
+        ax.set_title(title, fontsize=8)
+    fig.suptitle("worst-misclassified images (true → predicted, p of the prediction)")
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
 def binary_curves(truth, positive_proba, folder: Path) -> list[Path]:
     """ROC and precision-recall curves for a binary task."""
     from sklearn.metrics import auc, precision_recall_curve, roc_curve

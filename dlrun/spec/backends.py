@@ -31,6 +31,9 @@ def backend_problems(spec) -> list[tuple[tuple, str]]:
     problem = missing_backend(backend)
     if problem:
         return [(("training", "backend"), problem + ", or choose another backend")]
+    if spec.data.scheme == "images" and backend != "tensorflow":
+        return [(("data", "source"), "image folders are streamed from disk with tf.data, on the TensorFlow "
+                                     "backend; set training.backend: tensorflow")]
     if spec.data.scheme == "parquet" and not installed("pyarrow"):
         return [(("data", "source"), 'Parquet files are read with pyarrow, which is not installed: '
                                      'pip install "dlrun[parquet]"')]

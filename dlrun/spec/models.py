@@ -19,7 +19,7 @@ from dlrun.spec.section import Section
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
-SOURCE_SCHEMES = ("sklearn", "csv", "parquet", "npz", "keras")
+SOURCE_SCHEMES = ("sklearn", "csv", "parquet", "npz", "images", "keras")
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
 
@@ -28,7 +28,8 @@ class DataSpec(Section):
     """Where the data comes from and how it is prepared (fitted on the training part only)."""
 
     source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes, csv:PATH, parquet:PATH "
-                                    "(globs allowed: parquet:data/part-*.parquet), npz:PATH "
+                                    "(globs allowed: parquet:data/part-*.parquet), npz:PATH, images:FOLDER (one "
+                                    "subfolder of images per class, streamed from disk) "
                                     "or keras:mnist|fashion_mnist|cifar10|imdb|reuters|boston_housing. "
                                     "Paths are relative to the spec file.")
     target: str | list[str] | None = Field(None, description="Target column(s) of a CSV or Parquet table, or the label key of an "
@@ -38,7 +39,15 @@ class DataSpec(Section):
     categorical: list[str] = Field(default_factory=list, description="Columns one-hot encoded, fitted on the training part.")
     passthrough: list[str] = Field(default_factory=list, description="Columns left exactly as they are: "
                                                                       "no scaling or imputation (e.g. token ids).")
-    scale: Literal["standard", "minmax", "none"] = Field("standard", description="Feature scaling fitted on the training part.")
+    scale: Literal["standard", "minmax", "none"] = Field("standard", description="Feature scaling fitted on the training "
+                                                                                "part. images: standard = per-channel "
+                                                                                "mean and std of the training files; "
+                                                                                "minmax = pixels / 255.")
+    image_size: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, min_length=2, max_length=2, description="images: resize every image to [height, width] (bilinear); "
+                                                      "default: the images' own size, which must then be the same for all.")
+    color_mode: Literal["rgb", "grayscale", "rgba"] = Field("rgb", description="images: channels each image is "
+                                                                               "decoded to (3, 1 or 4).")
     impute: Literal["mean", "median", "most_frequent", "none"] = Field(
         "median", description="How missing feature values are filled (statistics from the training part).")
     reshape: list[Annotated[int, Field(ge=1)]] | None = Field(

@@ -16,6 +16,9 @@ import math
 
 import numpy as np
 
+from dlrun.data.image_files import ImageFiles
+from dlrun.data.image_stream import image_batches, ordered_images
+
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
 
@@ -46,6 +49,8 @@ def array_dataset(x, y, batch_size: int):
     """An in-order, batched, prefetched tf.data pipeline over in-memory (x, y) (validation, evaluation)."""
     import tensorflow as tf
 
+    if isinstance(x, ImageFiles):
+        return ordered_images(x, y, batch_size)
     x, y = _as_structure(x), _as_structure(y)
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -60,18 +65,22 @@ def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: in
     """
     import tensorflow as tf
 
-    x, y = _as_structure(x), _as_structure(y)
     n_rows = rows_of(x)
-    tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
     base = tf.constant(seed, dtype=tf.int64)
 
-    def epoch_batches(epoch):
+    def epoch_rows(epoch):
         rows = tf.range(n_rows, dtype=tf.int64)
         if shuffle:
             rows = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([base, epoch]))
-        return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+        return tf.data.Dataset.from_tensor_slices(rows)
 
-    batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch_batches)
+    if isinstance(x, ImageFiles):  # each file decoded as its row comes up, in the same seeded order
+        epochs_of_batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(
+            lambda epoch: image_batches(x, y, epoch_rows(epoch), batch_size))
+        return epochs_of_batches.prefetch(tf.data.AUTOTUNE)
+    x, y = _as_structure(x), _as_structure(y)
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
+    batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(lambda epoch: epoch_rows(epoch).batch(batch_size))
     gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return gathered.prefetch(tf.data.AUTOTUNE)
