@@ -41,7 +41,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.on_epoch = on_epoch
         self.every_seconds = every_seconds
         self._started = 0.0
-        self._written = 0.0
+        self._written: float | None = None  # the first epoch is written at once (perf_counter may start near 0)
 
     def preload(self, epochs: int) -> None:
         """Continue a resumed run's history: keep its first `epochs` rows."""
@@ -64,7 +64,7 @@ class HistoryWriter(keras.callbacks.Callback):
                 self.columns.append(key)
         self.rows.append(row)
         now = time.perf_counter()
-        if now - self._written >= self.every_seconds:
+        if self._written is None or now - self._written >= self.every_seconds:
             write_history(self.folder, self.rows, self.columns)
             self._written = now
         if self.on_epoch is not None and self.on_epoch(row) == "stop":  # e.g. a sweep's pruner
