@@ -29,29 +29,32 @@ def _decoder(files: ImageFiles, scaled: bool = True):
     return decode
 
 
-def image_batches(files: ImageFiles, y, rows, batch_size: int, scaled: bool = True):
-    """Batches of (images, y) — or of images alone when y is None — for a tf.data stream of row numbers
-    (one epoch's: batches never span two epochs)."""
+def decode_batches(files: ImageFiles, y, row_batches, scaled: bool = True):
+    """(images, y) — or images alone when y is None — for a tf.data stream of batches of row numbers.
+    One parallel map decodes whole batches (the files of a batch concurrently), so an epoch boundary
+    starts no new pipeline."""
     import tensorflow as tf
 
     paths = tf.constant(files.paths)
     decode = _decoder(files, scaled)
+    spec = tf.TensorSpec([*files.size, files.channels], tf.float32)
+
+    def images(rows):
+        return tf.map_fn(decode, tf.gather(paths, rows), fn_output_signature=spec, parallel_iterations=16)
+
     if y is None:
-        samples = rows.map(lambda r: decode(tf.gather(paths, r)), num_parallel_calls=tf.data.AUTOTUNE,
-                           deterministic=True)
-    else:
-        targets = tf.nest.map_structure(tf.convert_to_tensor, tuple(y) if isinstance(y, list) else y)
-        samples = rows.map(lambda r: (decode(tf.gather(paths, r)), tf.nest.map_structure(lambda t: tf.gather(t, r),
-                                                                                         targets)),
+        return row_batches.map(images, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    targets = tf.nest.map_structure(tf.convert_to_tensor, tuple(y) if isinstance(y, list) else y)
+    return row_batches.map(lambda rows: (images(rows), tf.nest.map_structure(lambda t: tf.gather(t, rows), targets)),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return samples.batch(batch_size)
 
 
 def ordered_images(files: ImageFiles, y=None, batch_size: int = 256, scaled: bool = True):
     """Every file in order (validation, evaluation, prediction)."""
     import tensorflow as tf
 
-    return image_batches(files, y, tf.data.Dataset.range(len(files)), batch_size, scaled).prefetch(tf.data.AUTOTUNE)
+    rows = tf.data.Dataset.range(len(files)).batch(batch_size)
+    return decode_batches(files, y, rows, scaled).prefetch(tf.data.AUTOTUNE)
 
 
 def channel_statistics(files: ImageFiles, batch_size: int = 128) -> tuple[list[float], list[float]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.errors import SpecError
-from dlrun.model.io import EVAL_BATCH
+from dlrun.model.io import EVAL_BATCH, IMAGE_BATCH
 from dlrun.spec.catalog import catalog
 from dlrun.spec.models import ExperimentSpec
 from dlrun.spec.outputs import OutputHead
@@ -89,6 +89,8 @@ def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: li
         # under a MirroredStrategy the validation batch is the global batch too (one large batch of every
         # validation row is split unevenly across replicas, which Keras's distributed evaluation refuses)
         eval_batch = training.batch_size if training.distribute == "mirrored" else max(EVAL_BATCH, training.batch_size)
+        if isinstance(x_train, ImageFiles):  # a batch of decoded pictures is large: validate in small ones
+            eval_batch = min(eval_batch, max(IMAGE_BATCH, training.batch_size))
         if training.backend == "jax":
             weights = None if class_weight is None else pipeline.row_weights(_single(y_train), class_weight)
             train_data = pipeline.numpy_batches(x_train, y_train, *stream, weights=weights)

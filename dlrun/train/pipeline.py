@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from dlrun.data.image_files import ImageFiles
-from dlrun.data.image_stream import image_batches, ordered_images
+from dlrun.data.image_stream import decode_batches, ordered_images
 
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
@@ -75,9 +75,9 @@ def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: in
         return tf.data.Dataset.from_tensor_slices(rows)
 
     if isinstance(x, ImageFiles):  # each file decoded as its row comes up, in the same seeded order
-        epochs_of_batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(
-            lambda epoch: image_batches(x, y, epoch_rows(epoch), batch_size))
-        return epochs_of_batches.prefetch(tf.data.AUTOTUNE)
+        row_batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(
+            lambda epoch: epoch_rows(epoch).batch(batch_size))
+        return decode_batches(x, y, row_batches).prefetch(tf.data.AUTOTUNE)
     x, y = _as_structure(x), _as_structure(y)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
     batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(lambda epoch: epoch_rows(epoch).batch(batch_size))
