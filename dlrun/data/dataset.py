@@ -59,6 +59,9 @@ class Dataset:
         elif self.is_table:
             digest.update(",".join(map(str, self.features.columns)).encode())
             digest.update(pd.util.hash_pandas_object(self.features, index=False).values.tobytes())
+        elif self.features.dtype == object:  # texts
+            for text in self.features:
+                digest.update(str(text).encode("utf-8") + b"\0")
         else:
             digest.update(f"{self.features.shape}{self.features.dtype}".encode())
             digest.update(memoryview(np.ascontiguousarray(self.features)).cast("B"))  # no copy when contiguous

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlrun.data.class_folders import files_under
+from dlrun.data.class_folders import scan_class_folders as scan_folders
 from dlrun.errors import DataError
 
 SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -72,29 +74,12 @@ class ImageFiles:
 
 def image_paths(folder: Path) -> list[Path]:
     """Every image file under `folder` (any depth), in sorted order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    return files_under(folder, SUFFIXES)
 
 
 def scan_class_folders(folder: Path) -> tuple[list[Path], list[str], list[str]]:
     """(files, label of each file, class names): one class per subfolder, in sorted order."""
-    if not folder.is_dir():
-        what = "is a file" if folder.exists() else "not found"
-        raise DataError(f"{folder}: {what}; images:FOLDER names a folder holding one subfolder of images per class "
-                        f"(paths are relative to the spec file's folder)")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"{folder}: no class subfolders; put each class's images in a subfolder named for the class")
-    files, labels = [], []
-    for name in classes:
-        found = image_paths(folder / name)
-        if not found:
-            raise DataError(f"{folder / name}: the class folder '{name}' holds no images "
-                            f"({', '.join(SUFFIXES)}); add some or remove the folder")
-        files += found
-        labels += [name] * len(found)
-    if len(classes) < 2:
-        raise DataError(f"{folder}: only one class ('{classes[0]}'); a classifier needs at least two class subfolders")
-    return files, labels, classes
+    return scan_folders(folder, SUFFIXES, "images")
 
 
 def checked_files(files: list[Path], image_size: list[int] | None, color_mode: str, root: Path | None = None) -> ImageFiles:

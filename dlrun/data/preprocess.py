@@ -44,12 +44,15 @@ class FeaturePreprocessor:
     output_origin: list[str] = field(default_factory=list)  # for each output column, its input column
     missing_seen: dict[str, int] = field(default_factory=dict)
     image: dict = field(default_factory=dict)   # images: the decoding recipe (size, color_mode, resize)
+    text: dict = field(default_factory=dict)    # text: TextVectorization's settings, vocabulary and idf weights
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
     def fit(cls, features: pd.DataFrame | np.ndarray | ImageFiles, spec: DataSpec) -> "FeaturePreprocessor":
         if isinstance(features, ImageFiles):
             return cls._fit_images(features, spec)
+        if spec.scheme == "text":
+            return cls._fit_text(np.asarray(features), spec)
         if isinstance(features, pd.DataFrame):
             return cls._fit_table(features, spec)
         return cls._fit_array(np.asarray(features), spec)
@@ -102,6 +105,15 @@ class FeaturePreprocessor:
         return cls("images", [], [], {}, [], "none", spec.scale, [], center, spread, [*files.size, channels], [], {},
                    recipe)
 
+    @classmethod
+    def _fit_text(cls, texts: np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
+        """TextVectorization adapted on the training texts only."""
+        from dlrun.data.text_vectorize import adapt
+
+        recipe = adapt(texts, spec.vectorize, spec.num_words, spec.maxlen)
+        width = recipe["sequence_length"] if recipe["vectorize"] == "sequence" else len(recipe["vocabulary"])
+        return cls("text", [], [], {}, [], "none", "none", sample_shape=[width], text=recipe)
+
     # ---- applying ------------------------------------------------------------------------
     def transform(self, features: pd.DataFrame | np.ndarray | ImageFiles, where: str = "data"):
         """Transformed float32 samples of shape (rows, *sample_shape); for images, the files with the
@@ -114,6 +126,10 @@ class FeaturePreprocessor:
                                 f"trained on {self.image['size'][0]}x{self.image['size'][1]} images")
             return replace(features, size=list(self.image["size"]), color_mode=self.image["color_mode"],
                            resize=self.image["resize"]).scaled(self.center, self.spread)
+        if self.kind == "text":
+            from dlrun.data.text_vectorize import vectorized
+
+            return vectorized(np.asarray(features, dtype=object), self.text)
         if self.kind == "array":
             if isinstance(features, pd.DataFrame):
                 features = features.to_numpy()

@@ -31,6 +31,8 @@ def load_dataset(spec: DataSpec, base_dir: Path, group: str | None = None) -> Da
     path = resolve_path(spec.location, base_dir)
     if spec.scheme == "images":
         return _from_images(spec, path)
+    if spec.scheme == "text":
+        return _from_text(spec, path)
     if spec.scheme == "csv":
         return _from_csv(spec, path, group)
     if spec.scheme == "parquet":
@@ -253,6 +255,15 @@ def _from_images(spec: DataSpec, folder: Path) -> Dataset:
     images = checked_files(files, spec.image_size, spec.color_mode, root=folder)
     target = spec.targets()[0] if spec.targets() else "label"
     return Dataset(images, {target: np.array(labels, dtype=object)}, f"images:{folder.name}")
+
+
+def _from_text(spec: DataSpec, folder: Path) -> Dataset:
+    """A folder of class subfolders of .txt files: one row per file, its text whole."""
+    from dlrun.data.text_files import text_class_folders
+
+    _, texts, labels = text_class_folders(folder)
+    target = spec.targets()[0] if spec.targets() else "label"
+    return Dataset(texts, {target: np.array(labels, dtype=object)}, f"text:{folder.name}")
 
 
 def _from_npz(spec: DataSpec, path: Path) -> Dataset:

@@ -37,8 +37,8 @@ class EvaluationResult:
 def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     """A new data file read with the run's data settings (its own format decides csv or npz), or for an
     image run a folder of class subfolders."""
-    if saved.preprocessor.kind == "images":
-        data_spec = saved.spec.data.model_copy(update={"source": f"images:{path.resolve()}"})
+    if saved.preprocessor.kind in ("images", "text"):  # a folder of class subfolders
+        data_spec = saved.spec.data.model_copy(update={"source": f"{saved.spec.data.scheme}:{path.resolve()}"})
         return load_dataset(data_spec, path.parent)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")

@@ -100,11 +100,15 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     """Write each format into `out` (default: the run's export/), check it, and write report and manifest."""
     run = model_run(run)
     saved = load_saved_run(run)
+    kind = saved.preprocessor.kind
+    no_strings = [f.name for f in formats if not f.strings]
+    if kind == "text" and no_strings:
+        raise UserError(f"a text run's model takes the raw text, and {', '.join(no_strings)} cannot take strings; "
+                        f"export it as keras or savedmodel")
     saved.use_backend("tensorflow")  # every format is written from TensorFlow; a JAX run's model loads on it
     part, features, calibration_rows, notes = _check_rows(saved)
     trained = saved.model("tensorflow")
     reference = predictions(saved, features, "tensorflow", model=trained, where=part)
-    kind = saved.preprocessor.kind
     sample_shape = [] if kind != "array" else list(np.asarray(features).shape[1:])
     outputs = raw_outputs(saved)
     folder = Path(out) if out is not None else artifacts.export_folder(run.path)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from dlrun.data.image_files import SUFFIXES, ImageFiles, checked_files, image_paths
 from dlrun.data.inputs import model_inputs
+from dlrun.data.text_files import read_texts, text_files
 from dlrun.data.multilabel import source_columns
 from dlrun.data.sources import read_table_file
 from dlrun.errors import DataError
@@ -37,12 +38,16 @@ def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str],
 
 
 def read_features(saved: SavedRun, data: Path | list[Path]):
-    """New rows' features: a CSV's training columns (checked against the schema), an NPZ's array, or
-    for an image run the image files named (folders: every image in them, at any depth)."""
+    """New rows' features: a CSV's training columns (checked against the schema), an NPZ's array, for an
+    image run the image files named (folders: every image in them, at any depth), or for a text run
+    (texts, their files)."""
     pre = saved.preprocessor
     paths = [Path(p) for p in data] if isinstance(data, (list, tuple)) else [Path(data)]
     if pre.kind == "images":
         return new_images(pre, paths)
+    if pre.kind == "text":
+        files = text_files(paths)
+        return read_texts(files), [str(p) for p in files]
     if len(paths) != 1:
         raise DataError(f"{len(paths)} data files given; this run predicts the rows of one table file")
     data = paths[0]
@@ -108,11 +113,16 @@ def predict(run: RunDir, data: Path | list[Path], output: Path | None = None, ba
     saved = load_saved_run(run)
     backend = saved.use_backend(backend)
     features = read_features(saved, data)
+    files = None
+    if isinstance(features, tuple):  # texts, and the files they came from
+        features, files = features
+    elif isinstance(features, ImageFiles):
+        files = list(features.paths)
     where = ", ".join(map(str, data)) if isinstance(data, (list, tuple)) else str(data)
     arrays = predictions(saved, features, backend, where=where)
     table = pd.DataFrame(index=range(len(features)))
-    if isinstance(features, ImageFiles):
-        table["file"] = list(features.paths)
+    if files is not None:
+        table["file"] = files
     for head in saved.heads:
         encoder = saved.targets[head.target]
         got, prefix = arrays[encoder.name], encoder.name

@@ -29,7 +29,7 @@ class RawInput:
 
     name: str                       # the input's name in every format
     column: str | None              # the training column (None: the one array input of an NPZ/array source)
-    kind: str                       # numeric | categorical | passthrough | array | image
+    kind: str                       # numeric | categorical | passthrough | array | image | text
     dtype: str                      # float32 | string | int32 (category codes)
     shape: list[int]                # per row: [] for a column, the sample's shape for an array
     categories: list[str] | None = None
@@ -74,6 +74,8 @@ def raw_inputs(pre: FeaturePreprocessor, sample_shape: list[int], strings: bool)
     decoded image (pixels 0-255, already resized to the training size)."""
     if pre.kind == "images":
         return [RawInput("image", None, "image", "float32", list(pre.sample_shape))]
+    if pre.kind == "text":  # string formats only (export refuses the others first)
+        return [RawInput("text", None, "text", "string", [])]
     if pre.kind == "array":
         return [RawInput("features", None, "array", "float32", list(sample_shape))]
     taken: set[str] = set()
@@ -111,6 +113,8 @@ def raw_outputs(saved) -> list[RawOutput]:
 def raw_feed(inputs: list[RawInput], features: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
     """The arrays a caller passes for these rows: numbers as float32 (missing: NaN), categories as
     strings (missing: "") or as int32 codes (a value training never saw: -1)."""
+    if inputs[0].kind == "text":
+        return {"text": np.asarray(features, dtype=object)}
     if inputs[0].kind == "image":
         from dlrun.data.image_stream import decoded
 
@@ -140,7 +144,12 @@ def build_raw_model(saved, trained, inputs: list[RawInput], outputs: list[RawOut
     keras = import_keras()
     pre = saved.preprocessor
     tensors = {raw.name: keras.Input(shape=tuple(raw.shape), dtype=raw.dtype, name=raw.name) for raw in inputs}
-    if pre.kind == "images":  # per-channel scaling on the last axis
+    if pre.kind == "text":  # the adapted TextVectorization, rebuilt from its vocabulary and idf weights
+        from dlrun.data.text_vectorize import vectorizer
+
+        layer = vectorizer(pre.text, pre.text["vocabulary"], pre.text.get("idf"))
+        features = keras.ops.cast(layer(tensors["text"]), "float32")
+    elif pre.kind == "images":  # per-channel scaling on the last axis
         features = tensors["image"]
         if pre.spread:
             features = keras.ops.divide(keras.ops.subtract(features, np.asarray(pre.center, dtype=np.float32)),

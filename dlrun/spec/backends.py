@@ -34,6 +34,12 @@ def backend_problems(spec) -> list[tuple[tuple, str]]:
     if spec.data.scheme == "images" and backend != "tensorflow":
         return [(("data", "source"), "image folders are streamed from disk with tf.data, on the TensorFlow "
                                      "backend; set training.backend: tensorflow")]
+    if spec.data.scheme == "text" and not installed("tensorflow"):
+        return [(("data", "source"), "text folders are vectorized with Keras's TextVectorization, which needs "
+                                     "TensorFlow: pip install tensorflow")]
+    if spec.data.vectorize == "tf_idf" and spec.data.scheme != "text":
+        return [(("data", "vectorize"), "tf_idf is for text:FOLDER sources; keras:imdb|reuters take multi_hot or "
+                                        "sequence")]
     if spec.data.scheme == "parquet" and not installed("pyarrow"):
         return [(("data", "source"), 'Parquet files are read with pyarrow, which is not installed: '
                                      'pip install "dlrun[parquet]"')]

@@ -19,7 +19,7 @@ from dlrun.spec.section import Section
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
-SOURCE_SCHEMES = ("sklearn", "csv", "parquet", "npz", "images", "keras")
+SOURCE_SCHEMES = ("sklearn", "csv", "parquet", "npz", "images", "text", "keras")
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
 
@@ -29,7 +29,8 @@ class DataSpec(Section):
 
     source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes, csv:PATH, parquet:PATH "
                                     "(globs allowed: parquet:data/part-*.parquet), npz:PATH, images:FOLDER (one "
-                                    "subfolder of images per class, streamed from disk) "
+                                    "subfolder of images per class, streamed from disk), text:FOLDER (one subfolder "
+                                    "of .txt files per class) "
                                     "or keras:mnist|fashion_mnist|cifar10|imdb|reuters|boston_housing. "
                                     "Paths are relative to the spec file.")
     target: str | list[str] | None = Field(None, description="Target column(s) of a CSV or Parquet table, or the label key of an "
@@ -62,10 +63,15 @@ class DataSpec(Section):
     resample: Literal["none", "oversample", "undersample"] = Field(
         "none", description="Balance the classes of the training part only (validation and test rows are never "
                             "resampled): oversample repeats minority rows, undersample drops majority rows.")
-    num_words: int | None = Field(None, ge=1, description="keras:imdb|reuters only: keep the most frequent words.")
-    vectorize: Literal["multi_hot", "sequence"] = Field(
-        "multi_hot", description="keras:imdb|reuters only: multi-hot vectors (as in the seeds) or padded sequences.")
-    maxlen: int = Field(200, ge=1, description="keras:imdb|reuters with vectorize: sequence — padded length.")
+    num_words: int | None = Field(None, ge=1, description="keras:imdb|reuters and text:FOLDER: keep the most frequent "
+                                                          "words (text default 5,000; its vocabulary is learned from "
+                                                          "the training files only).")
+    vectorize: Literal["multi_hot", "sequence", "tf_idf"] = Field(
+        "multi_hot", description="keras:imdb|reuters and text:FOLDER: multi-hot vectors (as in the seeds) or padded "
+                                 "sequences of word ids; tf_idf (text:FOLDER only) weighs counts by inverse document "
+                                 "frequency from the training files.")
+    maxlen: int = Field(200, ge=1, description="keras:imdb|reuters and text:FOLDER with vectorize: sequence — padded "
+                                               "length.")
 
     @field_validator("source")
     @classmethod
