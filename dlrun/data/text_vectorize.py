@@ -12,9 +12,8 @@ DEFAULT_WORDS = 5000
 
 def vectorizer(recipe: dict, vocabulary=None, idf=None):
     """The TextVectorization layer of a recipe (with its learned vocabulary and idf, once adapted)."""
-    from dlrun.model.backend import import_keras
+    import keras  # the caller has chosen the backend and imported Keras quietly (stages, SavedRun.use_backend)
 
-    keras = import_keras()
     extra = {"output_sequence_length": recipe["sequence_length"]} if recipe["vectorize"] == "sequence" else {}
     return keras.layers.TextVectorization(max_tokens=recipe["max_tokens"], output_mode=MODES[recipe["vectorize"]],
                                           vocabulary=vocabulary, idf_weights=idf, **extra)

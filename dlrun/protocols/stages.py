@@ -19,10 +19,12 @@ def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
     """Load the data and fill in the task defaults (output activation, loss, metrics);
     a head that does not fit its target is a located spec error. The spec's Keras backend is
     chosen first: loading a keras: dataset imports Keras."""
-    from dlrun.model.backend import activate
+    from dlrun.model.backend import activate, import_keras
 
     training = loaded.spec.training
     activate(training.backend, training.device, training.deterministic)
+    if loaded.spec.data.scheme == "text":  # TextVectorization is Keras: import it now, without its start-up noise
+        import_keras()
     resolved = load_data(loaded)
     data, found = resolve_for_data(loaded.data, resolved.targets)
     if found:
