@@ -40,6 +40,16 @@ callbacks:
 """
 
 
+def config_tool(name: str):
+    """A data generator of configs/data (e.g. "make_shapes") as a module: its functions write test data."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, CONFIGS / "data" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def dotfiles(folder: Path) -> list[str]:
     """Files whose name starts with '.' anywhere under folder (where atomic temp files live)."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.is_file())

@@ -14,6 +14,22 @@ def files_under(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
 
 
+def files_named(paths: list[Path], suffixes: tuple[str, ...], kind: str) -> list[Path]:
+    """New files for predict: each file named, and every file with one of `suffixes` inside each folder named."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            inside = files_under(path, suffixes)
+            if not inside:
+                raise DataError(f"{path}: holds no {kind} ({', '.join(suffixes)})")
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    return found
+
+
 def scan_class_folders(folder: Path, suffixes: tuple[str, ...], kind: str) -> tuple[list[Path], list[str], list[str]]:
     """(files, label of each file, class names); `kind` ("images", "text files") names them in errors."""
     if not folder.is_dir():

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dlrun.data.class_folders import files_under
 from dlrun.data.class_folders import scan_class_folders as scan_folders
 from dlrun.errors import DataError
 
@@ -70,11 +69,6 @@ class ImageFiles:
             stat = Path(path).stat()
             parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
         return f"{self.size}{self.color_mode}{self.resize}\n" + "\n".join(parts)
-
-
-def image_paths(folder: Path) -> list[Path]:
-    """Every image file under `folder` (any depth), in sorted order."""
-    return files_under(folder, SUFFIXES)
 
 
 def scan_class_folders(folder: Path) -> tuple[list[Path], list[str], list[str]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlrun.data.class_folders import files_under, scan_class_folders
+from dlrun.data.class_folders import files_named, scan_class_folders
 from dlrun.errors import DataError
 
 SUFFIXES = (".txt",)
@@ -34,15 +34,4 @@ def text_class_folders(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]
 
 def text_files(paths: list[Path]) -> list[Path]:
     """New text files for predict: the files named, and every .txt file inside the folders named."""
-    found = []
-    for path in paths:
-        if path.is_dir():
-            inside = files_under(path, SUFFIXES)
-            if not inside:
-                raise DataError(f"{path}: holds no .txt files")
-            found += inside
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise DataError(f"{path}: no such text file or folder")
-    return found
+    return files_named(paths, SUFFIXES, "text files")

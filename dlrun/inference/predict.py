@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlrun.data.image_files import SUFFIXES, ImageFiles, checked_files, image_paths
+from dlrun.data.class_folders import files_named
+from dlrun.data.image_files import SUFFIXES, ImageFiles, checked_files
 from dlrun.data.inputs import model_inputs
 from dlrun.data.text_files import read_texts, text_files
 from dlrun.data.multilabel import source_columns
@@ -70,18 +71,8 @@ def read_features(saved: SavedRun, data: Path | list[Path]):
 
 def new_images(pre, paths: list[Path]) -> ImageFiles:
     """Image files for an image run: folders are searched; each file is checked as training's were."""
-    files = []
-    for path in paths:
-        if path.is_dir():
-            found = image_paths(path)
-            if not found:
-                raise DataError(f"{path}: holds no image files ({', '.join(SUFFIXES)})")
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise DataError(f"{path}: no such image file or folder")
     recipe = pre.image
+    files = files_named(paths, SUFFIXES, "image files")
     return checked_files(files, recipe["size"] if recipe["resize"] else None, recipe["color_mode"])
 
 

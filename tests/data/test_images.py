@@ -4,7 +4,6 @@ predict, export and resume."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
 import subprocess
@@ -20,11 +19,9 @@ from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, SpecError
 from dlrun.spec import load_spec
 from dlrun.spec.models import DataSpec
-from tests.support import CONFIGS, ROOT, only_problem, write_dedented
+from tests.support import ROOT, config_tool, only_problem, write_dedented
 
-_spec = importlib.util.spec_from_file_location("make_shapes", CONFIGS / "data" / "make_shapes.py")
-make_shapes = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_shapes)
+make_shapes = config_tool("make_shapes")
 
 SHAPES = """
 name: tiny-shapes

@@ -4,7 +4,6 @@ predict, export, and the bad inputs named with their file."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -14,11 +13,9 @@ from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, SpecError, UserError
 from dlrun.spec import load_spec
 from dlrun.spec.models import DataSpec
-from tests.support import CONFIGS, only_problem, write_dedented
+from tests.support import config_tool, only_problem, write_dedented
 
-_spec = importlib.util.spec_from_file_location("make_news", CONFIGS / "data" / "make_news.py")
-make_news = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_news)
+make_news = config_tool("make_news")
 
 NEWS = """
 name: tiny-news
