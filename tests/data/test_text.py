@@ -87,9 +87,9 @@ def test_word_sequences_feed_an_embedding_and_kfold_runs(news_dir):
 
     spec = spec_file(news_dir, "sequence", EMBEDDING)
     result = kfold(load_spec(spec, [f"output.runs_dir={news_dir / 'folds'}", "split.protocol=stratified_kfold",
-                                    "split.folds=3", "training.epochs=1"]))
+                                    "split.folds=2", "training.epochs=1"]))
     assert result.run.read_info()["status"] == "completed"
-    for fold in ("01", "02", "03"):  # each fold's vocabulary from its own training files
+    for fold in ("01", "02"):  # each fold's vocabulary from its own training files
         pre = json.loads((result.run.path / "folds" / fold / "preprocessing.json").read_text())["features"]
         assert pre["sample_shape"] == [24] and pre["text"]["vectorize"] == "sequence"
 
