@@ -11,7 +11,8 @@ from dlrun.errors import DataError
 
 def files_under(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     """Every file under `folder` (any depth) with one of `suffixes`, in sorted order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))  # .ipynb_checkpoints/
 
 
 def files_named(paths: list[Path], suffixes: tuple[str, ...], kind: str) -> list[Path]:

@@ -63,12 +63,37 @@ class ImageFiles:
         return np.array([hashlib.sha1(Path(p).read_bytes()).hexdigest() for p in self.paths], dtype=object)
 
     def fingerprint_text(self) -> str:
-        """Paths, sizes and modification times: what changes when the folder's files do."""
-        parts = []
-        for path in self.paths:
-            stat = Path(path).stat()
-            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
-        return f"{self.size}{self.color_mode}{self.resize}\n" + "\n".join(parts)
+        """Paths inside the folder and byte sizes: the same after a copy or move of the folder, different
+        when files are added, removed, renamed or rewritten to another size."""
+        sizes = [Path(p).stat().st_size for p in self.paths]
+        return f"{self.size}{self.color_mode}{self.resize}\n" + "\n".join(
+            f"{name}:{size}" for name, size in zip(self.relative_paths(), sizes))
+
+
+def _decoded_shapes(files: list[Path], channels: int, color_mode: str) -> list[tuple[int, int]]:
+    """(height, width) of each file, decoded in parallel; when one fails, the files are decoded one by one
+    to name it."""
+    import tensorflow as tf
+
+    def decode(path):
+        return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+
+    paths = [str(p) for p in files]
+    shapes = tf.data.Dataset.from_tensor_slices(paths).map(lambda p: tf.shape(decode(p))[:2],
+                                                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    try:
+        return [(int(h), int(w)) for h, w in shapes.as_numpy_iterator()]
+    except tf.errors.OpError:
+        pass
+    for path in paths:
+        try:
+            decode(path)
+        except Exception as exc:  # TensorFlow's errors for a file it cannot decode (InvalidArgument, NotFound, ...)
+            reason = (str(getattr(exc, "message", "")) or str(exc)).strip().splitlines()
+            raise DataError(f"{path}: not an image TensorFlow can decode as {color_mode} "
+                            f"({(reason[0] if reason else type(exc).__name__)[:200]}); fix, convert or remove the "
+                            f"file") from None
+    raise DataError(f"{Path(paths[0]).parent.parent}: the images could not be decoded")  # pragma: no cover
 
 
 def scan_class_folders(folder: Path) -> tuple[list[Path], list[str], list[str]]:
@@ -77,19 +102,12 @@ def scan_class_folders(folder: Path) -> tuple[list[Path], list[str], list[str]]:
 
 
 def checked_files(files: list[Path], image_size: list[int] | None, color_mode: str, root: Path | None = None) -> ImageFiles:
-    """Open and fully decode every file once (Pillow): an unreadable or truncated image, or images of
-    different sizes when data.image_size is not set, is a DataError naming the file."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Decode every file once, with the decoder training uses (TensorFlow's, to `color_mode`'s channels):
+    an unreadable, truncated or unsupported image (a WebP named .png, a GIF in grayscale, a 1-bit BMP),
+    or images of different sizes when data.image_size is not set, is a DataError naming the file."""
     sizes: dict[tuple[int, int], Path] = {}
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                image.load()
-                sizes.setdefault((image.height, image.width), path)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"{path}: not a readable image ({str(exc).splitlines()[0][:200] or type(exc).__name__}); "
-                            f"fix or remove the file") from None
+    for path, shape in zip(files, _decoded_shapes(files, CHANNELS[color_mode], color_mode)):
+        sizes.setdefault(shape, path)
         if image_size is None and len(sizes) > 1:
             (first, first_path), (other, other_path) = list(sizes.items())[:2]
             raise DataError(f"{other_path}: is {other[0]}x{other[1]} but {first_path} is {first[0]}x{first[1]}; "

@@ -4,6 +4,7 @@ the spec uses (a wide table's other columns are never loaded)."""
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def parquet_files(path: Path) -> list[Path]:
     """The files a parquet source names: the one file, or every match of a glob, in sorted order."""
     text = str(path)
     if any(mark in text for mark in "*?["):
-        files = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        files = sorted((Path(p) for p in glob.glob(text) if Path(p).is_file()), key=_natural)
         if not files:
             raise DataError(f"{path}: no file matches this pattern (data.source paths are relative to the spec "
                             f"file's folder)")
@@ -38,6 +39,11 @@ def parquet_files(path: Path) -> list[Path]:
     if not path.is_file():
         raise DataError(f"{path}: data file not found (data.source paths are relative to the spec file's folder)")
     return [path]
+
+
+def _natural(path: Path) -> list:
+    """part-2 before part-10: numbers in the name compare as numbers."""
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", str(path))]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -51,7 +57,8 @@ def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = N
     schemas = []
     for file in files:
         try:
-            schemas.append([str(n) for n in pq.read_schema(file).names])
+            # an unnamed stored index is no column of the table
+            schemas.append([str(n) for n in pq.read_schema(file).names if not str(n).startswith("__index_level_")])
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{file}: not a readable Parquet file ({_first_line(exc)})") from None
     columns = choose(schemas[0]) if choose else schemas[0]
@@ -71,6 +78,8 @@ def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = N
     except pa.ArrowException as exc:
         raise DataError(f"{path}: the files' column types do not agree ({_first_line(exc)})") from None
     frame = table.to_pandas()
+    if not isinstance(frame.index, pd.RangeIndex):  # a named index saved with the table is one of its columns
+        frame = frame.reset_index()
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty:
         raise DataError(f"{path}: the table has no rows")

@@ -22,8 +22,11 @@ def vectorizer(recipe: dict, vocabulary=None, idf=None):
 def adapt(texts: np.ndarray, vectorize: str, num_words: int | None, maxlen: int) -> dict:
     """The recipe learned from the training texts: vocabulary (most frequent first) and idf weights."""
     recipe = {"vectorize": vectorize, "max_tokens": num_words or DEFAULT_WORDS, "sequence_length": maxlen}
+    import tensorflow as tf
+
     layer = vectorizer(recipe)
-    layer.adapt(np.asarray(texts, dtype=str))
+    # variable-length strings (a NumPy str array would pad every text to the longest one)
+    layer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant([str(t) for t in texts], tf.string)).batch(512))
     recipe["vocabulary"] = [str(word) for word in layer.get_vocabulary()]
     if vectorize == "tf_idf":  # the lookup layer holds them; TextVectorization has no public getter
         recipe["idf"] = np.asarray(layer._lookup_layer.idf_weights, dtype=np.float64).tolist()
@@ -32,8 +35,11 @@ def adapt(texts: np.ndarray, vectorize: str, num_words: int | None, maxlen: int)
 
 def vectorized(texts: np.ndarray, recipe: dict, batch: int = 2048) -> np.ndarray:
     """The texts as word-id sequences (rows, sequence_length) or vectors (rows, vocabulary size)."""
+    import tensorflow as tf
+
     layer = vectorizer(recipe, recipe["vocabulary"], recipe.get("idf"))
-    texts = np.asarray(texts, dtype=str)
-    parts = [np.asarray(layer(texts[start:start + batch])) for start in range(0, len(texts), batch)]
+    texts = [str(t) for t in texts]
+    parts = [np.asarray(layer(tf.constant(texts[start:start + batch], tf.string)))
+             for start in range(0, len(texts), batch)]
     width = recipe["sequence_length"] if recipe["vectorize"] == "sequence" else len(recipe["vocabulary"])
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, width), np.float32)

@@ -58,6 +58,15 @@ def own_dataset(saved: SavedRun) -> tuple[Dataset, list[str]]:
     sample = saved.sample()
     if sample is not None:
         dataset = dataset.take(sample)
+    trained_on = artifacts.read_splits(saved.run.path).get("files")
+    if trained_on is not None and trained_on != dataset.file_list().get("files"):
+        now = dataset.file_list().get("files", [])
+        gone = sorted(set(trained_on) - set(now))
+        added = sorted(set(now) - set(trained_on))
+        raise DataError(f"{spec.data.source}: the folder changed since run {saved.run.run_id} was trained "
+                        f"({len(gone)} file(s) gone{', e.g. ' + gone[0] if gone else ''}; {len(added)} new"
+                        f"{', e.g. ' + added[0] if added else ''}), so its split no longer names the same files; "
+                        f"restore the folder, or evaluate on a folder with --data")
     if dataset.fingerprint() != saved.info.get("data", {}).get("fingerprint"):
         notes.append("the data differs from what this run was trained on (its fingerprint changed); "
                      "the split indices may no longer mean the same rows")

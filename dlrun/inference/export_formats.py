@@ -143,7 +143,8 @@ def predictor(fmt: Format, path: Path) -> Predictor:
 def _as_tf(feed: dict[str, np.ndarray]) -> dict:
     import tensorflow as tf
 
-    return {name: tf.constant(values.astype(str) if values.dtype == object else values) for name, values in feed.items()}
+    return {name: tf.constant([str(v) for v in values], tf.string) if values.dtype == object else tf.constant(values)
+            for name, values in feed.items()}
 
 
 def _numpy(outputs: dict) -> dict[str, np.ndarray]:

@@ -47,7 +47,7 @@ class SavedRun:
             hint = "" if requested else ", or pass --backend with one that is (a model runs on either)"
             raise UserError(f"run {self.run.run_id} is scored on {name}: {problem}{hint}")
         activate(name)
-        if self.preprocessor.kind == "text":  # TextVectorization is Keras: import it now, quietly
+        if self.preprocessor.kind in ("text", "images"):  # read with TensorFlow/Keras: import it now, quietly
             from dlrun.model.backend import import_keras
 
             import_keras()

@@ -23,7 +23,7 @@ def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
 
     training = loaded.spec.training
     activate(training.backend, training.device, training.deterministic)
-    if loaded.spec.data.scheme == "text":  # TextVectorization is Keras: import it now, without its start-up noise
+    if loaded.spec.data.scheme in ("text", "images"):  # read with TensorFlow/Keras: import now, without the noise
         import_keras()
     resolved = load_data(loaded)
     data, found = resolve_for_data(loaded.data, resolved.targets)

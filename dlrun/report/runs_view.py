@@ -238,7 +238,8 @@ def export_panel(report: dict, folder: Path) -> Panel:
                       "" if agreement is None else f"{agreement:.2%}",
                       "[green]ok[/]" if check["passed"] else f"[red]failed[/]: {check['verdict']}")
     rows = report["rows"]
-    items: list = [table, f"checked on {rows['n']} {rows['part']} rows against `dlrun predict`"]
+    items: list = [table, f"checked on {rows['n']} {rows['part']} rows against `dlrun predict` "
+                          f"({report['tolerance']['float']} for float formats)"]
     items += [f"[yellow]note:[/] {note}" for note in report.get("notes", [])]
     items.append(f"export: [bold]{folder}[/] ({MANIFEST}: inputs, outputs, classes, sha256)")
     return Panel(Group(*items), title=f"export {report['run_id']}", expand=False)

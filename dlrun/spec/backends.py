@@ -31,6 +31,9 @@ def backend_problems(spec) -> list[tuple[tuple, str]]:
     problem = missing_backend(backend)
     if problem:
         return [(("training", "backend"), problem + ", or choose another backend")]
+    if spec.data.scheme in ("images", "text") and spec.split.group:
+        return [(("split", "group"), f"a {spec.data.scheme} folder has no columns to group rows by; remove "
+                                     f"split.group (and use kfold or stratified_kfold)")]
     if spec.data.scheme == "images" and backend != "tensorflow":
         return [(("data", "source"), "image folders are streamed from disk with tf.data, on the TensorFlow "
                                      "backend; set training.backend: tensorflow")]

@@ -130,8 +130,9 @@ def _broken(folder, name: str, payload: bytes):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: _broken(d, "bad.png", b"\x89PNG\r\n\x1a\n1234"), "bad.png: not a readable image"),
-    (lambda d: _broken(d, "half.png", _half_png()), "half.png: not a readable image"),
+    (lambda d: _broken(d, "bad.png", b"\x89PNG\r\n\x1a\n1234"), "bad.png: not an image TensorFlow can decode"),
+    (lambda d: _broken(d, "half.png", _half_png()), "half.png: not an image TensorFlow can decode"),
+    (lambda d: _broken(d, "tiff.png", _encoded("TIFF")), "tiff.png: not an image TensorFlow can decode"),
     (lambda d: write_folder(d, per_class=3) and (d / "empty").mkdir(), "the class folder 'empty' holds no images"),
     (lambda d: make_shapes.write_shapes(d, per_class=3, size=8, classes=1), "only one class ('circle')"),
     (lambda d: write_folder(d, per_class=3) and make_shapes.write_shapes(d / "circle" / "big", per_class=1, size=20,
@@ -145,6 +146,14 @@ def test_bad_folders_are_named(tmp_path, make, message):
     with pytest.raises(DataError) as excinfo:
         load_dataset(DataSpec(source="images:shapes"), tmp_path)
     assert message in str(excinfo.value)
+
+
+def _encoded(image_format: str) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(buffer, image_format)
+    return buffer.getvalue()
 
 
 def _half_png() -> bytes:
@@ -162,12 +171,34 @@ def test_mixed_sizes_are_resized_when_image_size_is_set(tmp_path):
     assert dataset.features.shape == (10, 12, 10, 1)
 
 
-def test_an_image_folder_on_jax_is_refused_at_the_source_line(shapes_dir):
-    spec = write_dedented(shapes_dir / "jax.yaml", SHAPES.replace("EPOCHS", "1"))
+def test_evaluating_a_run_whose_folder_changed_names_the_change(shapes_run, tmp_path):
+    import shutil
+
+    from dlrun.inference.evaluate import evaluate
+    from dlrun.runs.rundir import RunDir
+
+    shutil.copytree(shapes_run.path.parent, tmp_path / "runs")
+    run = RunDir(tmp_path / "runs" / shapes_run.path.name)
+    folder = tmp_path / "shapes"
+    shutil.copytree(shapes_run.read_info()["data_dir"] + "/shapes", folder)
+    (folder / "circle" / "circle_0003.png").unlink()
+    info = run.read_info()
+    run.update_info(data_dir=str(tmp_path))
+    with pytest.raises(DataError, match=r"the folder changed since run .* \(1 file\(s\) gone, e.g. circle/circle_0003.png"):
+        evaluate(run)
+    assert info["status"] == "completed"
+
+
+@pytest.mark.parametrize("setting, path, message", [
+    (["training.backend=jax"], "data.source", "TensorFlow backend"),
+    (["split.protocol=group_kfold", "split.group=label"], "split.group", "has no columns to group rows by"),
+])
+def test_settings_an_image_folder_cannot_take_are_refused_at_their_line(shapes_dir, setting, path, message):
+    spec = write_dedented(shapes_dir / "refused.yaml", SHAPES.replace("EPOCHS", "1"))
     with pytest.raises(SpecError) as excinfo:
-        load_spec(spec, ["training.backend=jax"])
+        load_spec(spec, setting)
     problem = only_problem(excinfo)
-    assert problem.path == "data.source" and "TensorFlow backend" in problem.message
+    assert problem.path == path and message in problem.message
 
 
 @pytest.mark.slow

@@ -97,6 +97,16 @@ def test_bad_parquet_sources_name_the_file(tmp_path, make, message):
     assert message in str(excinfo.value)
 
 
+def test_files_are_read_in_natural_order_and_a_saved_index_is_a_column(tmp_path):
+    (tmp_path / "parts").mkdir()
+    for part in (10, 2, 1):
+        frame = pd.DataFrame({"site": [f"s{part}"], "x": [float(part)], "y": [part % 2]}).set_index("site")
+        frame.to_parquet(tmp_path / "parts" / f"part-{part}.parquet")
+    dataset = load_dataset(DataSpec(source="parquet:parts/part-*.parquet", target="y"), tmp_path, group="site")
+    assert dataset.features["x"].tolist() == [1.0, 2.0, 10.0]  # part-2 before part-10
+    assert list(dataset.groups) == ["s1", "s2", "s10"] and list(dataset.features.columns) == ["x"]
+
+
 def test_a_missing_column_is_named_with_a_suggestion(tmp_path):
     write_orders(tmp_path, parts=1)
     spec = DataSpec(source="parquet:orders/part-0.parquet", target="lable")

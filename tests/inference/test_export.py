@@ -221,6 +221,17 @@ def test_compare_fails_a_float_format_beyond_the_tolerance_and_gates_quantized_o
     result = compare(outputs, reference, flipped, quantized=True)
     assert not result["passed"] and "agrees on 50.00% of rows" in result["verdict"]
     assert not compare(outputs, reference, {"y_class": np.array([0, 1])}, quantized=False)["passed"]
+    value = [RawOutput("v_value", "v", "value", "float32")]
+    big = {"v": {"value": np.array([[130.0], [-2.0]])}}  # float32 holds 130 only in steps of 1.5e-5
+    assert compare(value, big, {"v_value": np.array([[130.00002], [-2.0]], np.float32)}, quantized=False)["passed"]
+    assert not compare(value, big, {"v_value": np.array([[130.01], [-2.0]])}, quantized=False)["passed"]
+
+
+def test_an_output_folder_that_is_a_file_is_refused(shop, tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    with pytest.raises(UserError, match="is a file; name a folder"):
+        export(shop.run, parse_formats("keras", "none"), out=tmp_path / "taken")
+    assert (tmp_path / "taken").read_text() == "mine"
 
 
 def test_input_names_every_runtime_accepts():
