@@ -31,8 +31,10 @@ def files_named(paths: list[Path], suffixes: tuple[str, ...], kind: str) -> list
     return found
 
 
-def scan_class_folders(folder: Path, suffixes: tuple[str, ...], kind: str) -> tuple[list[Path], list[str], list[str]]:
-    """(files, label of each file, class names); `kind` ("images", "text files") names them in errors."""
+def scan_class_folders(folder: Path, suffixes: tuple[str, ...], kind: str,
+                       at_least: int = 2) -> tuple[list[Path], list[str], list[str]]:
+    """(files, label of each file, class names); `kind` ("images", "text files") names them in errors.
+    Training needs two classes (`at_least`); evaluating a folder of one class is fine."""
     if not folder.is_dir():
         what = "is a file" if folder.exists() else "not found"
         raise DataError(f"{folder}: {what}; the source names a folder holding one subfolder of {kind} per class "
@@ -48,6 +50,6 @@ def scan_class_folders(folder: Path, suffixes: tuple[str, ...], kind: str) -> tu
                             f"({', '.join(suffixes)}); add some or remove the folder")
         files += found
         labels += [name] * len(found)
-    if len(classes) < 2:
+    if len(classes) < at_least:
         raise DataError(f"{folder}: only one class ('{classes[0]}'); a classifier needs at least two class subfolders")
     return files, labels, classes

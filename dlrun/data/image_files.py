@@ -96,9 +96,9 @@ def _decoded_shapes(files: list[Path], channels: int, color_mode: str) -> list[t
     raise DataError(f"{Path(paths[0]).parent.parent}: the images could not be decoded")  # pragma: no cover
 
 
-def scan_class_folders(folder: Path) -> tuple[list[Path], list[str], list[str]]:
+def scan_class_folders(folder: Path, at_least: int = 2) -> tuple[list[Path], list[str], list[str]]:
     """(files, label of each file, class names): one class per subfolder, in sorted order."""
-    return scan_folders(folder, SUFFIXES, "images")
+    return scan_folders(folder, SUFFIXES, "images", at_least)
 
 
 def checked_files(files: list[Path], image_size: list[int] | None, color_mode: str, root: Path | None = None) -> ImageFiles:

@@ -247,21 +247,26 @@ def _other_delimiter(columns: list[str]) -> str:
     return ""
 
 
-def _from_images(spec: DataSpec, folder: Path) -> Dataset:
+def load_class_folder(spec: DataSpec, folder: Path, at_least: int = 2) -> Dataset:
+    """An images: or text: folder of class subfolders (`at_least` classes: evaluation takes one)."""
+    return (_from_images if spec.scheme == "images" else _from_text)(spec, folder, at_least)
+
+
+def _from_images(spec: DataSpec, folder: Path, at_least: int = 2) -> Dataset:
     """A folder of class subfolders: the rows are the files (checked once), the target their folder."""
     from dlrun.data.image_files import checked_files, scan_class_folders
 
-    files, labels, _ = scan_class_folders(folder)
+    files, labels, _ = scan_class_folders(folder, at_least)
     images = checked_files(files, spec.image_size, spec.color_mode, root=folder)
     target = spec.targets()[0] if spec.targets() else "label"
     return Dataset(images, {target: np.array(labels, dtype=object)}, f"images:{folder.name}")
 
 
-def _from_text(spec: DataSpec, folder: Path) -> Dataset:
+def _from_text(spec: DataSpec, folder: Path, at_least: int = 2) -> Dataset:
     """A folder of class subfolders of .txt files: one row per file, its text whole."""
     from dlrun.data.text_files import text_class_folders
 
-    _, texts, labels = text_class_folders(folder)
+    _, texts, labels = text_class_folders(folder, at_least)
     target = spec.targets()[0] if spec.targets() else "label"
     return Dataset(texts, {target: np.array(labels, dtype=object)}, f"text:{folder.name}")
 

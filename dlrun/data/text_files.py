@@ -26,9 +26,9 @@ def read_texts(files: list[Path]) -> np.ndarray:
     return np.array(texts, dtype=object)
 
 
-def text_class_folders(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
+def text_class_folders(folder: Path, at_least: int = 2) -> tuple[list[Path], np.ndarray, list[str]]:
     """(files, their texts, label of each file)."""
-    files, labels, _ = scan_class_folders(folder, SUFFIXES, "text files")
+    files, labels, _ = scan_class_folders(folder, SUFFIXES, "text files", at_least)
     return files, read_texts(files), labels
 
 

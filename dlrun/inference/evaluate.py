@@ -15,7 +15,7 @@ from dlrun.data.image_files import ImageFiles
 from dlrun.data.inputs import model_inputs
 from dlrun.data.parquet import SUFFIXES as PARQUET_SUFFIXES
 from dlrun.data.multilabel import regroup, source_columns
-from dlrun.data.sources import load_dataset
+from dlrun.data.sources import load_class_folder, load_dataset
 from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.io import predict_outputs
@@ -39,7 +39,7 @@ def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
     image run a folder of class subfolders."""
     if saved.preprocessor.kind in ("images", "text"):  # a folder of class subfolders
         data_spec = saved.spec.data.model_copy(update={"source": f"{saved.spec.data.scheme}:{path.resolve()}"})
-        return load_dataset(data_spec, path.parent)
+        return load_class_folder(data_spec, path.resolve(), at_least=1)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     suffix = path.suffix.lower()

@@ -20,6 +20,20 @@ def probabilities(raw: np.ndarray, task: str) -> np.ndarray:
     return raw / np.clip(raw.sum(axis=1, keepdims=True), 1e-12, None)  # float32 softmax rows drift from 1
 
 
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in y_true (scikit-learn's; its warning about predicted classes
+    absent from y_true — normal when scoring a folder of one class — is left out)."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    if not len(y_true):
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return float(balanced_accuracy_score(y_true, y_pred))
+
+
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str], majority: int) -> dict:
     """Accuracy, balanced accuracy, precision/recall/F1 (macro and per class), ROC-AUC, log loss,
     confusion matrix, and the majority-class baseline (`majority`: the training majority's code)."""
@@ -40,7 +54,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
     out = {
         "n": int(len(y_true)),
         "accuracy": float(skm.accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
         "precision_macro": float(skm.precision_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "recall_macro": float(skm.recall_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "f1_macro": float(skm.f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),

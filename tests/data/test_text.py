@@ -80,6 +80,11 @@ def test_evaluate_a_folder_and_predict_files_and_folders(tfidf_run, tmp_path):
     table = predict(tfidf_run, [tmp_path / "new" / "food", one])
     assert list(table.columns)[:2] == ["file", "label_predicted"] and len(table) == 4
     assert table["file"].iloc[-1] == str(one)
+    for topic in ("food", "sport"):
+        for path in (tmp_path / "new" / topic).iterdir():
+            path.unlink()
+        (tmp_path / "new" / topic).rmdir()
+    assert evaluate(tfidf_run, data=tmp_path / "new").document["data"]["n"] == 3  # one class is enough to score
 
 
 def test_word_sequences_feed_an_embedding_and_kfold_runs(news_dir):
