@@ -209,12 +209,12 @@ def from_table(spec: DataSpec, frame: pd.DataFrame, path: Path, group: str | Non
     targets = spec.targets()
     reserved = set(targets) | ({group} if group else set())
     features = frame[[c for c in needed if c not in reserved]].copy()
-    _check_numeric(features, spec, path)
+    _check_numeric(features, spec, path, file_lines=name.startswith("csv:"))
     groups = frame[group].to_numpy() if group else None
     return Dataset(features, {t: frame[t].to_numpy() for t in targets}, name, groups=groups)
 
 
-def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path) -> None:
+def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path, file_lines: bool = True) -> None:
     """A text column that is not declared categorical is a mistake worth naming exactly."""
     declared = set()
     for pattern in spec.categorical:
@@ -227,7 +227,7 @@ def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path) -> None:
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{path}: column '{column}' holds text (e.g. {features[column].iloc[row]!r} on data row "
-                            f"{row + 1}, file line {row + 2}) but is not listed in data.categorical — add it there "
+                            f"{row + 1}{f', file line {row + 2}' if file_lines else ''}) but is not listed in data.categorical — add it there "
                             f"to one-hot encode it" + (" (passthrough columns must hold numbers)"
                                                        if column in _passthrough(spec, features) else ""))
         features[column] = converted

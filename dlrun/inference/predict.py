@@ -73,7 +73,16 @@ def new_images(pre, paths: list[Path]) -> ImageFiles:
     """Image files for an image run: folders are searched; each file is checked as training's were."""
     recipe = pre.image
     files = files_named(paths, SUFFIXES, "image files")
-    return checked_files(files, recipe["size"] if recipe["resize"] else None, recipe["color_mode"])
+    if recipe["resize"]:
+        return checked_files(files, recipe["size"], recipe["color_mode"])
+    try:
+        return checked_files(files, None, recipe["color_mode"])
+    except DataError as exc:
+        if "of different sizes" not in str(exc):
+            raise
+        height, width = recipe["size"]
+        raise DataError(f"{str(exc).split(';')[0]}; the model takes {height}x{width} images (it was trained without "
+                        f"data.image_size): resize them to {height}x{width} first") from None
 
 
 def predictions(saved: SavedRun, features, backend: str, model=None, where: str = "data") -> dict[str, dict]:

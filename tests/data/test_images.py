@@ -104,6 +104,17 @@ def test_evaluate_a_new_folder_and_predict_files_and_folders(shapes_run, tmp_pat
     assert np.allclose(table[["label_p_circle", "label_p_square", "label_p_triangle"]].sum(axis=1), 1.0)
 
 
+def test_predicting_images_of_another_size_says_which_size_the_model_takes(shapes_run, tmp_path):
+    from dlrun.inference.predict import predict
+
+    make_shapes.write_shapes(tmp_path / "big", per_class=1, size=20, classes=1)
+    with pytest.raises(DataError, match="are 20x20 but the model was trained on 16x16"):
+        predict(shapes_run, [tmp_path / "big"])
+    make_shapes.write_shapes(tmp_path / "small", per_class=1, size=12, classes=1)
+    with pytest.raises(DataError, match="the model takes 16x16 images"):
+        predict(shapes_run, [tmp_path / "big", tmp_path / "small"])
+
+
 def test_kfold_over_the_file_list(shapes_dir):
     from dlrun.protocols.kfold import kfold
 
