@@ -6,8 +6,10 @@ all its artifacts in one folder (a holdout run, one k-fold fold, or the k-fold f
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -102,12 +104,32 @@ def start_sub_run(folder: RunDir, resolved: Resolved, kind: str, **more) -> None
                        data={"fingerprint": resolved.dataset.fingerprint()})
 
 
+REINTERRUPT_SECONDS = 2.0  # a SIGTERM still unanswered after this long was swallowed: deliver it again
+
+
 @contextlib.contextmanager
 def term_as_interrupt():
     """For the block: SIGTERM ends a k-fold run or a sweep like Ctrl-C (status interrupted, what
     finished kept for --resume); the handler before it is put back after. Off the main thread,
-    where signals cannot be set, nothing changes."""
+    where signals cannot be set, nothing changes.
+
+    Python drops an exception raised while a garbage-collection callback or `__del__` runs (it prints
+    "Exception ignored in ..."), and a signal can land there (JAX registers such a callback). So the
+    first SIGTERM also starts a thread that signals the main thread again every REINTERRUPT_SECONDS
+    for as long as the block is still running."""
+    state = {"active": True, "signalled": False}
+
+    def again():
+        while True:
+            time.sleep(REINTERRUPT_SECONDS)
+            if not state["active"]:
+                return
+            _thread.interrupt_main(signal.SIGTERM)  # does nothing once the block's handler is gone
+
     def handle(signum, frame):
+        if not state["signalled"]:
+            state["signalled"] = True
+            threading.Thread(target=again, name="dlrun-sigterm", daemon=True).start()
         raise KeyboardInterrupt
     try:
         previous = signal.signal(signal.SIGTERM, handle)
@@ -116,6 +138,7 @@ def term_as_interrupt():
     try:
         yield
     finally:
+        state["active"] = False
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
