@@ -7,6 +7,7 @@ interrupted one exits 130. Nothing in this module imports TensorFlow.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 EXIT_RUN_FAILED = 1
@@ -90,3 +91,20 @@ class Interrupted(DlrunError):
 
 class Pruned(DlrunError):
     """A sweep's pruner stopped the run early: it was not promising (not a failure)."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most `limit` characters (its class name if empty),
+    for a message that quotes a library's failure. Keras's wrapper around a failing `call()` is skipped
+    for the exception that caused it.
+
+        >>> first_line(ValueError("bad shape\\n  at layer 3")), first_line(KeyError())
+        ('bad shape', 'KeyError')
+    """
+    inner = exc
+    while str(inner).startswith("Exception encountered when calling") and (inner.__cause__ or inner.__context__):
+        inner = inner.__cause__ or inner.__context__
+        while inner.__cause__ or inner.__context__:
+            inner = inner.__cause__ or inner.__context__
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(inner)).strip().splitlines()
+    return (lines[0] if lines else type(inner).__name__)[:limit]

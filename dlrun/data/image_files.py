@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.class_folders import scan_class_folders as scan_folders
-from dlrun.errors import DataError
+from dlrun.errors import DataError, first_line
 
 SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -89,10 +89,8 @@ def _decoded_shapes(files: list[Path], channels: int, color_mode: str) -> list[t
         try:
             decode(path)
         except Exception as exc:  # TensorFlow's errors for a file it cannot decode (InvalidArgument, NotFound, ...)
-            reason = (str(getattr(exc, "message", "")) or str(exc)).strip().splitlines()
-            raise DataError(f"{path}: not an image TensorFlow can decode as {color_mode} "
-                            f"({(reason[0] if reason else type(exc).__name__)[:200]}); fix, convert or remove the "
-                            f"file") from None
+            raise DataError(f"{path}: not an image TensorFlow can decode as {color_mode} ({first_line(exc, 200)}); "
+                            f"fix, convert or remove the file") from None
     raise DataError(f"{Path(paths[0]).parent.parent}: the images could not be decoded")  # pragma: no cover
 
 

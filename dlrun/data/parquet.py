@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dlrun.errors import DataError, UserError
+from dlrun.errors import DataError, UserError, first_line
 
 SUFFIXES = (".parquet", ".pq")
 
@@ -46,10 +46,6 @@ def _natural(path: Path) -> list:
     return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", str(path))]
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or ["no message"])[0][:200]
-
-
 def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = None) -> pd.DataFrame:
     """The table of one file or glob: `choose(all column names)` gives the columns to read (default: all)."""
     pa, pq = _pyarrow()
@@ -60,7 +56,7 @@ def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = N
             # an unnamed stored index is no column of the table
             schemas.append([str(n) for n in pq.read_schema(file).names if not str(n).startswith("__index_level_")])
         except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"{file}: not a readable Parquet file ({_first_line(exc)})") from None
+            raise DataError(f"{file}: not a readable Parquet file ({first_line(exc, 200)})") from None
     columns = choose(schemas[0]) if choose else schemas[0]
     for file, names in zip(files[1:], schemas[1:]):
         lacking = [c for c in columns if c not in names]
@@ -72,11 +68,11 @@ def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = N
         try:
             tables.append(pq.read_table(file, columns=columns))
         except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"{file}: not a readable Parquet file ({_first_line(exc)})") from None
+            raise DataError(f"{file}: not a readable Parquet file ({first_line(exc, 200)})") from None
     try:
         table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     except pa.ArrowException as exc:
-        raise DataError(f"{path}: the files' column types do not agree ({_first_line(exc)})") from None
+        raise DataError(f"{path}: the files' column types do not agree ({first_line(exc, 200)})") from None
     frame = table.to_pandas()
     if not isinstance(frame.index, pd.RangeIndex):  # a named index saved with the table is one of its columns
         frame = frame.reset_index()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlrun.errors import first_line
 from dlrun.spec.backends import installed
 
 QUANTIZATIONS = ("none", "dynamic", "int8")
@@ -62,12 +63,7 @@ def write(fmt: Format, model, path: Path, quantization: str, calibration: dict[s
     try:
         _write(fmt, model, path, quantization, calibration)
     except Exception as exc:  # a converter's own failure (an op with no equivalent in the format, ...)
-        raise ExportFailed(f"could not be written: {type(exc).__name__}: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else "no message")[:300]
+        raise ExportFailed(f"could not be written: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 def _write(fmt: Format, model, path: Path, quantization: str, calibration) -> None:
@@ -129,13 +125,13 @@ def predictor(fmt: Format, path: Path) -> Predictor:
     try:
         run = _LOADERS[fmt.name](Path(path))
     except Exception as exc:  # the written file is broken: its check fails
-        raise ExportFailed(f"{fmt.runtime} cannot load it: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise ExportFailed(f"{fmt.runtime} cannot load it: {type(exc).__name__}: {first_line(exc)}") from exc
 
     def checked(feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
             return run(feed)
         except Exception as exc:
-            raise ExportFailed(f"{fmt.runtime} cannot run it: {type(exc).__name__}: {_first_line(exc)}") from exc
+            raise ExportFailed(f"{fmt.runtime} cannot run it: {type(exc).__name__}: {first_line(exc)}") from exc
 
     return checked
 

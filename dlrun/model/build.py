@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.data.inputs import InputInfo
+from dlrun.errors import first_line
 from dlrun.spec.model_forms import layer_entry
 from dlrun.spec.models import GraphModel, ModelSpec, SequentialModel
 
@@ -74,7 +75,7 @@ def layer_args(args: dict | None, cls=None, path: tuple = ()) -> dict:
         try:
             out[key] = _arg_value(key, value)
         except Exception as exc:  # noqa: BLE001 - any failure is a mistake in this argument
-            raise BuildError((*path, key), f"cannot be made from {value!r}: {_first_line(exc)}") from None
+            raise BuildError((*path, key), f"cannot be made from {value!r}: {first_line(exc)}") from None
     return out
 
 
@@ -142,23 +143,9 @@ def make_layer(path: tuple, class_name: str, args: dict | None, name: str | None
         key = _culprit(exc, kwargs, lambda kw: cls(**kw))
         if key is None:
             raise BuildError((*path, class_name), f"{class_name} cannot be made with these arguments: "
-                                                  f"{_first_line(exc)}") from None
+                                                  f"{first_line(exc)}") from None
         raise BuildError((*path, class_name, key), f"{class_name} cannot be made with {key}={kwargs[key]!r}: "
-                                                   f"{_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, at most 300 characters (its class name if empty).
-    Keras's wrapper around a failing `call()` is skipped for the exception that caused it."""
-    import re
-
-    inner = exc
-    while str(inner).startswith("Exception encountered when calling") and (inner.__cause__ or inner.__context__):
-        inner = inner.__cause__ or inner.__context__
-        while inner.__cause__ or inner.__context__:
-            inner = inner.__cause__ or inner.__context__
-    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(inner)).strip().splitlines()
-    return (lines[0] if lines else type(inner).__name__)[:300]
+                                                   f"{first_line(exc)}") from None
 
 
 def _culprit(exc: Exception, kwargs: dict, attempt, trust_names: bool = True) -> str | None:
@@ -219,10 +206,10 @@ def _call(layer, x, path: tuple, class_name: str, args: dict | None = None):
         key = _culprit(exc, kwargs, lambda kw: type(layer)(**kw)(x), trust_names=False) if kwargs else None
         if key is not None:
             raise BuildError((*path, class_name, key), f"{class_name} cannot be built with {key}={kwargs[key]!r}: "
-                                                       f"{_first_line(exc)}") from None
+                                                       f"{first_line(exc)}") from None
         shape = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
         raise BuildError((*path, class_name), f"{class_name} cannot take input of shape {shape}: "
-                                              f"{_first_line(exc)}") from None
+                                              f"{first_line(exc)}") from None
 
 
 def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list):

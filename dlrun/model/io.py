@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from dlrun.data.image_files import ImageFiles
-from dlrun.errors import UserError
+from dlrun.errors import UserError, first_line
 from dlrun.runs.artifacts import has_model, model_path, read_info
 
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
@@ -56,7 +56,7 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except (ValueError, TypeError) as exc:
-        raise UserError(f"{path}: the model cannot be loaded ({str(exc).splitlines()[0][:300]}). dlrun loads models "
+        raise UserError(f"{path}: the model cannot be loaded ({first_line(exc)}). dlrun loads models "
                         f"in Keras safe mode, which refuses embedded code such as Lambda layers; custom layers must "
                         f"come from modules under imports: and be registered with "
                         f"keras.saving.register_keras_serializable") from None
