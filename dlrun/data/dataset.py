@@ -40,10 +40,16 @@ class Dataset:
         """For an image folder, {"files": each row's path relative to the folder} (for splits.json)."""
         return {"files": self.features.relative_paths()} if isinstance(self.features, ImageFiles) else {}
 
+    def features_at(self, rows: np.ndarray):
+        """The features of `rows` (a table keeps its row labels; files and arrays are indexed)."""
+        return self.features.iloc[rows] if self.is_table else self.features[rows]
+
     def take(self, rows: np.ndarray) -> "Dataset":
         """The dataset restricted to `rows` (source test rows renumbered accordingly)."""
         rows = np.asarray(rows)
-        features = self.features.iloc[rows].reset_index(drop=True) if self.is_table else self.features[rows]
+        features = self.features_at(rows)
+        if self.is_table:
+            features = features.reset_index(drop=True)
         source_test = None
         if self.source_test is not None:
             position = {int(r): i for i, r in enumerate(rows)}

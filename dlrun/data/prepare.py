@@ -154,7 +154,7 @@ def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     new data will look like. data.resample and training.class_weight then decide what the fit sees.
     """
     spec, dataset = resolved.spec, resolved.dataset
-    train_features = dataset.features.iloc[splits.train] if dataset.is_table else dataset.features[splits.train]
+    train_features = dataset.features_at(splits.train)
     pre = FeaturePreprocessor.fit(train_features, spec.data)
     x = pre.transform(dataset.features, where=dataset.name)
     infos = input_infos(spec.model, pre)

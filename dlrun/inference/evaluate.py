@@ -59,8 +59,9 @@ def own_dataset(saved: SavedRun) -> tuple[Dataset, list[str]]:
     if sample is not None:
         dataset = dataset.take(sample)
     trained_on = artifacts.read_splits(saved.run.path).get("files")
-    if trained_on is not None and trained_on != dataset.file_list().get("files"):
-        now = dataset.file_list().get("files", [])
+    now = dataset.file_list().get("files")
+    if trained_on is not None and trained_on != now:
+        now = now or []
         gone = sorted(set(trained_on) - set(now))
         added = sorted(set(now) - set(trained_on))
         raise DataError(f"{spec.data.source}: the folder changed since run {saved.run.run_id} was trained "
@@ -117,7 +118,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
         codes = None if encoder.task == "regression" else encoder.encode(dataset.targets[first])
         labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
         audit = audit_data(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, codes, labels)
-    features = dataset.features.iloc[rows] if dataset.is_table else dataset.features[rows]
+    features = dataset.features_at(rows)
     where = str(data) if data is not None else dataset.name
     x = saved.preprocessor.transform(features, where=where)
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)

@@ -1,8 +1,8 @@
 """`dlrun export RUN`: the run's model with its preprocessing baked in, in the formats asked for, each
 loaded back in its own runtime and checked against `dlrun predict` on the run's held-out rows.
 
-Float formats must agree with predict within 1e-5 (largest absolute difference over every output);
-quantized ones must predict the same class (or label set) for at least 99% of the rows; a regression
+Float formats must agree with predict within 1e-5 + 1e-5 × |predict| on every output (np.isclose's
+rule; the largest absolute difference is reported); quantized ones must predict the same class (or label set) for at least 99% of the rows; a regression
 output of a quantized format has its relative error reported, not gated. The figures go to
 `export/report.json`; a check that fails exits 1 after both JSON files are written.
 """
@@ -174,13 +174,10 @@ def _check_rows(saved: SavedRun):
     if part != "test":
         notes.append(f"the run has no test rows: the export is checked on its {part} rows")
 
-    def take(rows):
-        return dataset.features.iloc[rows] if dataset.is_table else dataset.features[rows]
-
     train = splits.train if len(splits.train) else getattr(splits, part)
     rng = np.random.default_rng(saved.spec.seed)  # a seeded sample: folders list their rows class by class
     calibration = np.sort(rng.choice(train, size=min(CALIBRATION_ROWS, len(train)), replace=False))
-    return part, take(getattr(splits, part)), take(calibration), notes
+    return part, dataset.features_at(getattr(splits, part)), dataset.features_at(calibration), notes
 
 
 def compare(outputs: list[RawOutput], reference: dict, got: dict[str, np.ndarray], quantized: bool) -> dict:
