@@ -70,16 +70,21 @@ class ImageFiles:
             f"{name}:{size}" for name, size in zip(self.relative_paths(), sizes))
 
 
+def read_image(path, channels: int):
+    """One file decoded as training reads it (a tensor path or str): `decode_image` to `channels`, the
+    first frame of a GIF. TensorFlow is imported here, on first use."""
+    import tensorflow as tf
+
+    return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+
+
 def _decoded_shapes(files: list[Path], channels: int, color_mode: str) -> list[tuple[int, int]]:
     """(height, width) of each file, decoded in parallel; when one fails, the files are decoded one by one
     to name it."""
     import tensorflow as tf
 
-    def decode(path):
-        return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-
     paths = [str(p) for p in files]
-    shapes = tf.data.Dataset.from_tensor_slices(paths).map(lambda p: tf.shape(decode(p))[:2],
+    shapes = tf.data.Dataset.from_tensor_slices(paths).map(lambda p: tf.shape(read_image(p, channels))[:2],
                                                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     try:
         return [(int(h), int(w)) for h, w in shapes.as_numpy_iterator()]
@@ -87,7 +92,7 @@ def _decoded_shapes(files: list[Path], channels: int, color_mode: str) -> list[t
         pass
     for path in paths:
         try:
-            decode(path)
+            read_image(path, channels)
         except Exception as exc:  # TensorFlow's errors for a file it cannot decode (InvalidArgument, NotFound, ...)
             raise DataError(f"{path}: not an image TensorFlow can decode as {color_mode} ({first_line(exc, 200)}); "
                             f"fix, convert or remove the file") from None

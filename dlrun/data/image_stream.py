@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlrun.data.image_files import ImageFiles
+from dlrun.data.image_files import ImageFiles, read_image
 
 
 def _decoder(files: ImageFiles, scaled: bool = True):
@@ -21,8 +21,7 @@ def _decoder(files: ImageFiles, scaled: bool = True):
     spread = tf.constant(files.spread or [1.0] * files.channels, tf.float32)
 
     def decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=files.channels, expand_animations=False)
-        image = tf.cast(image, tf.float32)
+        image = tf.cast(read_image(path, files.channels), tf.float32)
         image = tf.image.resize(image, files.size, method="bilinear") if files.resize else tf.ensure_shape(image, shape)
         return (image - center) / spread if scaled and files.spread else image
 
