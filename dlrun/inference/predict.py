@@ -38,14 +38,15 @@ def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str],
     return frame[expected]
 
 
-def read_features(saved: SavedRun, data: Path | list[Path]):
-    """New rows' features: a CSV's training columns (checked against the schema), an NPZ's array, for an
-    image run the image files named (folders: every image in them, at any depth), or for a text run
-    (texts, their files)."""
+def read_features(saved: SavedRun, data: Path | list[Path]) -> tuple[object, list[str] | None]:
+    """New rows' features, and for image and text runs the file of each row: a CSV's training columns
+    (checked against the schema), an NPZ's array, image files, or texts (folders: every file in them,
+    at any depth)."""
     pre = saved.preprocessor
     paths = [Path(p) for p in data] if isinstance(data, (list, tuple)) else [Path(data)]
     if pre.kind == "images":
-        return new_images(pre, paths)
+        images = new_images(pre, paths)
+        return images, list(images.paths)
     if pre.kind == "text":
         files = text_files(paths)
         return read_texts(files), [str(p) for p in files]
@@ -56,7 +57,7 @@ def read_features(saved: SavedRun, data: Path | list[Path]):
         frame = read_table_file(data)
         frame.columns = [str(c) for c in frame.columns]
         ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
-        return check_columns(frame, pre.columns, ignorable, data)
+        return check_columns(frame, pre.columns, ignorable, data), None
     if not data.is_file():
         raise DataError(f"{data}: data file not found")
     key = saved.spec.data.features[0] if saved.spec.data.features else "x"
@@ -64,7 +65,7 @@ def read_features(saved: SavedRun, data: Path | list[Path]):
         with np.load(data, allow_pickle=False) as archive:
             if key not in archive:
                 raise DataError(f"{data}: no array '{key}' (arrays: {', '.join(archive.keys())})")
-            return archive[key]
+            return archive[key], None
     except (ValueError, OSError) as exc:
         raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
 
@@ -112,12 +113,7 @@ def predict(run: RunDir, data: Path | list[Path], output: Path | None = None, ba
     (on `backend`, default: the one the run was trained on)."""
     saved = load_saved_run(run)
     backend = saved.use_backend(backend)
-    features = read_features(saved, data)
-    files = None
-    if isinstance(features, tuple):  # texts, and the files they came from
-        features, files = features
-    elif isinstance(features, ImageFiles):
-        files = list(features.paths)
+    features, files = read_features(saved, data)
     where = ", ".join(map(str, data)) if isinstance(data, (list, tuple)) else str(data)
     arrays = predictions(saved, features, backend, where=where)
     table = pd.DataFrame(index=range(len(features)))
