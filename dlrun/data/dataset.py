@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_stream import StreamedTable
 
 
 @dataclass
@@ -21,7 +22,7 @@ class Dataset:
         2
     """
 
-    features: pd.DataFrame | np.ndarray | ImageFiles
+    features: pd.DataFrame | np.ndarray | ImageFiles | StreamedTable
     targets: dict[str, np.ndarray]
     name: str
     source_test: np.ndarray | None = None      # rows of the source's own test part, if it has one
@@ -45,10 +46,13 @@ class Dataset:
         return self.features.iloc[rows] if self.is_table else self.features[rows]
 
     def take(self, rows: np.ndarray) -> "Dataset":
-        """The dataset restricted to `rows` (source test rows renumbered accordingly)."""
+        """The dataset restricted to `rows` (source test rows renumbered accordingly); a few rows of a
+        streamed table (--smoke) are read into memory."""
         rows = np.asarray(rows)
         features = self.features_at(rows)
-        if self.is_table:
+        if isinstance(features, StreamedTable):
+            features = features.read()
+        elif self.is_table:
             features = features.reset_index(drop=True)
         source_test = None
         if self.source_test is not None:
@@ -62,6 +66,9 @@ class Dataset:
         digest = hashlib.sha256()
         if isinstance(self.features, ImageFiles):
             digest.update(self.features.fingerprint_text().encode())
+        elif isinstance(self.features, StreamedTable):  # the row hashes of the pass that opened it
+            digest.update(",".join(self.features.columns).encode())
+            digest.update(self.features.keys.tobytes())
         elif self.is_table:
             digest.update(",".join(map(str, self.features.columns)).encode())
             digest.update(pd.util.hash_pandas_object(self.features, index=False).values.tobytes())

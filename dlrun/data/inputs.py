@@ -9,6 +9,7 @@ import numpy as np
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.preprocess import FeaturePreprocessor
+from dlrun.data.table_stream import StreamedTable
 from dlrun.errors import DataError
 from dlrun.spec.model_forms import layer_entry
 from dlrun.spec.models import ModelSpec
@@ -56,6 +57,8 @@ def model_inputs(x: np.ndarray, model: ModelSpec, pre: FeaturePreprocessor, info
             raise DataError("model.inputs: an image folder feeds a Sequential model (layers:); graph models "
                             "over image files are not supported yet")
         return x
+    if isinstance(x, StreamedTable):  # each transformed batch is shaped as it is read
+        return x.shaped(lambda batch: model_inputs(batch, model, pre, infos))
     if not model.is_graph:
         info = infos["features"]
         return x.astype(info.dtype) if info.dtype != "float32" else x

@@ -41,13 +41,9 @@ def parquet_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _natural(path: Path) -> list:
-    """part-2 before part-10: numbers in the name compare as numbers."""
-    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", str(path))]
-
-
-def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = None) -> pd.DataFrame:
-    """The table of one file or glob: `choose(all column names)` gives the columns to read (default: all)."""
+def chosen_columns(path: Path, choose: Callable[[list[str]], list[str]] | None = None) -> tuple[list[Path], list[str]]:
+    """(the files, the columns to read): `choose` picks from the first file's columns; every file must
+    have them. An unreadable file is named."""
     pa, pq = _pyarrow()
     files = parquet_files(Path(path))
     schemas = []
@@ -63,6 +59,18 @@ def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = N
         if lacking:
             raise DataError(f"{file}: lacks column(s) {', '.join(lacking)}, which {files[0].name} has and the spec "
                             f"uses; every file of a parquet source needs them")
+    return files, columns
+
+
+def _natural(path: Path) -> list:
+    """part-2 before part-10: numbers in the name compare as numbers."""
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", str(path))]
+
+
+def read_parquet(path: Path, choose: Callable[[list[str]], list[str]] | None = None) -> pd.DataFrame:
+    """The table of one file or glob: `choose(all column names)` gives the columns to read (default: all)."""
+    pa, pq = _pyarrow()
+    files, columns = chosen_columns(Path(path), choose)
     tables = []
     for file in files:
         try:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_stream import StreamedTable
 from dlrun.errors import DataError
 from dlrun.spec.catalog import suggest
 from dlrun.spec.models import DataSpec
@@ -51,6 +52,8 @@ class FeaturePreprocessor:
     def fit(cls, features: pd.DataFrame | np.ndarray | ImageFiles, spec: DataSpec) -> "FeaturePreprocessor":
         if isinstance(features, ImageFiles):
             return cls._fit_images(features, spec)
+        if isinstance(features, StreamedTable):
+            return cls._fit_streamed(features, spec)
         if spec.scheme == "text":
             return cls._fit_text(np.asarray(features), spec)
         if isinstance(features, pd.DataFrame):
@@ -59,22 +62,33 @@ class FeaturePreprocessor:
 
     @classmethod
     def _fit_table(cls, frame: pd.DataFrame, spec: DataSpec) -> "FeaturePreprocessor":
-        columns = [str(c) for c in frame.columns]
-        categorical = _expand(spec.categorical, columns)
-        passthrough = [c for c in _expand(spec.passthrough, columns) if c not in categorical]
-        numeric = [c for c in columns if c not in categorical and c not in passthrough]
+        columns, numeric, categorical, passthrough = _roles([str(c) for c in frame.columns], spec)
         values = frame[numeric].to_numpy(dtype=np.float64) if numeric else np.zeros((len(frame), 0))
         fill, center, spread = _statistics(values, spec.impute, spec.scale)
         categories = {}
         for column in categorical:
             seen = frame[column].dropna().astype(str).unique().tolist()
             categories[column] = sorted(seen)
+        missing = {c: int(n) for c, n in frame.isna().sum().items() if n}
+        return cls._of_table(columns, numeric, categories, passthrough, spec, (fill, center, spread), missing)
+
+    @classmethod
+    def _fit_streamed(cls, table: StreamedTable, spec: DataSpec) -> "FeaturePreprocessor":
+        """The table transform, its statistics from one pass over a streamed table's training rows."""
+        from dlrun.data.table_stats import streamed_statistics
+
+        columns, numeric, categorical, passthrough = _roles(table.columns, spec)
+        stats = streamed_statistics(table, numeric, categorical, spec.impute, spec.scale)
+        return cls._of_table(columns, numeric, stats["categories"], passthrough, spec,
+                             (stats["fill"], stats["center"], stats["spread"]), stats["missing"])
+
+    @classmethod
+    def _of_table(cls, columns, numeric, categories, passthrough, spec, statistics, missing) -> "FeaturePreprocessor":
         origin: list[str] = []
         for column in columns:
             origin.extend([column] * (len(categories[column]) if column in categories else 1))
-        missing = {c: int(n) for c, n in frame.isna().sum().items() if n}
         return cls("table", columns, numeric, categories, passthrough, spec.impute, spec.scale,
-                   fill, center, spread, _sample_shape(len(origin), spec.reshape), origin, missing)
+                   *statistics, _sample_shape(len(origin), spec.reshape), origin, missing)
 
     @classmethod
     def _fit_array(cls, array: np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
@@ -126,6 +140,10 @@ class FeaturePreprocessor:
                                 f"trained on {self.image['size'][0]}x{self.image['size'][1]} images")
             return replace(features, size=list(self.image["size"]), color_mode=self.image["color_mode"],
                            resize=self.image["resize"]).scaled(self.center, self.spread)
+        if isinstance(features, StreamedTable):  # transformed chunk by chunk as the model reads it
+            if self.kind != "table":
+                raise DataError(f"{where}: the model was trained on {self.kind} data, not a table")
+            return features.transformed(self)
         if self.kind == "text":
             from dlrun.data.text_vectorize import vectorized
 
@@ -205,6 +223,14 @@ class FeaturePreprocessor:
     @classmethod
     def from_json(cls, data: dict) -> "FeaturePreprocessor":
         return cls(**data)
+
+
+def _roles(columns: list[str], spec: DataSpec) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(columns, numeric, categorical, passthrough) of a table's feature columns."""
+    categorical = _expand(spec.categorical, columns)
+    passthrough = [c for c in _expand(spec.passthrough, columns) if c not in categorical]
+    numeric = [c for c in columns if c not in categorical and c not in passthrough]
+    return columns, numeric, categorical, passthrough
 
 
 def _no_infinity(values: np.ndarray, where: str, columns: list[str] | None) -> None:

@@ -33,12 +33,16 @@ def load_dataset(spec: DataSpec, base_dir: Path, group: str | None = None) -> Da
         return _from_images(spec, path)
     if spec.scheme == "text":
         return _from_text(spec, path)
+    if spec.streaming:  # read chunk by chunk, never whole
+        from dlrun.data.table_scan import scan_table
+
+        return scan_table(spec, path, group)
     if spec.scheme == "csv":
         return _from_csv(spec, path, group)
     if spec.scheme == "parquet":
         from dlrun.data.parquet import read_parquet
 
-        frame = read_parquet(path, lambda columns: _needed_columns(spec, columns, str(path), group))
+        frame = read_parquet(path, lambda columns: needed_columns(spec, columns, str(path), group))
         return from_table(spec, frame, path, group, f"parquet:{path.name}")
     return _from_npz(spec, path)
 
@@ -89,7 +93,7 @@ def _match_columns(patterns: list[str], columns: list[str], where: str, field: s
     return [c for c in columns if c in chosen]
 
 
-def _require_file(path: Path) -> None:
+def require_file(path: Path) -> None:
     """A data file that is missing, a directory or a device is named as what it is."""
     if _is_file(path):
         return
@@ -115,7 +119,7 @@ def sniff_delimiter(path: Path) -> str:
         return ","
 
 
-def _check_header(path: Path, delimiter: str) -> list[str]:
+def check_header(path: Path, delimiter: str) -> list[str]:
     """The header's column names; a name given twice is refused (pandas would quietly rename one)."""
     import csv
 
@@ -140,10 +144,10 @@ def read_table_file(path: Path) -> pd.DataFrame:
 
 
 def read_csv(path: Path, delimiter: str | None = None) -> pd.DataFrame:
-    _require_file(path)
+    require_file(path)
     try:
         delimiter = delimiter or sniff_delimiter(path)
-        _check_header(path, delimiter)
+        check_header(path, delimiter)
         frame = pd.read_csv(path, sep=delimiter)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the data file is empty") from None
@@ -174,7 +178,7 @@ def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
     return from_table(spec, frame, path, group, f"csv:{path.name}")
 
 
-def _needed_columns(spec: DataSpec, columns: list[str], where: str, group: str | None) -> list[str]:
+def needed_columns(spec: DataSpec, columns: list[str], where: str, group: str | None) -> list[str]:
     """The columns the spec uses (targets, group, features), in the table's order; a name that is
     not there is a DataError naming it."""
     targets = spec.targets()
@@ -205,17 +209,18 @@ def _needed_columns(spec: DataSpec, columns: list[str], where: str, group: str |
 def from_table(spec: DataSpec, frame: pd.DataFrame, path: Path, group: str | None, name: str) -> Dataset:
     """A Dataset from a table read whole (CSV, Parquet): targets, group and checked feature columns."""
     columns = list(frame.columns)
-    needed = _needed_columns(spec, columns, str(path), group)
+    needed = needed_columns(spec, columns, str(path), group)
     targets = spec.targets()
     reserved = set(targets) | ({group} if group else set())
     features = frame[[c for c in needed if c not in reserved]].copy()
-    _check_numeric(features, spec, path, file_lines=name.startswith("csv:"))
+    check_numeric(features, spec, path, file_lines=name.startswith("csv:"))
     groups = frame[group].to_numpy() if group else None
     return Dataset(features, {t: frame[t].to_numpy() for t in targets}, name, groups=groups)
 
 
-def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path, file_lines: bool = True) -> None:
-    """A text column that is not declared categorical is a mistake worth naming exactly."""
+def check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path, file_lines: bool = True, first_row: int = 0) -> None:
+    """A text column that is not declared categorical is a mistake worth naming exactly (`first_row`: the
+    table row of the frame's first row, when the table is read in chunks)."""
     declared = set()
     for pattern in spec.categorical:
         declared.update(c for c in features.columns if fnmatch.fnmatchcase(c, pattern))
@@ -225,8 +230,9 @@ def _check_numeric(features: pd.DataFrame, spec: DataSpec, path: Path, file_line
         converted = pd.to_numeric(features[column], errors="coerce")
         bad = features[column].notna() & converted.isna()
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{path}: column '{column}' holds text (e.g. {features[column].iloc[row]!r} on data row "
+            at = int(np.flatnonzero(bad.to_numpy())[0])
+            row = at + first_row
+            raise DataError(f"{path}: column '{column}' holds text (e.g. {features[column].iloc[at]!r} on data row "
                             f"{row + 1}{f', file line {row + 2}' if file_lines else ''}) but is not listed in data.categorical — add it there "
                             f"to one-hot encode it" + (" (passthrough columns must hold numbers)"
                                                        if column in _passthrough(spec, features) else ""))
@@ -272,7 +278,7 @@ def _from_text(spec: DataSpec, folder: Path, at_least: int = 2) -> Dataset:
 
 
 def _from_npz(spec: DataSpec, path: Path) -> Dataset:
-    _require_file(path)
+    require_file(path)
     x_key = spec.features[0] if spec.features else "x"
     y_key = spec.targets()[0] if spec.targets() else "y"
     try:

@@ -10,6 +10,10 @@ from dlrun.errors import DataError
 from dlrun.spec.models import SplitSpec
 
 
+COMPACT_ROWS = 200_000
+PART_ENCODING = "one byte per row: 0 train, 1 validation, 2 test, 255 none; zlib, then base64"
+
+
 @dataclass
 class Splits:
     """Row indices of each part; disjoint, together covering the dataset."""
@@ -19,10 +23,30 @@ class Splits:
     test: np.ndarray
 
     def to_json(self) -> dict:
-        return {part: getattr(self, part).astype(int).tolist() for part in ("train", "validation", "test")}
+        """Lists of row numbers; above COMPACT_ROWS rows (a streamed table of millions), one byte per row
+        naming its part, zlib-compressed and base64-encoded — a list of ints per row would be larger
+        than the model."""
+        parts = ("train", "validation", "test")
+        if sum(len(getattr(self, p)) for p in parts) <= COMPACT_ROWS:
+            return {part: getattr(self, part).astype(int).tolist() for part in parts}
+        import base64
+        import zlib
+
+        size = 1 + max(int(getattr(self, p).max()) for p in parts if len(getattr(self, p)))
+        part_of = np.full(size, 255, dtype=np.uint8)
+        for code, part in enumerate(parts):
+            part_of[getattr(self, part)] = code
+        return {"part_of_row": {"encoding": PART_ENCODING,
+                                "data": base64.b64encode(zlib.compress(part_of.tobytes(), 6)).decode("ascii")}}
 
     @classmethod
     def from_json(cls, data: dict) -> "Splits":
+        if "part_of_row" in data:
+            import base64
+            import zlib
+
+            part_of = np.frombuffer(zlib.decompress(base64.b64decode(data["part_of_row"]["data"])), dtype=np.uint8)
+            return cls(*(np.flatnonzero(part_of == code).astype(np.int64) for code in range(3)))
         return cls(*(np.asarray(data[p], dtype=np.int64) for p in ("train", "validation", "test")))
 
     def sizes(self) -> dict[str, int]:

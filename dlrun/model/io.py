@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_stream import StreamedTable
 from dlrun.errors import UserError, first_line
 from dlrun.runs.artifacts import has_model, model_path, read_info
 
@@ -68,6 +69,10 @@ def predict_outputs(model, inputs) -> list:
         from dlrun.data.image_stream import ordered_images
 
         raw = model.predict(ordered_images(inputs, None, IMAGE_BATCH), verbose=0)
+    elif isinstance(inputs, StreamedTable):  # read, transformed and predicted chunk by chunk
+        from dlrun.data.table_stream import streamed_dataset
+
+        raw = model.predict(streamed_dataset(inputs, None, EVAL_BATCH, False, 0, 1), verbose=0)
     else:
         raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
     return raw if isinstance(raw, list) else [raw]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlrun.data.split import Splits
 from dlrun.protocols.admission import spec_to_resume
 from dlrun.protocols.fitting import fit_final
 from dlrun.protocols.stages import load_resolved
@@ -35,8 +36,10 @@ def retrain_best(run: RunDir, best: dict, settings: SweepSpec) -> dict:
         epochs = chosen_epochs(summary.get("average_curves", []), monitor, mode, len(splits["folds"]),
                                spec.training.epochs)
     else:
-        train_rows = np.sort(np.asarray(splits["train"] + splits["validation"], dtype=np.int64))
+        parts = Splits.from_json(splits)
+        train_rows = np.sort(np.concatenate([parts.train, parts.validation]))
         epochs = int(artifacts.read_info(trial).get("best_epoch") or spec.training.epochs)
+        splits = {"test": parts.test}
     test_rows = np.asarray(splits["test"], dtype=np.int64)
     final = fit_final(RunDir(artifacts.best_folder(run.path)), resolved, train_rows, test_rows, epochs,
                       {"from_trial": best["number"], "params": best["params"]})

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_stream import StreamedTable
 
 OVERFIT_RISE = 0.10      # validation loss this far above its minimum at the end → overfitting
 LARGE_GAP = 0.25         # validation loss this far above training loss at the best epoch → a large gap
@@ -59,6 +60,8 @@ def _row_keys(features) -> np.ndarray:
         return pd.util.hash_pandas_object(features, index=False).to_numpy()
     if isinstance(features, ImageFiles):
         return features.row_keys()
+    if isinstance(features, StreamedTable):  # hashed by the pass that opened it
+        return features.keys
     flat = np.asarray(features).reshape(len(features), -1)
     return pd.util.hash_pandas_object(pd.DataFrame(flat, copy=False), index=False).to_numpy()
 
@@ -71,11 +74,11 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
                labels: list[str] | None) -> dict:
     """Leakage (rows of validation/test that also appear in train), class balance and missing values per part."""
     keys = _row_keys(features)
-    train_keys = set(keys[splits["train"]].tolist()) if "train" in splits else set()
+    train_keys = keys[splits["train"]] if "train" in splits else keys[:0]
     out: dict = {"duplicates_shared_with_train": {}, "class_balance": {}, "missing_values": {}, "flags": []}
     for part, rows in splits.items():
-        if part != "train" and train_keys and len(rows):
-            shared = int(sum(1 for k in keys[rows].tolist() if k in train_keys))
+        if part != "train" and len(train_keys) and len(rows):
+            shared = int(np.isin(keys[rows], train_keys).sum())
             out["duplicates_shared_with_train"][part] = shared
             if shared:
                 out["flags"].append(f"leakage: {shared} of {len(rows)} {part} rows also appear in the training rows "
@@ -87,6 +90,8 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
         block = _take(features, rows)
         if isinstance(block, ImageFiles):
             missing = {}  # every file was decoded once when the folder was read
+        elif isinstance(block, StreamedTable):
+            missing = block.missing_counts()
         elif isinstance(block, pd.DataFrame):
             missing = {c: int(n) for c, n in block.isna().sum().items() if n}
         else:

@@ -156,6 +156,32 @@ def check_combinations(spec) -> Found:
     if training.cpu_replicas > 1 and training.distribute != "mirrored":
         found.append((("training", "cpu_replicas"), "cpu_replicas splits the CPU for distribute: mirrored; set "
                                                     "training.distribute: mirrored or remove cpu_replicas"))
+    found.extend(_streaming_problems(spec))
     if spec.model.is_graph and spec.loss is not None:
         found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))
+    return found
+
+
+def _streaming_problems(spec) -> Found:
+    """data.streaming reads CSV and Parquet tables in chunks, for one holdout fit on TensorFlow."""
+    data = spec.data
+    if not data.streaming:
+        return []
+    if data.scheme not in ("csv", "parquet"):
+        return [(("data", "streaming"), f"streaming reads csv: and parquet: tables chunk by chunk; a {data.scheme}: "
+                                        f"source is read {'file by file already' if data.scheme in ('images', 'text') else 'whole'}"
+                                        f" — remove data.streaming")]
+    found: Found = []
+    if spec.split.protocol != "holdout":
+        found.append((("split", "protocol"), f"{spec.split.protocol} with data.streaming is not supported yet: a "
+                                             f"streamed table trains with protocol: holdout (dlrun train)"))
+    if spec.training.backend != "tensorflow":
+        found.append((("training", "backend"), f"a streamed table feeds the model through tf.data; it does not run "
+                                               f"on {spec.training.backend} yet (set training.backend: tensorflow)"))
+    if data.resample != "none":
+        found.append((("data", "resample"), "resampling repeats or drops rows in memory; with data.streaming use "
+                                            "training.class_weight: balanced instead"))
+    if spec.training.distribute == "mirrored":
+        found.append((("training", "distribute"), "a streamed table is read by one process; MirroredStrategy is not "
+                                                  "supported with data.streaming yet"))
     return found

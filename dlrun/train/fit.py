@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_stream import StreamedTable
 from dlrun.errors import SpecError
 from dlrun.model.io import EVAL_BATCH, IMAGE_BATCH
 from dlrun.spec.catalog import catalog
@@ -79,7 +80,7 @@ def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: li
     weights with a generator, so on JAX they become per-row sample weights here, by the same rule.
     """
     training = spec.training
-    if training.fast_input or isinstance(x_train, ImageFiles):  # image files only stream
+    if training.fast_input or isinstance(x_train, (ImageFiles, StreamedTable)):  # files only stream
         import math
 
         from dlrun.train import pipeline

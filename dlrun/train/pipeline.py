@@ -18,6 +18,7 @@ import numpy as np
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.image_stream import decode_batches, ordered_images
+from dlrun.data.table_stream import StreamedTable, streamed_dataset
 
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
@@ -51,6 +52,8 @@ def array_dataset(x, y, batch_size: int):
 
     if isinstance(x, ImageFiles):
         return ordered_images(x, y, batch_size)
+    if isinstance(x, StreamedTable):
+        return streamed_dataset(x, y, batch_size, False, 0, 1)
     x, y = _as_structure(x), _as_structure(y)
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -65,6 +68,8 @@ def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: in
     """
     import tensorflow as tf
 
+    if isinstance(x, StreamedTable):  # chunks read from the file in a seeded order, mixed a window at a time
+        return streamed_dataset(x, y, batch_size, shuffle, seed, epochs, start_epoch)
     n_rows = rows_of(x)
     base = tf.constant(seed, dtype=tf.int64)
 

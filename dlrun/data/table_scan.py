@@ -1,0 +1,215 @@
+"""The one pass that opens a streamed table (`data.streaming: true`): where its chunks lie, and what every
+protocol needs of all its rows — the targets (and group labels), a hash of each row's features for the
+leakage audit, the empty cells — with the same checks, naming the same rows, as a table read whole.
+Feature values are not kept: they are read again, chunk by chunk, when statistics are fitted and
+batches are made.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlrun.data.dataset import Dataset
+from dlrun.data.sources import check_header, check_numeric, needed_columns, require_file, sniff_delimiter
+from dlrun.data.table_stream import CHUNK_ROWS, StreamedTable
+from dlrun.errors import DataError, first_line
+from dlrun.spec.models import DataSpec
+
+BLOCK_BYTES = 1 << 24  # newlines are counted this many bytes at a time
+
+
+def scan_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int = CHUNK_ROWS) -> Dataset:
+    """A Dataset whose features are a StreamedTable over the CSV file or Parquet file(s) at `path`."""
+    table, needed = (_csv_table if spec.scheme == "csv" else _parquet_table)(spec, path, group, chunk_rows)
+    targets = spec.targets()
+    reserved = set(targets) | ({group} if group else set())
+    scan = _Scan(table.columns, [c for c in needed if c in reserved])
+    for chunk in range(len(table.bounds)):
+        first = int(table.bounds[chunk, 3])
+        frame = _read(table, chunk, needed, path)
+        expected = (int(table.bounds[chunk + 1, 3]) if chunk + 1 < len(table.bounds) else table.n_total) - first
+        if len(frame) != expected:
+            raise DataError(f"{table.files[int(table.bounds[chunk, 0])]}: file lines {first + 2}-{first + 1 + expected} "
+                            f"hold {len(frame)} rows where there are {expected} lines; with data.streaming each row "
+                            f"is one line (no blank lines, no quoted field holding a line break)")
+        features = frame[table.columns].copy()
+        check_numeric(features, spec, path, file_lines=spec.scheme == "csv", first_row=first)
+        numeric = [c for c in table.columns if c not in table.text_columns]
+        _no_infinity(features, numeric, path, first)
+        scan.add(features, frame, first)
+    label = f"{spec.scheme}:{path.name}"
+    values = scan.reserved_values()
+    table.keys, table.missing = scan.keys(), scan.missing_rows()
+    return Dataset(table, {t: values[t] for t in targets}, label, groups=values[group] if group else None)
+
+
+def _csv_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int) -> tuple[StreamedTable, list[str]]:
+    require_file(path)
+    delimiter = spec.delimiter or sniff_delimiter(path)
+    try:
+        header = check_header(path, delimiter)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    if not header:
+        raise DataError(f"{path}: the data file is empty")
+    needed = needed_columns(spec, header, str(path), group)
+    bounds, n_rows = line_chunks(path, chunk_rows)
+    if not n_rows:
+        raise DataError(f"{path}: the data file has a header but no rows")
+    bounds[:, 0] = 0
+    return _table([str(path)], header, needed, spec, group, delimiter, bounds, n_rows), needed
+
+
+def _parquet_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int) -> tuple[StreamedTable, list[str]]:
+    import pyarrow.parquet as pq
+
+    from dlrun.data.parquet import chosen_columns
+
+    files, needed = chosen_columns(path, lambda columns: needed_columns(spec, columns, str(path), group))
+    bounds, first = [], 0
+    for index, file in enumerate(files):
+        meta = pq.ParquetFile(file).metadata
+        for group_index in range(meta.num_row_groups):
+            rows = meta.row_group(group_index).num_rows
+            if rows:
+                bounds.append((index, group_index, 0, first))
+                first += rows
+    if not first:
+        raise DataError(f"{path}: the table has no rows")
+    return _table([str(f) for f in files], [], needed, spec, group, ",", np.array(bounds, dtype=np.int64), first), needed
+
+
+def _table(files, header, needed, spec, group, delimiter, bounds, n_rows) -> StreamedTable:
+    reserved = set(spec.targets()) | ({group} if group else set())
+    columns = [c for c in needed if c not in reserved]
+    text = [c for c in columns if any(fnmatch.fnmatchcase(c, p) for p in spec.categorical)]
+    return StreamedTable(files, header, columns, text, delimiter, bounds, n_rows, np.zeros(0, np.uint64))
+
+
+def line_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, int]:
+    """(per chunk of `chunk_rows` data rows: 0, first byte, end byte, first row; the number of data rows)
+    of a CSV file, from its newlines (counted with NumPy, a block at a time). Line breaks at the end of
+    the file end no row."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 4096))
+        tail = handle.read()
+        end = size - (len(tail) - len(tail.rstrip(b"\r\n")))
+        handle.seek(0)
+        starts, newlines, position = [], 0, 0
+        while position < end:
+            block = handle.read(min(BLOCK_BYTES, end - position))
+            if not block:
+                break
+            found = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            index = newlines + np.arange(len(found))  # newline i ends line i (line 0 is the header)
+            starts.extend((found[index % chunk_rows == 0] + position + 1).tolist())
+            newlines += len(found)
+            position += len(block)
+    n_rows = newlines
+    ends = starts[1:] + [end]
+    bounds = [(0, s, e, i * chunk_rows) for i, (s, e) in enumerate(zip(starts, ends))]
+    return np.array(bounds, dtype=np.int64).reshape(-1, 4), n_rows
+
+
+def _read(table: StreamedTable, chunk: int, columns: list[str], path: Path) -> pd.DataFrame:
+    first = int(table.bounds[chunk, 3])
+    try:
+        frame = table.read_chunk(chunk, columns)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} in the rows from file line {first + 2})") from None
+    except pd.errors.ParserError:
+        raise DataError(_bad_line(table, chunk) or f"{path}: rows from file line {first + 2} cannot be read") from None
+    except Exception as exc:  # pyarrow's errors for a damaged row group
+        if not table.header:
+            raise DataError(f"{table.files[int(table.bounds[chunk, 0])]}: row group {int(table.bounds[chunk, 1])} "
+                            f"cannot be read ({first_line(exc, 200)})") from None
+        raise
+    if table.header:
+        message = _bad_line(table, chunk, quick=True)
+        if message:
+            raise DataError(message)
+    return frame
+
+
+def _bad_line(table: StreamedTable, chunk: int, quick: bool = False) -> str | None:
+    """A CSV chunk's first line whose number of fields differs from the header's (pandas pads a short
+    row with empty cells). `quick`: count the separators first, and look line by line only when they
+    do not add up (or quotes may hide some)."""
+    _, start, end, first = (int(v) for v in table.bounds[chunk])
+    with open(table.files[0], "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    width = len(table.header)
+    if quick and b'"' not in data:
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if data.count(table.delimiter.encode()) == (width - 1) * lines:
+            return None
+    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=table.delimiter)
+    for number, row in enumerate(reader, start=first + 2):
+        if row and len(row) != width:
+            return (f"{table.files[0]}: line {number} has {len(row)} field(s) but the header has {width}; rows do not "
+                    f"all have the same number of fields")
+    return None
+
+
+def _no_infinity(features: pd.DataFrame, numeric: list[str], path: Path, first: int) -> None:
+    if not numeric:
+        return
+    values = features[numeric].to_numpy(dtype=np.float64)
+    bad = np.isinf(values)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        raise DataError(f"{path}: column '{numeric[col]}' holds an infinite value on data row {first + row + 1}; "
+                        f"replace it or drop the row")
+
+
+class _Scan:
+    """What the pass keeps of every row: target and group values, feature hashes, empty cells."""
+
+    def __init__(self, columns: list[str], reserved: list[str]):
+        self.columns, self.reserved = columns, reserved
+        self._keys: list[np.ndarray] = []
+        self._missing: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+        self._values: dict[str, list[pd.Series]] = {c: [] for c in reserved}
+
+    def add(self, features: pd.DataFrame, frame: pd.DataFrame, first: int) -> None:
+        numeric = {c: features[c].astype(np.float64) for c in features.columns
+                   if pd.api.types.is_numeric_dtype(features[c])}
+        hashed = features.assign(**numeric) if numeric else features  # 1 and 1.0 in two chunks hash alike
+        self._keys.append(pd.util.hash_pandas_object(hashed, index=False).to_numpy())
+        empty = features.isna().to_numpy()
+        for i in np.flatnonzero(empty.any(axis=0)):
+            self._missing[self.columns[i]].append(np.flatnonzero(empty[:, i]) + first)
+        for column in self.reserved:
+            series = frame[column]
+            numbers = pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+            self._values[column].append(series if numbers else series.astype("category"))
+
+    def keys(self) -> np.ndarray:
+        return np.concatenate(self._keys)
+
+    def missing_rows(self) -> dict[str, np.ndarray]:
+        return {c: np.concatenate(parts) for c, parts in self._missing.items() if parts}
+
+    def reserved_values(self) -> dict[str, np.ndarray]:
+        return {c: _joined(parts) for c, parts in self._values.items()}
+
+
+def _joined(parts: list[pd.Series]) -> np.ndarray:
+    """One column from its chunks, typed as a whole read types it: numbers if every chunk is numeric,
+    else text (each distinct label held once, so a text target costs a pointer per row)."""
+    if all(not isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        return pd.concat(parts, ignore_index=True).to_numpy()
+    from pandas.api.types import union_categoricals
+
+    texts = [p if isinstance(p.dtype, pd.CategoricalDtype) else p.astype(str).where(p.notna()).astype("category")
+             for p in parts]
+    joined = union_categoricals([t.cat.as_unordered() for t in texts], ignore_order=True)
+    return np.asarray(joined, dtype=object)
