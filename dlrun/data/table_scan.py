@@ -24,8 +24,10 @@ from dlrun.spec.models import DataSpec
 BLOCK_BYTES = 1 << 24  # newlines are counted this many bytes at a time
 
 
-def scan_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int = CHUNK_ROWS) -> Dataset:
-    """A Dataset whose features are a StreamedTable over the CSV file or Parquet file(s) at `path`."""
+def scan_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int | None = None) -> Dataset:
+    """A Dataset whose features are a StreamedTable over the CSV file or Parquet file(s) at `path` (a CSV
+    is cut into chunks of `chunk_rows` rows, default CHUNK_ROWS; a Parquet file's are its row groups)."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     table, needed = (_csv_table if spec.scheme == "csv" else _parquet_table)(spec, path, group, chunk_rows)
     targets = spec.targets()
     reserved = set(targets) | ({group} if group else set())
