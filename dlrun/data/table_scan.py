@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.dataset import Dataset
-from dlrun.data.sources import check_header, check_numeric, needed_columns, require_file, sniff_delimiter
+from dlrun.data.table_columns import check_header, check_numeric, needed_columns, require_file, sniff_delimiter
 from dlrun.data.table_stream import CHUNK_ROWS, StreamedTable
 from dlrun.errors import DataError, first_line
 from dlrun.spec.models import DataSpec
