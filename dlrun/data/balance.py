@@ -107,8 +107,8 @@ def decide_balance(loaded, encoder: TargetEncoder, train_rows: np.ndarray, train
         return Balance(how, train_rows)
     # weights follow resampling: 'balanced' is computed on the rows the fit sees (after a resample
     # they are already balanced and the weights come out near 1, not corrected twice)
-    kept = resample_rows(np.arange(len(train_rows)), train_codes, how, spec.seed)
-    fit_codes = train_codes[kept]
+    kept = None if how == "none" else resample_rows(np.arange(len(train_rows)), train_codes, how, spec.seed)
+    fit_codes = train_codes if kept is None else train_codes[kept]
     weights = None
     if setting is not None and n_outputs > 1:
         found.append((("training", "class_weight"), f"the model has {n_outputs} outputs and Keras weighs classes only "
@@ -119,4 +119,4 @@ def decide_balance(loaded, encoder: TargetEncoder, train_rows: np.ndarray, train
         weights, found = weights_by_label(setting, encoder)
     if found:
         raise loaded.error(found)
-    return Balance(how, train_rows[kept], weights)
+    return Balance(how, train_rows if kept is None else train_rows[kept], weights)

@@ -208,7 +208,10 @@ def _joined(parts: list[pd.Series]) -> np.ndarray:
     """One column from its chunks, typed as a whole read types it: numbers if every chunk is numeric,
     else text (each distinct label held once, so a text target costs a pointer per row)."""
     if all(not isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-        return pd.concat(parts, ignore_index=True).to_numpy()
+        joined = pd.concat(parts, ignore_index=True)
+        if pd.api.types.is_integer_dtype(joined):  # class codes such as 0/1: a byte per row, not eight
+            joined = pd.to_numeric(joined, downcast="integer")
+        return joined.to_numpy()
     from pandas.api.types import union_categoricals
 
     texts = [p if isinstance(p.dtype, pd.CategoricalDtype) else p.astype(str).where(p.notna()).astype("category")

@@ -18,6 +18,7 @@ import pandas as pd
 
 CHUNK_ROWS = 65_536     # rows per CSV chunk (a Parquet chunk is one row group)
 WINDOW_ROWS = 262_144   # rows mixed together when shuffling: the chunks' order is shuffled, then each window's rows
+READ_AHEAD = 16         # batches made ahead of the model
 
 
 @dataclass
@@ -53,7 +54,8 @@ class StreamedTable:
         return (len(self),)
 
     def __getitem__(self, positions) -> "StreamedTable":
-        rows = self.table_rows()[np.asarray(positions)]
+        positions = np.asarray(positions)
+        rows = positions if self.rows is None else self.rows[positions]  # a part of the whole table: no copy
         if len(rows) > 1 and np.any(np.diff(rows) <= 0):
             raise ValueError("a streamed table's rows are taken in ascending order, each once")
         return replace(self, rows=rows)
@@ -62,7 +64,9 @@ class StreamedTable:
         return np.arange(self.n_total, dtype=np.int64) if self.rows is None else self.rows
 
     def transformed(self, preprocessor) -> "StreamedTable":
-        return replace(self, preprocessor=preprocessor)
+        """The rows as the model reads them; the row hashes and empty cells (for the audit) stay with the
+        raw table, so they are freed with it."""
+        return replace(self, preprocessor=preprocessor, keys=self.keys[:0], missing={})
 
     def shaped(self, shaper: Callable) -> "StreamedTable":
         return replace(self, shaper=shaper)
@@ -94,28 +98,16 @@ class StreamedTable:
         return firsts, np.searchsorted(rows, firsts), np.searchsorted(rows, ends)
 
     def frames(self, shuffle: bool = False, seed: int = 0, epoch: int = 0) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
-        """(positions in this view, their raw feature rows) for every row once: in order, or shuffled —
-        the chunks in an order drawn from (seed, epoch), then the rows of each window of WINDOW_ROWS."""
+        """(positions in this view, their raw feature rows), a chunk at a time: in file order, or the
+        chunks in an order drawn from (seed, epoch). A chunk without rows of this view is never read."""
         firsts, lo, hi = self._spans()
         rows = self.table_rows()
-        chunks = np.flatnonzero(hi > lo)  # a chunk without rows of this view is never read
+        chunks = np.flatnonzero(hi > lo)
         if shuffle:
             chunks = np.random.default_rng([seed, epoch]).permutation(chunks)
-        pending: list[tuple[np.ndarray, pd.DataFrame]] = []
-        count = window = 0
         for chunk in chunks:
             positions = np.arange(lo[chunk], hi[chunk])
-            frame = self.read_chunk(int(chunk)).iloc[rows[positions] - firsts[chunk]].reset_index(drop=True)
-            if not shuffle:
-                yield positions, frame
-                continue
-            pending.append((positions, frame))
-            count += len(positions)
-            if count >= WINDOW_ROWS:
-                yield _mixed(pending, seed, epoch, window)
-                pending, count, window = [], 0, window + 1
-        if pending:
-            yield _mixed(pending, seed, epoch, window)
+            yield positions, self.read_chunk(int(chunk)).iloc[rows[positions] - firsts[chunk]].reset_index(drop=True)
 
     def read(self) -> pd.DataFrame:
         """This view's raw rows as one table (a few rows: --smoke, export checks; not for a whole part)."""
@@ -139,14 +131,15 @@ class StreamedTable:
 
     def batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int = 1, start_epoch: int = 0):
         """The batches of epochs start_epoch..epochs-1 back to back: model inputs, with y (indexed by
-        position in this view, a list/tuple for several outputs) when it is not None. Every batch of an
-        epoch is full but its last, as with in-memory data."""
+        position in this view, a list/tuple for several outputs) when it is not None. Each chunk is
+        transformed as it is read; shuffled, the transformed rows of WINDOW_ROWS at a time are mixed by
+        (seed, epoch, window). Every batch of an epoch is full but its last, as with in-memory data."""
         y = tuple(y) if isinstance(y, list) else y
         for epoch in range(start_epoch, epochs):
             held: list[tuple[np.ndarray, np.ndarray]] = []
             count = 0
-            for positions, frame in self.frames(shuffle, seed, epoch):
-                held.append((positions, self.arrays(frame)))
+            for positions, x in self._samples(shuffle, seed, epoch):
+                held.append((positions, x))
                 count += len(positions)
                 while count >= batch_size:
                     positions, x, held = _cut(held, batch_size)
@@ -155,6 +148,23 @@ class StreamedTable:
             if count:
                 positions, x, _ = _cut(held, count)
                 yield self._batch(positions, x, y)
+
+    def _samples(self, shuffle: bool, seed: int, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(positions, transformed samples) of one epoch: per chunk, or mixed a window at a time."""
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        count = window = 0
+        for positions, frame in self.frames(shuffle, seed, epoch):
+            x = self.arrays(frame)
+            if not shuffle:
+                yield positions, x
+                continue
+            pending.append((positions, x))
+            count += len(positions)
+            if count >= WINDOW_ROWS:
+                yield _mixed(pending, seed, epoch, window)
+                pending, count, window = [], 0, window + 1
+        if pending:
+            yield _mixed(pending, seed, epoch, window)
 
     def _batch(self, positions: np.ndarray, x: np.ndarray, y):
         inputs = self.shaper(x) if self.shaper is not None else x
@@ -165,9 +175,12 @@ class StreamedTable:
 
 def streamed_dataset(x: StreamedTable, y, batch_size: int, shuffle: bool, seed: int, epochs: int,
                      start_epoch: int = 0):
-    """A streamed table's batches (StreamedTable.batches) as a prefetched tf.data pipeline: the file is
-    read and transformed in tf.data's thread while the model trains on the batches before."""
+    """A streamed table's batches (StreamedTable.batches) as a tf.data pipeline; the file is read and
+    transformed ahead by a thread of our own (data/read_ahead.py says why not tf.data's prefetch) while
+    the model trains on the batches before."""
     import tensorflow as tf
+
+    from dlrun.data.read_ahead import read_ahead
 
     y = tuple(y) if isinstance(y, list) else y
     head = x[np.arange(min(len(x), 2))]  # the first rows give the batches' types and shapes
@@ -175,17 +188,20 @@ def streamed_dataset(x: StreamedTable, y, batch_size: int, shuffle: bool, seed: 
     sample = next(head.batches(y_head, len(head), False, 0))
     signature = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *np.shape(a)[1:]), tf.as_dtype(np.asarray(a).dtype)),
                                       sample)
-    batches = tf.data.Dataset.from_generator(lambda: x.batches(y, batch_size, shuffle, seed, epochs, start_epoch),
-                                             output_signature=signature)
+    batches = tf.data.Dataset.from_generator(
+        lambda: read_ahead(x.batches(y, batch_size, shuffle, seed, epochs, start_epoch), READ_AHEAD),
+        output_signature=signature)
     count = (epochs - start_epoch) * -(-len(x) // batch_size)  # stated, so Keras knows where the data ends
-    return batches.apply(tf.data.experimental.assert_cardinality(count)).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False  # no tf.data thread may call the generator
+    return batches.apply(tf.data.experimental.assert_cardinality(count)).with_options(options)
 
 
-def _mixed(pending: list[tuple[np.ndarray, pd.DataFrame]], seed: int, epoch: int, window: int):
+def _mixed(pending: list[tuple[np.ndarray, np.ndarray]], seed: int, epoch: int, window: int):
     positions = np.concatenate([p for p, _ in pending])
-    frame = pd.concat([f for _, f in pending], ignore_index=True)
+    x = np.concatenate([a for _, a in pending])
     order = np.random.default_rng([seed, epoch, window, 1]).permutation(len(positions))
-    return positions[order], frame.iloc[order].reset_index(drop=True)
+    return positions[order], x[order]
 
 
 def _cut(held: list[tuple[np.ndarray, np.ndarray]], size: int):

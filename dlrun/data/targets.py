@@ -78,12 +78,14 @@ class TargetEncoder:
             return label_matrix(self.name, values, self.classes, self.separator)
         if self.task == "regression":
             return np.asarray(values, dtype=np.float32)
-        lookup = {c: i for i, c in enumerate(self.classes)}
-        try:
-            return np.array([lookup[v.item() if hasattr(v, "item") else v] for v in values], dtype=np.int32)
-        except KeyError as exc:
-            raise DataError(f"target '{self.name}' holds the value {exc.args[0]!r}, which the run never saw "
-                            f"(classes: {self.classes})") from None
+        values = np.asarray(values)
+        codes = pd.Index(self.classes, dtype=object if values.dtype == object else None).get_indexer(values)
+        if len(codes) and codes.min() < 0:
+            unseen = values[int(np.argmax(codes < 0))]
+            unseen = unseen.item() if hasattr(unseen, "item") else unseen
+            raise DataError(f"target '{self.name}' holds the value {unseen!r}, which the run never saw "
+                            f"(classes: {self.classes})")
+        return codes.astype(np.int32)
 
     def label(self, code: int) -> str:
         if self.class_names:

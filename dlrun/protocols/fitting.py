@@ -200,6 +200,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
 
     run.update_info(runtime=runtime)
     audit = audit_of(prepared)
+    base = baselines(prepared)  # before the fit: it reads every training row's target
     if release_raw:  # the raw features are not needed again: free them before the fit's peak
         prepared.dataset.features = None
     has_val = len(prepared.splits.validation) > 0
@@ -260,7 +261,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, on_epoch=None, curves_on_test: b
     part = "test" if len(prepared.splits.test) and not hold_test else "validation" if has_val else "train"
     inputs, _ = prepared.part(part)
     raw = predict_outputs(model, inputs)
-    results = score_outputs(raw, prepared.heads, prepared.targets, prepared.truths(part), baselines(prepared))
+    results = score_outputs(raw, prepared.heads, prepared.targets, prepared.truths(part), base)
     best_row = next((row for row in history if row["epoch"] == best), history[-1])
     summary = {
         "run_id": run.run_id,

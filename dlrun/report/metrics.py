@@ -34,6 +34,21 @@ def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(balanced_accuracy_score(y_true, y_pred))
 
 
+LOG_LOSS_BLOCK = 500_000  # rows scored at a time: scikit-learn's log_loss holds several copies of its input
+
+
+def _log_loss(y_true: np.ndarray, proba: np.ndarray, classes: list[int]) -> float:
+    """scikit-learn's log loss (a mean over rows), in blocks of rows for millions of them."""
+    from sklearn import metrics as skm
+
+    n = len(y_true)
+    if n <= LOG_LOSS_BLOCK:
+        return float(skm.log_loss(y_true, proba, labels=classes))
+    total = sum(skm.log_loss(y_true[i:i + LOG_LOSS_BLOCK], proba[i:i + LOG_LOSS_BLOCK], labels=classes)
+                * len(y_true[i:i + LOG_LOSS_BLOCK]) for i in range(0, n, LOG_LOSS_BLOCK))
+    return float(total / n)
+
+
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[str], majority: int) -> dict:
     """Accuracy, balanced accuracy, precision/recall/F1 (macro and per class), ROC-AUC, log loss,
     confusion matrix, and the majority-class baseline (`majority`: the training majority's code)."""
@@ -58,7 +73,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, labels: list[s
         "precision_macro": float(skm.precision_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "recall_macro": float(skm.recall_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
         "f1_macro": float(skm.f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
-        "log_loss": float(skm.log_loss(y_true, proba, labels=classes)) if len(y_true) else float("nan"),
+        "log_loss": _log_loss(y_true, proba, classes),
         "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=classes).tolist(),
         "labels": list(labels),
     }
