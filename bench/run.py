@@ -124,7 +124,7 @@ CASES = {
     "images": ("image folder: 2,000 64x64 PNGs in 10 classes, small CNN, 5 epochs (dlrun vs "
                "image_dataset_from_directory)", dlrun_train("bench/configs/images.yaml"),
                script("images_keras.py", str(IMAGES))),
-    "streaming": ("streamed CSV of 2.1 GB (9.2 million rows x 26), MLP 64-32, 1 epoch, batch 1024 (peak memory; "
+    "streaming": ("streamed CSV of 2.1 GB (10 million rows x 26), MLP 64-32, 1 epoch, batch 1024 (peak memory; "
                   "no script: read whole, the table alone would not fit the goal)",
                   dlrun_train("bench/configs/streaming.yaml"), None),
     "help": ("dlrun --help", plain([*DLRUN, "--help"]), None),

@@ -27,7 +27,8 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
     data = spec.data
     table.add_row("file", source)
     table.add_row("data", f"{data.source}" + (f"  target={data.target}" if data.target else "")
-                  + f"  scale={data.scale}  impute={data.impute}" + (f"  reshape={data.reshape}" if data.reshape else ""))
+                  + f"  scale={data.scale}  impute={data.impute}" + (f"  reshape={data.reshape}" if data.reshape else "")
+                  + ("  streamed" if data.streaming else ""))
     s = spec.split
     table.add_row("split", f"{s.protocol}  test={s.test}  validation={s.validation}  shuffle={s.shuffle}"
                   + (f"  folds={s.folds}" if s.protocol != "holdout" else ""))

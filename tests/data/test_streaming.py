@@ -243,3 +243,23 @@ def test_a_killed_streamed_run_resumes_to_the_same_history(tmp_path, trained_run
     proc.wait()
     resume_train(RunDir(run))
     assert (run / "history.csv").read_bytes() == (uninterrupted / "history.csv").read_bytes()
+
+
+def test_read_ahead_raises_the_threads_error_and_stops_when_dropped():
+    import threading
+
+    from dlrun.data.read_ahead import read_ahead
+
+    def failing():
+        yield 1
+        raise ValueError("row 7 cannot be read")
+
+    with pytest.raises(ValueError, match="row 7"):
+        list(read_ahead(failing()))
+    items = read_ahead(iter(range(1_000)), depth=2)
+    assert next(items) == 0
+    items.close()  # as when Keras drops a validation iterator after its stated batches
+    deadline = time.time() + 5
+    while any(t.name == "dlrun-read-ahead" for t in threading.enumerate()) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "dlrun-read-ahead" for t in threading.enumerate())
