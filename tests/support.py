@@ -108,3 +108,26 @@ def finished_trials(rows: list[dict]) -> list[dict]:
     their own (not stopped by an interruption and run again)."""
     return [r for r in rows if r["status"] in ("completed", "pruned")
             or (r["status"] == "failed" and not r["error"].startswith("interrupted"))]
+
+
+def killed_after_epochs(spec: Path, runs: Path, epochs: int = 3, timeout: float = 240) -> Path:
+    """Start `dlrun train SPEC --runs-dir RUNS` in a subprocess, SIGKILL it once its history holds
+    `epochs` rows, and return the run folder it left (to be resumed)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "dlrun", "train", str(spec), "--runs-dir", str(runs)], cwd=ROOT,
+                            env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, run = time.time() + timeout, None
+    while run is None and time.time() < deadline:
+        for history in runs.glob("*/history.csv"):
+            if len(history.read_text().splitlines()) - 1 >= epochs:
+                run = history.parent
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert run is not None, f"no run reached {epochs} epochs in {timeout} s"
+    return run

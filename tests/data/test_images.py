@@ -5,10 +5,6 @@ predict, export and resume."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,7 +15,7 @@ from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, SpecError
 from dlrun.spec import load_spec
 from dlrun.spec.models import DataSpec
-from tests.support import ROOT, config_tool, only_problem, write_dedented
+from tests.support import config_tool, killed_after_epochs, only_problem, write_dedented
 
 make_shapes = config_tool("make_shapes")
 
@@ -219,17 +215,6 @@ def test_a_killed_image_run_resumes_to_the_same_history(shapes_dir, trained_run,
 
     spec = write_dedented(shapes_dir / "resume.yaml", SHAPES.replace("EPOCHS", "8"))
     uninterrupted = trained_run(spec).run.path
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "dlrun", "train", str(spec), "--runs-dir", str(runs)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, run = time.time() + 240, None
-    while run is None and time.time() < deadline:
-        for history in runs.glob("*/history.csv"):
-            if len(history.read_text().splitlines()) - 1 >= 3:
-                run = history.parent
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    run = killed_after_epochs(spec, tmp_path / "runs")
     resume_train(RunDir(run))
     assert (run / "history.csv").read_bytes() == (uninterrupted / "history.csv").read_bytes()

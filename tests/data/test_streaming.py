@@ -6,9 +6,6 @@ and train / evaluate / predict / --smoke / resume run on a streamed table as on 
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -23,7 +20,7 @@ from dlrun.errors import DataError, SpecError
 from dlrun.spec import load_spec
 from dlrun.spec.models import DataSpec
 from tests.inference.samples import shop_frame
-from tests.support import ROOT, child_env, only_problem, write_dedented
+from tests.support import killed_after_epochs, only_problem, write_dedented
 
 STREAMED = """
 name: shop-streamed
@@ -229,18 +226,7 @@ def test_a_killed_streamed_run_resumes_to_the_same_history(tmp_path, trained_run
     write_orders(tmp_path, rows=600)
     spec = streamed_spec(tmp_path, "parquet:orders.parquet", epochs=8)
     uninterrupted = trained_run(spec).run.path
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "dlrun", "train", str(spec), "--runs-dir", str(runs)], cwd=ROOT,
-                            env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline, run = time.time() + 240, None
-    while run is None and time.time() < deadline:
-        for history in runs.glob("*/history.csv"):
-            if len(history.read_text().splitlines()) - 1 >= 3:
-                run = history.parent
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    run = killed_after_epochs(spec, tmp_path / "runs")
     resume_train(RunDir(run))
     assert (run / "history.csv").read_bytes() == (uninterrupted / "history.csv").read_bytes()
 
