@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlrun.data.table_stream import StreamedTable
 from dlrun.did_you_mean import suggest
 from dlrun.errors import RunFailed, UserError
 from dlrun.inference import export_formats
@@ -32,6 +33,7 @@ from dlrun.runs.rundir import RunDir
 FLOAT_TOLERANCE = 1e-5       # float formats: |exported - predict| <= 1e-5 + 1e-5 * |predict| (np.isclose's rule)
 QUANTIZED_AGREEMENT = 0.99   # share of rows with predict's class, quantized formats
 CALIBRATION_ROWS = 200       # training rows that calibrate int8 quantization
+STREAMED_CHECK_ROWS = 20_000  # rows of a streamed table's part that an export is checked on
 RUNTIME_PACKAGES = ("tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 
 
@@ -177,7 +179,14 @@ def _check_rows(saved: SavedRun):
     train = splits.train if len(splits.train) else getattr(splits, part)
     rng = np.random.default_rng(saved.spec.seed)  # a seeded sample: folders list their rows class by class
     calibration = np.sort(rng.choice(train, size=min(CALIBRATION_ROWS, len(train)), replace=False))
-    return part, dataset.features_at(getattr(splits, part)), dataset.features_at(calibration), notes
+    rows = getattr(splits, part)
+    if not isinstance(dataset.features, StreamedTable):
+        return part, dataset.features_at(rows), dataset.features_at(calibration), notes
+    if len(rows) > STREAMED_CHECK_ROWS:  # a table too large to hold: a seeded sample of the part, read whole
+        rows = np.sort(rng.choice(rows, size=STREAMED_CHECK_ROWS, replace=False))
+        notes.append(f"a streamed table: the export is checked on a seeded sample of {STREAMED_CHECK_ROWS:,} of "
+                     f"its {len(getattr(splits, part)):,} {part} rows")
+    return part, dataset.features_at(rows).read(), dataset.features_at(calibration).read(), notes
 
 
 def compare(outputs: list[RawOutput], reference: dict, got: dict[str, np.ndarray], quantized: bool) -> dict:

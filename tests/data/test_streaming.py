@@ -249,3 +249,13 @@ def test_read_ahead_raises_the_threads_error_and_stops_when_dropped():
     while any(t.name == "dlrun-read-ahead" for t in threading.enumerate()) and time.time() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "dlrun-read-ahead" for t in threading.enumerate())
+
+
+def test_a_streamed_run_exports_checked_on_its_test_rows_read_from_the_file(tmp_path, trained_run):
+    from dlrun.inference.export import export, parse_formats
+
+    write_orders(tmp_path)
+    run = trained_run(streamed_spec(tmp_path, "parquet:orders.parquet")).run
+    result = export(run, parse_formats("keras", "none"))
+    assert result.report["passed"], result.report
+    assert result.report["rows"]["part"] == "test" and result.report["rows"]["n"] == 60
