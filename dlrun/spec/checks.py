@@ -163,7 +163,7 @@ def check_combinations(spec) -> Found:
 
 
 def _streaming_problems(spec) -> Found:
-    """data.streaming reads CSV and Parquet tables in chunks, for one holdout fit on TensorFlow."""
+    """data.streaming reads CSV and Parquet tables in chunks, fed to TensorFlow through tf.data."""
     data = spec.data
     if not data.streaming:
         return []
@@ -172,9 +172,6 @@ def _streaming_problems(spec) -> Found:
                                         f"source is read {'file by file already' if data.scheme in ('images', 'text') else 'whole'}"
                                         f" — remove data.streaming")]
     found: Found = []
-    if spec.split.protocol != "holdout":
-        found.append((("split", "protocol"), f"{spec.split.protocol} with data.streaming is not supported yet: a "
-                                             f"streamed table trains with protocol: holdout (dlrun train)"))
     if spec.training.backend != "tensorflow":
         found.append((("training", "backend"), f"a streamed table feeds the model through tf.data; it does not run "
                                                f"on {spec.training.backend} yet (set training.backend: tensorflow)"))

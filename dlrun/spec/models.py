@@ -63,7 +63,7 @@ class DataSpec(Section):
     streaming: bool = Field(False, description="csv and parquet: read the table chunk by chunk, never whole — the "
                                                 "fitted statistics from one pass over the training rows, batches "
                                                 "streamed from the file — so memory stays bounded whatever its size "
-                                                "(holdout, TensorFlow backend).")
+                                                "(TensorFlow backend).")
     resample: Literal["none", "oversample", "undersample"] = Field(
         "none", description="Balance the classes of the training part only (validation and test rows are never "
                             "resampled): oversample repeats minority rows, undersample drops majority rows.")

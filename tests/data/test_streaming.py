@@ -207,7 +207,6 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path):
 
 @pytest.mark.parametrize("setting, field", [
     ("data.source=sklearn:iris", "data.streaming"),
-    ("split.protocol=kfold", "split.protocol"),
     ("training.backend=jax", "training.backend"),
     ("data.resample=oversample", "data.resample"),
 ])
@@ -259,3 +258,25 @@ def test_a_streamed_run_exports_checked_on_its_test_rows_read_from_the_file(tmp_
     result = export(run, parse_formats("keras", "none"))
     assert result.report["passed"], result.report
     assert result.report["rows"]["part"] == "test" and result.report["rows"]["n"] == 60
+
+
+def test_kfold_on_a_streamed_table_uses_the_folds_and_statistics_of_a_whole_read(tmp_path, small_chunks):
+    from dlrun.protocols.kfold import kfold
+    from dlrun.runs import artifacts
+
+    write_orders(tmp_path, rows=240)
+    sets = ["split.protocol=stratified_kfold", "split.folds=3", "split.test=0.2", "split.final_model=true",
+            "training.epochs=1"]
+    runs = []
+    for streaming in ("true", "false"):
+        loaded = load_spec(streamed_spec(tmp_path), [*sets, f"data.streaming={streaming}",
+                                                     f"output.runs_dir={tmp_path / streaming}"])
+        runs.append(kfold(loaded).run.path)
+    streamed, whole = runs
+    assert json.loads((streamed / "splits.json").read_text()) == json.loads((whole / "splits.json").read_text())
+    folders = [[*artifacts.fold_folders(r), artifacts.final_folder(r)] for r in runs]
+    assert len(folders[0]) == 4 and all(f.is_dir() for f in folders[0])
+    for a, b in zip(*folders):
+        assert _close(*(json.loads((f / "preprocessing.json").read_text()) for f in (a, b))), a.name
+    summary = json.loads((streamed / "summary.json").read_text())
+    assert len(summary["folds"]) == 3 and 0 <= summary["stats"]["accuracy"]["mean"] <= 1
