@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlrun.data.image_files import ImageFiles, read_image
+from dlrun.data.tf_data import settled
 
 
 def _decoder(files: ImageFiles, scaled: bool = True):
@@ -53,7 +54,7 @@ def ordered_images(files: ImageFiles, y=None, batch_size: int = 256, scaled: boo
     import tensorflow as tf
 
     rows = tf.data.Dataset.range(len(files)).batch(batch_size)
-    return decode_batches(files, y, rows, scaled).prefetch(tf.data.AUTOTUNE)
+    return settled(decode_batches(files, y, rows, scaled).prefetch(tf.data.AUTOTUNE))
 
 
 def channel_statistics(files: ImageFiles, batch_size: int = 128) -> tuple[list[float], list[float]]:

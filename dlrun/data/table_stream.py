@@ -194,6 +194,7 @@ def streamed_dataset(x: StreamedTable, y, batch_size: int, shuffle: bool, seed: 
     count = (epochs - start_epoch) * -(-len(x) // batch_size)  # stated, so Keras knows where the data ends
     options = tf.data.Options()
     options.experimental_optimization.inject_prefetch = False  # no tf.data thread may call the generator
+    options.autotune.enabled = False  # and none re-plans the pipeline (data/tf_data.py says why)
     return batches.apply(tf.data.experimental.assert_cardinality(count)).with_options(options)
 
 

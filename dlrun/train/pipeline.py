@@ -19,6 +19,7 @@ import numpy as np
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.image_stream import decode_batches, ordered_images
 from dlrun.data.table_stream import StreamedTable, streamed_dataset
+from dlrun.data.tf_data import settled
 
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
@@ -55,7 +56,7 @@ def array_dataset(x, y, batch_size: int):
     if isinstance(x, StreamedTable):
         return streamed_dataset(x, y, batch_size, False, 0, 1)
     x, y = _as_structure(x), _as_structure(y)
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return settled(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
@@ -82,13 +83,13 @@ def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: in
     if isinstance(x, ImageFiles):  # each file decoded as its row comes up, in the same seeded order
         row_batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(
             lambda epoch: epoch_rows(epoch).batch(batch_size))
-        return decode_batches(x, y, row_batches).prefetch(tf.data.AUTOTUNE)
+        return settled(decode_batches(x, y, row_batches).prefetch(tf.data.AUTOTUNE))
     x, y = _as_structure(x), _as_structure(y)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
     batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(lambda epoch: epoch_rows(epoch).batch(batch_size))
     gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return gathered.prefetch(tf.data.AUTOTUNE)
+    return settled(gathered.prefetch(tf.data.AUTOTUNE))
 
 
 def epoch_order(n_rows: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
