@@ -109,7 +109,7 @@ def test_a_sweep_on_ray_overlaps_its_trials_and_writes_what_a_local_sweep_writes
     from dlrun.protocols.sweep import sweep_or_resume
 
     config = write_dedented(tmp_path / "sweep.yaml", SWEEP.replace("epochs: 4, batch_size: 16",
-                                                                   "epochs: 45, batch_size: 4"))  # several seconds each
+                                                                   "epochs: 150, batch_size: 4"))  # several seconds each
     found = {}
     for name in ("local", "ray"):
         found[name] = sweep_or_resume(config, [f"output.runs_dir={json.dumps(str(tmp_path / name))}"],
