@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_columns import check_finite
+from dlrun.data.table_stats import most_frequent, streamed_statistics, usable_scaling
 from dlrun.data.table_stream import StreamedTable
 from dlrun.errors import DataError
 from dlrun.spec.catalog import suggest
@@ -75,8 +77,6 @@ class FeaturePreprocessor:
     @classmethod
     def _fit_streamed(cls, table: StreamedTable, spec: DataSpec) -> "FeaturePreprocessor":
         """The table transform, its statistics from one pass over a streamed table's training rows."""
-        from dlrun.data.table_stats import streamed_statistics
-
         columns, numeric, categorical, passthrough = _roles(table.columns, spec)
         stats = streamed_statistics(table, numeric, categorical, spec.impute, spec.scale)
         return cls._of_table(columns, numeric, stats["categories"], passthrough, spec,
@@ -154,7 +154,7 @@ class FeaturePreprocessor:
             flat = np.asarray(features).reshape(len(features), -1)
             if flat.shape[1] != len(self.center):
                 raise DataError(f"{where}: each sample has {flat.shape[1]} values, the model was trained on {len(self.center)}")
-            _no_infinity(flat, where, None)
+            check_finite(flat, where, None)
             out = self._numeric(flat.astype(np.float32, copy=False))  # arrays are transformed in float32
         else:
             out = self._table(features, where)
@@ -185,7 +185,7 @@ class FeaturePreprocessor:
         numeric_values = {}
         if self.numeric:
             block = frame[self.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-            _no_infinity(block, where, self.numeric)
+            check_finite(block, where, self.numeric)
             bad = np.isnan(block) & frame[self.numeric].notna().to_numpy()
             if bad.any():
                 row, col = map(int, np.argwhere(bad)[0])
@@ -233,17 +233,6 @@ def _roles(columns: list[str], spec: DataSpec) -> tuple[list[str], list[str], li
     return columns, numeric, categorical, passthrough
 
 
-def _no_infinity(values: np.ndarray, where: str, columns: list[str] | None) -> None:
-    """Infinite feature values would only surface as a diverged loss: name them instead."""
-    if values.dtype.kind != "f":
-        return
-    bad = np.isinf(values)
-    if bad.any():
-        row, col = map(int, np.argwhere(bad)[0])
-        what = f"column '{columns[col]}'" if columns else f"feature {col}"
-        raise DataError(f"{where}: {what} holds an infinite value on data row {row + 1}; replace it or drop the row")
-
-
 def _sample_shape(n_features: int, reshape: list[int] | None) -> list[int]:
     if not reshape:
         return [n_features]
@@ -265,7 +254,7 @@ def _statistics(values: np.ndarray, impute: str, scale: str) -> tuple[list, list
     elif impute == "median":
         fill = np.nanmedian(np.where(nan.all(axis=0), 0.0, values), axis=0) if any_nan else np.median(values, axis=0)
     elif impute == "most_frequent":
-        fill = np.array([_mode(values[:, i]) for i in range(n_cols)])
+        fill = np.array([most_frequent(values[:, i]) for i in range(n_cols)])
     else:
         fill = np.zeros(n_cols)
     # with impute: none the missing cells stay missing, so they must not count in the statistics
@@ -282,15 +271,5 @@ def _statistics(values: np.ndarray, impute: str, scale: str) -> tuple[list, list
             center, spread = low, high - low
         else:
             center, spread = np.zeros(n_cols), np.ones(n_cols)
-    center = np.where(np.isfinite(center), center, 0.0)
-    spread = np.where(np.isfinite(spread), spread, 1.0)
-    spread = np.where(spread > 1e-12, spread, 1.0)  # a constant column stays finite
+    center, spread = usable_scaling(center, spread)
     return fill.tolist(), center.tolist(), spread.tolist()
-
-
-def _mode(column: np.ndarray) -> float:
-    column = column[~np.isnan(column)]
-    if not len(column):
-        return 0.0
-    values, counts = np.unique(column, return_counts=True)
-    return float(values[np.argmax(counts)])

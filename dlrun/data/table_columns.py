@@ -137,3 +137,16 @@ def _other_delimiter(columns: list[str]) -> str:
             shown = "\\t" if mark == "\t" else mark
             return f"; the file seems to separate fields with a {name} — set data.delimiter: \"{shown}\""
     return ""
+
+
+def check_finite(values: np.ndarray, where: str, columns: list[str] | None, first_row: int = 0) -> None:
+    """Infinite feature values would only surface as a diverged loss: name them instead (`first_row`: the
+    table row of the first row of `values`, when the table is read in chunks)."""
+    if values.dtype.kind != "f":
+        return
+    bad = np.isinf(values)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        what = f"column '{columns[col]}'" if columns else f"feature {col}"
+        raise DataError(f"{where}: {what} holds an infinite value on data row {first_row + row + 1}; replace it or "
+                        f"drop the row")

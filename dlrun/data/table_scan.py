@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.dataset import Dataset
-from dlrun.data.table_columns import check_header, check_numeric, needed_columns, require_file, sniff_delimiter
+from dlrun.data.table_columns import check_finite, check_header, check_numeric, needed_columns, require_file, sniff_delimiter
 from dlrun.data.table_stream import CHUNK_ROWS, StreamedTable
 from dlrun.errors import DataError, first_line
 from dlrun.spec.models import DataSpec
@@ -43,7 +43,8 @@ def scan_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int | 
         features = frame[table.columns].copy()
         check_numeric(features, spec, path, file_lines=spec.scheme == "csv", first_row=first)
         numeric = [c for c in table.columns if c not in table.text_columns]
-        _no_infinity(features, numeric, path, first)
+        if numeric:
+            check_finite(features[numeric].to_numpy(dtype=np.float64), str(path), numeric, first)
         scan.add(features, frame, first)
     label = f"{spec.scheme}:{path.name}"
     values = scan.reserved_values()
@@ -64,7 +65,6 @@ def _csv_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int) -
     bounds, n_rows = line_chunks(path, chunk_rows)
     if not n_rows:
         raise DataError(f"{path}: the data file has a header but no rows")
-    bounds[:, 0] = 0
     return _table([str(path)], header, needed, spec, group, delimiter, bounds, n_rows), needed
 
 
@@ -121,33 +121,33 @@ def line_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, i
 
 
 def _read(table: StreamedTable, chunk: int, columns: list[str], path: Path) -> pd.DataFrame:
+    """One chunk of the columns the spec uses; a CSV chunk's bytes are read once, for parsing and for the
+    row-length check."""
     first = int(table.bounds[chunk, 3])
+    data = table.chunk_bytes(chunk) if table.header else None
     try:
-        frame = table.read_chunk(chunk, columns)
+        frame = table.read_chunk(chunk, columns, data)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} in the rows from file line {first + 2})") from None
     except pd.errors.ParserError:
-        raise DataError(_bad_line(table, chunk) or f"{path}: rows from file line {first + 2} cannot be read") from None
+        raise DataError(_bad_line(table, first, data) or f"{path}: rows from file line {first + 2} cannot be read") \
+            from None
     except Exception as exc:  # pyarrow's errors for a damaged row group
         if not table.header:
             raise DataError(f"{table.files[int(table.bounds[chunk, 0])]}: row group {int(table.bounds[chunk, 1])} "
                             f"cannot be read ({first_line(exc, 200)})") from None
         raise
-    if table.header:
-        message = _bad_line(table, chunk, quick=True)
+    if data is not None:
+        message = _bad_line(table, first, data, quick=True)
         if message:
             raise DataError(message)
     return frame
 
 
-def _bad_line(table: StreamedTable, chunk: int, quick: bool = False) -> str | None:
-    """A CSV chunk's first line whose number of fields differs from the header's (pandas pads a short
-    row with empty cells). `quick`: count the separators first, and look line by line only when they
-    do not add up (or quotes may hide some)."""
-    _, start, end, first = (int(v) for v in table.bounds[chunk])
-    with open(table.files[0], "rb") as handle:
-        handle.seek(start)
-        data = handle.read(end - start)
+def _bad_line(table: StreamedTable, first: int, data: bytes, quick: bool = False) -> str | None:
+    """A CSV chunk's (`data`, whose first row is table row `first`) first line whose number of fields
+    differs from the header's (pandas pads a short row with empty cells). `quick`: count the separators
+    first, and look line by line only when they do not add up (or quotes may hide some)."""
     width = len(table.header)
     if quick and b'"' not in data:
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
@@ -159,17 +159,6 @@ def _bad_line(table: StreamedTable, chunk: int, quick: bool = False) -> str | No
             return (f"{table.files[0]}: line {number} has {len(row)} field(s) but the header has {width}; rows do not "
                     f"all have the same number of fields")
     return None
-
-
-def _no_infinity(features: pd.DataFrame, numeric: list[str], path: Path, first: int) -> None:
-    if not numeric:
-        return
-    values = features[numeric].to_numpy(dtype=np.float64)
-    bad = np.isinf(values)
-    if bad.any():
-        row, col = map(int, np.argwhere(bad)[0])
-        raise DataError(f"{path}: column '{numeric[col]}' holds an infinite value on data row {first + row + 1}; "
-                        f"replace it or drop the row")
 
 
 class _Scan:

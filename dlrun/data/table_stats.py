@@ -105,17 +105,29 @@ def _finish(moments: _Moments, n_rows: int, impute: str, scale: str, sample: np.
             center, spread = low, high - low
         else:
             center, spread = np.zeros(width), np.ones(width)
-    center = np.where(np.isfinite(center), center, 0.0)
-    spread = np.where(np.isfinite(spread), spread, 1.0)
-    spread = np.where(spread > 1e-12, spread, 1.0)
+    center, spread = usable_scaling(center, spread)
     return fill.tolist(), center.tolist(), spread.tolist()
 
 
-def _pick(column: np.ndarray, how: str) -> float:
+def usable_scaling(center: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre 0 and spread 1 where a statistic is undefined (a column with no value); a constant column's
+    spread is 1, so it stays finite. The rule of both fits, in memory and streamed."""
+    center = np.where(np.isfinite(center), center, 0.0)
+    spread = np.where(np.isfinite(spread), spread, 1.0)
+    return center, np.where(spread > 1e-12, spread, 1.0)
+
+
+def most_frequent(column: np.ndarray) -> float:
+    """The commonest value of a column, missing cells left out (0 when none is left; the smallest on a tie)."""
     column = column[~np.isnan(column)]
     if not len(column):
         return 0.0
-    if how == "median":
-        return float(np.median(column))
     values, counts = np.unique(column, return_counts=True)
     return float(values[np.argmax(counts)])
+
+
+def _pick(column: np.ndarray, how: str) -> float:
+    if how == "most_frequent":
+        return most_frequent(column)
+    column = column[~np.isnan(column)]
+    return float(np.median(column)) if len(column) else 0.0

@@ -72,14 +72,20 @@ class StreamedTable:
         return replace(self, shaper=shaper)
 
     # ---- reading -------------------------------------------------------------------------
-    def read_chunk(self, chunk: int, columns: list[str] | None = None) -> pd.DataFrame:
-        """Every row of one chunk (the feature columns, or `columns`), with a fresh 0-based index."""
+    def chunk_bytes(self, chunk: int) -> bytes:
+        """A CSV chunk's lines as they are in the file."""
         file, start, end, _ = (int(v) for v in self.bounds[chunk])
+        with open(self.files[file], "rb") as handle:
+            handle.seek(start)
+            return handle.read(end - start)
+
+    def read_chunk(self, chunk: int, columns: list[str] | None = None, data: bytes | None = None) -> pd.DataFrame:
+        """Every row of one chunk (the feature columns, or `columns`), with a fresh 0-based index; `data`:
+        the CSV chunk's bytes when the caller has read them already."""
+        file, start, _, _ = (int(v) for v in self.bounds[chunk])
         columns = self.columns if columns is None else columns
         if self.header:  # CSV: the chunk's bytes, parsed on their own
-            with open(self.files[file], "rb") as handle:
-                handle.seek(start)
-                data = handle.read(end - start)
+            data = self.chunk_bytes(chunk) if data is None else data
             return pd.read_csv(io.BytesIO(data), header=None, names=self.header, usecols=columns, sep=self.delimiter,
                                dtype={c: str for c in self.text_columns if c in columns})
         import pyarrow.parquet as pq
@@ -116,10 +122,9 @@ class StreamedTable:
 
     def missing_counts(self) -> dict[str, int]:
         """Empty cells per column among this view's rows."""
-        rows = self.table_rows()
         counts = {}
         for column, where in self.missing.items():
-            n = int(np.isin(where, rows, assume_unique=True).sum()) if self.rows is not None else len(where)
+            n = count_in_sorted(where, self.rows) if self.rows is not None else len(where)
             if n:
                 counts[column] = n
         return counts
@@ -127,7 +132,7 @@ class StreamedTable:
     # ---- batches -------------------------------------------------------------------------
     def arrays(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw rows → the fitted transform's float32 samples."""
-        return self.preprocessor.transform(frame, where=f"{self.files[0]}")
+        return self.preprocessor.transform(frame, where=str(self.files[0]))
 
     def batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int = 1, start_epoch: int = 0):
         """The batches of epochs start_epoch..epochs-1 back to back: model inputs, with y (indexed by
@@ -173,6 +178,20 @@ class StreamedTable:
         return inputs, (tuple(t[positions] for t in y) if isinstance(y, tuple) else y[positions])
 
 
+def count_in_sorted(values: np.ndarray, ordered: np.ndarray) -> int:
+    """How many of `values` are in the ascending array `ordered`: a binary search each, no set or sort of
+    millions built.
+
+    Example:
+        >>> count_in_sorted(np.array([3, 5, 9]), np.array([1, 3, 4, 9]))
+        2
+    """
+    if not len(ordered):
+        return 0
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return int((ordered[at] == values).sum())
+
+
 def streamed_dataset(x: StreamedTable, y, batch_size: int, shuffle: bool, seed: int, epochs: int,
                      start_epoch: int = 0):
     """A streamed table's batches (StreamedTable.batches) as a tf.data pipeline; the file is read and
@@ -181,6 +200,7 @@ def streamed_dataset(x: StreamedTable, y, batch_size: int, shuffle: bool, seed: 
     import tensorflow as tf
 
     from dlrun.data.read_ahead import read_ahead
+    from dlrun.data.tf_data import settled
 
     y = tuple(y) if isinstance(y, list) else y
     head = x[np.arange(min(len(x), 2))]  # the first rows give the batches' types and shapes
@@ -192,10 +212,7 @@ def streamed_dataset(x: StreamedTable, y, batch_size: int, shuffle: bool, seed: 
         lambda: read_ahead(x.batches(y, batch_size, shuffle, seed, epochs, start_epoch), READ_AHEAD),
         output_signature=signature)
     count = (epochs - start_epoch) * -(-len(x) // batch_size)  # stated, so Keras knows where the data ends
-    options = tf.data.Options()
-    options.experimental_optimization.inject_prefetch = False  # no tf.data thread may call the generator
-    options.autotune.enabled = False  # and none re-plans the pipeline (data/tf_data.py says why)
-    return batches.apply(tf.data.experimental.assert_cardinality(count)).with_options(options)
+    return settled(batches.apply(tf.data.experimental.assert_cardinality(count)), python_source=True)
 
 
 def _mixed(pending: list[tuple[np.ndarray, np.ndarray]], seed: int, epoch: int, window: int):

@@ -11,10 +11,14 @@ both), and the teardown is immediate.
 from __future__ import annotations
 
 
-def settled(dataset):
-    """`dataset` with tf.data's autotuning model thread off."""
+def settled(dataset, python_source: bool = False):
+    """`dataset` with tf.data's autotuning model thread off. `python_source` (a pipeline over a Python
+    generator): no prefetch injected either, so no tf.data thread calls into Python (data/read_ahead.py
+    says why)."""
     import tensorflow as tf
 
     options = tf.data.Options()
     options.autotune.enabled = False
+    if python_source:
+        options.experimental_optimization.inject_prefetch = False
     return dataset.with_options(options)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
-from dlrun.data.table_stream import StreamedTable
+from dlrun.data.table_stream import StreamedTable, count_in_sorted
 
 OVERFIT_RISE = 0.10      # validation loss this far above its minimum at the end → overfitting
 LARGE_GAP = 0.25         # validation loss this far above training loss at the best epoch → a large gap
@@ -66,12 +66,6 @@ def _row_keys(features) -> np.ndarray:
     return pd.util.hash_pandas_object(pd.DataFrame(flat, copy=False), index=False).to_numpy()
 
 
-def _found_in(keys: np.ndarray, ordered: np.ndarray) -> int:
-    """How many of `keys` are in the sorted array `ordered` (a binary search each: no set of millions)."""
-    at = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
-    return int((ordered[at] == keys).sum())
-
-
 def _take(features, rows):
     return features.iloc[rows] if isinstance(features, pd.DataFrame) else features[rows]
 
@@ -84,7 +78,7 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
     out: dict = {"duplicates_shared_with_train": {}, "class_balance": {}, "missing_values": {}, "flags": []}
     for part, rows in splits.items():
         if part != "train" and len(train_keys) and len(rows):
-            shared = _found_in(keys[rows], train_keys)
+            shared = count_in_sorted(keys[rows], train_keys)
             out["duplicates_shared_with_train"][part] = shared
             if shared:
                 out["flags"].append(f"leakage: {shared} of {len(rows)} {part} rows also appear in the training rows "
