@@ -75,9 +75,17 @@ def reports_errors(command):
         except DlrunError as exc:
             label = "[bold yellow]interrupted:[/] " if isinstance(exc, Interrupted) else "[bold red]error:[/] "
             err.print(label, end="", highlight=False)
-            err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+            err.print(str(exc) + _resume_hint(exc), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
     return run
+
+
+def _resume_hint(exc: DlrunError) -> str:
+    """The command that continues an interrupted run, from where the error says it resumes."""
+    at = getattr(exc, "resume_at", None)
+    if at is None:
+        return ""
+    return f"; continue with: dlrun {at.command} --resume {at.run_id} --runs-dir {at.runs_dir}"
 
 
 def _quiet(verbose: bool) -> None:

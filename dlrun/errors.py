@@ -83,10 +83,24 @@ class Diverged(RunFailed):
     """The loss became NaN or infinite."""
 
 
+@dataclass(frozen=True)
+class ResumeAt:
+    """Where an interrupted run continues: the command that resumes it, its id and runs directory
+    (the CLI turns this into the hint it prints; the layers below never spell a command line)."""
+
+    command: str
+    run_id: str
+    runs_dir: str
+
+
 class Interrupted(DlrunError):
-    """The user stopped the run (SIGINT / SIGTERM)."""
+    """The user stopped the run (SIGINT / SIGTERM); `resume_at`, when the run can be continued."""
 
     exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, resume_at: ResumeAt | None = None):
+        super().__init__(message)
+        self.resume_at = resume_at
 
 
 class Pruned(DlrunError):

@@ -131,3 +131,101 @@ def killed_after_epochs(spec: Path, runs: Path, epochs: int = 3, timeout: float 
     proc.wait()
     assert run is not None, f"no run reached {epochs} epochs in {timeout} s"
     return run
+
+
+# ---- the combination matrices (tests/protocols/test_*_matrix.py) ------------------------------------
+
+def run_protocol(command: str, spec: str, runs: str, ray_address: str | None = None) -> None:
+    """`dlrun train|kfold|sweep SPEC --runs-dir RUNS` through the library, locally or on the Ray
+    cluster at `ray_address`; raises what the command raises."""
+    import json
+
+    from dlrun.executors.choice import Executor
+
+    executor = Executor("ray", address=ray_address) if ray_address else Executor()
+    overrides = [f"output.runs_dir={json.dumps(str(runs))}"]
+    if command == "sweep":
+        from dlrun.protocols.sweep import sweep_or_resume
+
+        sweep_or_resume(Path(spec), overrides, executor=executor)
+        return
+    from dlrun.protocols.holdout import train
+    from dlrun.protocols.kfold import kfold
+    from dlrun.spec import load_spec
+
+    loaded = load_spec(Path(spec), overrides)
+    kfold(loaded, executor=executor) if command == "kfold" else train(loaded)
+
+
+class BackendProcess:
+    """One Python process that runs `run_protocol` jobs on another Keras backend than this test
+    process's (a process cannot switch backends), started once and reused: its start-up and imports
+    are paid once. `run(...)` fails the test with the job's traceback."""
+
+    MARK = "\x1e"  # starts the line that answers a job; everything else is the job's own output
+
+    def __init__(self, timeout: float = 300):
+        import collections
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        code = ("import json, sys, traceback\nfrom tests.support import run_protocol\nfor line in sys.stdin:\n"
+                "    try:\n        run_protocol(*json.loads(line)); error = None\n"
+                "    except BaseException:\n        error = traceback.format_exc()\n"
+                f"    print({self.MARK!r} + json.dumps(error), flush=True)\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=child_env(), text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.timeout, self.lines, self.tail = timeout, queue.Queue(), collections.deque(maxlen=40)
+        threading.Thread(target=lambda: [*map(self.lines.put, self.proc.stdout), self.lines.put(None)],
+                         daemon=True).start()
+
+    def run(self, command: str, spec: Path, runs: Path, ray_address: str | None = None) -> None:
+        import json
+        import queue
+        import time
+
+        self.proc.stdin.write(json.dumps([command, str(spec), str(runs), ray_address]) + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.proc.kill()
+                raise AssertionError(f"no answer in {self.timeout} s:\n" + "".join(self.tail)) from None
+            if line is None:
+                raise AssertionError(f"the process ended ({self.proc.wait()}):\n" + "".join(self.tail))
+            if line.startswith(self.MARK):
+                error = json.loads(line[len(self.MARK):])
+                assert error is None, error
+                return
+            self.tail.append(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        finish_process(self.proc, 60)
+
+
+def trained_folders(runs: Path) -> list[Path]:
+    """The folders that trained a model in the one run under `runs`: the run itself, its folds, its
+    trials or its trials' folds. Fails unless the run and each of these completed (a sweep: every row
+    of trials.csv too) and each trained folder has a history."""
+    from dlrun.runs import artifacts
+
+    (run,) = [p for p in runs.iterdir() if artifacts.is_run(p)]
+
+    def trained(folder: Path) -> list[Path]:
+        info = artifacts.read_info(folder)
+        assert info.get("status") == "completed", f"{folder.relative_to(runs)}: {info.get('status')} {info.get('error')}"
+        if artifacts.trial_folders(folder):
+            rows = artifacts.read_trials_table(folder)
+            assert [r["status"] for r in rows] == ["completed"] * len(rows), [(r["status"], r["error"]) for r in rows]
+        inner = artifacts.fold_folders(folder) or artifacts.trial_folders(folder)
+        if inner:
+            return [f for folder in inner for f in trained(folder)]
+        assert artifacts.read_history(folder), f"{folder.relative_to(runs)}: no history"
+        return [folder]
+
+    return trained(run)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dlrun.data.feature_data import feature_data
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.table_stream import StreamedTable
 
@@ -37,22 +38,25 @@ class Dataset:
     def is_table(self) -> bool:
         return isinstance(self.features, pd.DataFrame)
 
+    @property
+    def data(self):
+        """The features behind the one interface every kind answers (data/feature_data.py)."""
+        return feature_data(self.features)
+
     def file_list(self) -> dict:
         """For an image folder, {"files": each row's path relative to the folder} (for splits.json)."""
-        return {"files": self.features.relative_paths()} if isinstance(self.features, ImageFiles) else {}
+        return self.data.saved_file_list()
 
     def features_at(self, rows: np.ndarray):
         """The features of `rows` (a table keeps its row labels; files and arrays are indexed)."""
-        return self.features.iloc[rows] if self.is_table else self.features[rows]
+        return self.data.take(rows)
 
     def take(self, rows: np.ndarray) -> "Dataset":
         """The dataset restricted to `rows` (source test rows renumbered accordingly); a few rows of a
         streamed table (--smoke) are read into memory."""
         rows = np.asarray(rows)
-        features = self.features_at(rows)
-        if isinstance(features, StreamedTable):
-            features = features.read()
-        elif self.is_table:
+        features = feature_data(self.features_at(rows)).held()
+        if isinstance(features, pd.DataFrame):
             features = features.reset_index(drop=True)
         source_test = None
         if self.source_test is not None:
@@ -64,20 +68,7 @@ class Dataset:
     def fingerprint(self) -> str:
         """SHA-256 over feature and target contents: the same data gives the same print."""
         digest = hashlib.sha256()
-        if isinstance(self.features, ImageFiles):
-            digest.update(self.features.fingerprint_text().encode())
-        elif isinstance(self.features, StreamedTable):  # the row hashes of the pass that opened it
-            digest.update(",".join(self.features.columns).encode())
-            digest.update(self.features.keys.tobytes())
-        elif self.is_table:
-            digest.update(",".join(map(str, self.features.columns)).encode())
-            digest.update(pd.util.hash_pandas_object(self.features, index=False).values.tobytes())
-        elif self.features.dtype == object:  # texts
-            for text in self.features:
-                digest.update(str(text).encode("utf-8") + b"\0")
-        else:
-            digest.update(f"{self.features.shape}{self.features.dtype}".encode())
-            digest.update(memoryview(np.ascontiguousarray(self.features)).cast("B"))  # no copy when contiguous
+        self.data.fingerprint(digest)
         for name in sorted(self.targets):
             digest.update(name.encode())
             values = self.targets[name]

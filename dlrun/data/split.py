@@ -52,6 +52,12 @@ class Splits:
     def sizes(self) -> dict[str, int]:
         return {part: int(len(getattr(self, part))) for part in ("train", "validation", "test")}
 
+    def held_out(self, keep_test_out: bool = False) -> str:
+        """The part a model is scored on: test, else validation, else train (the first with rows);
+        `keep_test_out` (a sweep's trials): never the test rows, which must not take part in a choice."""
+        order = ("validation", "train") if keep_test_out else ("test", "validation", "train")
+        return next((part for part in order if len(getattr(self, part))), order[-1])
+
 
 def part_size(n_rows: int, fraction: float) -> int:
     """How many of `n_rows` a fraction takes: rounded, and at least one row when the fraction is above 0.

@@ -1,11 +1,8 @@
-"""What every tf.data pipeline dlrun hands to Keras shares. TensorFlow is imported by the caller.
+"""What every tf.data pipeline dlrun hands to Keras shares. TensorFlow is imported inside.
 
-tf.data's autotuning runs a model thread that re-plans the pipeline on a period that doubles up to
-10 s; an iterator's teardown waits for it. Keras drops its iterators when `fit` returns, so a run
-paid up to 10 s there for nothing (seen as fit_seconds 21.7 against 11.4 for the same epochs, about
-half the runs). With autotuning off, AUTOTUNE parallelism is the machine's core count and prefetch
-keeps its own buffer rule; the epochs run as fast (2.0-2.2 s per epoch of the image benchmark in
-both), and the teardown is immediate.
+Autotuning is off: its model thread re-plans the pipeline on a period that grows to 10 s, and an
+iterator's teardown waits for it, so the end of every `fit` could stall for that long. With it off,
+AUTOTUNE parallelism is the machine's core count and prefetch keeps its own buffer rule.
 """
 
 from __future__ import annotations
@@ -22,3 +19,21 @@ def settled(dataset, python_source: bool = False):
     if python_source:
         options.experimental_optimization.inject_prefetch = False
     return dataset.with_options(options)
+
+
+def epoch_row_batches(n_rows: int, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
+    """Batches of row numbers for epochs start_epoch..epochs-1, back to back. Each epoch's order is a
+    stateless shuffle of (seed, epoch): the same in every process and for every start epoch, so a
+    resumed run sees exactly the batches an uninterrupted run would, and `--jobs` workers match a
+    single process."""
+    import tensorflow as tf
+
+    base = tf.constant(seed, dtype=tf.int64)
+
+    def epoch_rows(epoch):
+        rows = tf.range(n_rows, dtype=tf.int64)
+        if shuffle:
+            rows = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([base, epoch]))
+        return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+
+    return tf.data.Dataset.range(start_epoch, epochs).flat_map(epoch_rows)

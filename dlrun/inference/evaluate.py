@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.dataset import Dataset
-from dlrun.data.image_files import ImageFiles
+from dlrun.data.feature_data import feature_data
 from dlrun.data.inputs import model_inputs
-from dlrun.data.parquet import SUFFIXES as PARQUET_SUFFIXES
-from dlrun.data.multilabel import regroup, source_columns
-from dlrun.data.sources import load_class_folder, load_dataset
+from dlrun.data.multilabel import regroup
+from dlrun.data.new_data import read_labelled
+from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.io import predict_outputs
 from dlrun.runs import artifacts
+from dlrun.runs.kinds import models_of
 from dlrun.runs.rundir import RunDir
 
 PARTS = ("test", "validation", "train")
@@ -35,20 +36,9 @@ class EvaluationResult:
 
 
 def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
-    """A new data file read with the run's data settings (its own format decides csv or npz), or for an
-    image run a folder of class subfolders."""
-    if saved.preprocessor.kind in ("images", "text"):  # a folder of class subfolders
-        data_spec = saved.spec.data.model_copy(update={"source": f"{saved.spec.data.scheme}:{path.resolve()}"})
-        return load_class_folder(data_spec, path.resolve(), at_least=1)
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
-    suffix = path.suffix.lower()
-    scheme = "npz" if suffix == ".npz" else "parquet" if suffix in PARQUET_SUFFIXES else "csv"
-    update = {"source": f"{scheme}:{path.resolve()}"}
-    if scheme != "npz":  # the run's own target names (a sklearn source calls its target 'target')
-        update["target"] = source_columns(saved.targets)
-    data_spec = saved.spec.data.model_copy(update=update)
-    return regroup(load_dataset(data_spec, path.parent), saved.targets)
+    """A new labelled data file (or, for an image or text run, a folder of class subfolders) read with
+    the run's data settings and target names."""
+    return read_labelled(Path(path), saved.spec.data, saved.targets)
 
 
 def own_dataset(saved: SavedRun) -> tuple[Dataset, list[str]]:
@@ -89,7 +79,7 @@ def _new_folder(run: RunDir) -> Path:
 
 def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend: str | None = None) -> EvaluationResult:
     """Evaluate a finished run's model and write the report (on `backend`, default: the run's own)."""
-    from dlrun.report.analysis import audit_data, diagnose_fit
+    from dlrun.report.analysis import audit_data, audit_split, diagnose_fit
     from dlrun.report.evaluation import score_outputs, write_evaluation
 
     if part not in PARTS:
@@ -114,10 +104,8 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
             raise UserError(f"run {run.run_id} has no {part} rows (split.{part} was 0)")
         part_name = part
         first = saved.heads[0].target
-        encoder = saved.targets[first]
-        codes = None if encoder.task == "regression" else encoder.encode(dataset.targets[first])
-        labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
-        audit = audit_data(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, codes, labels)
+        audit = audit_split(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, saved.targets[first],
+                            dataset.targets[first])
     features = dataset.features_at(rows)
     where = str(data) if data is not None else dataset.name
     x = saved.preprocessor.transform(features, where=where)
@@ -134,21 +122,12 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
                "backend": backend}
     folder = _new_folder(run)
     document = write_evaluation(folder, summary, part_name, per_output, raw, saved.heads, saved.targets, truths,
-                                history or None, files=x if isinstance(x, ImageFiles) else None)
+                                history or None, files=feature_data(x).listed_files())
     return EvaluationResult(run, folder, part_name, document, notes)
 
 
 def evaluate_any(run: RunDir, data: Path | None = None, part: str = "test",
                  backend: str | None = None) -> list[EvaluationResult]:
-    """Evaluate a holdout run, or a k-fold run through the models it kept: its final model
-    (split.final_model) or else each fold's model on that fold's held-out rows (output.fold_models)."""
-    if run.read_info().get("kind") != "kfold":
-        return [evaluate(run, data, part, backend)]
-    final = artifacts.final_folder(run.path)
-    if artifacts.has_model(final):
-        return [evaluate(RunDir(final), data, part, backend)]
-    folds = [p for p in artifacts.fold_folders(run.path) if artifacts.has_model(p)]
-    if not folds:
-        raise UserError(f"k-fold run {run.run_id} kept no model to evaluate: run it with split.final_model: true "
-                        f"or output.fold_models: true")
-    return [evaluate(RunDir(p), data, part, backend) for p in folds]
+    """Evaluate the models that stand for a run (runs/kinds.py): its own, a k-fold run's final model
+    or else each fold's model on that fold's held-out rows, a sweep's retrained best."""
+    return [evaluate(RunDir(folder), data, part, backend) for folder in models_of(run.path, run.read_info())]

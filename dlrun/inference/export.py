@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlrun.data.table_stream import StreamedTable
+from dlrun.data.feature_data import feature_data
 from dlrun.did_you_mean import suggest
 from dlrun.errors import RunFailed, UserError
 from dlrun.inference import export_formats
@@ -28,6 +28,7 @@ from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.backend import native_output_quiet
 from dlrun.runs import artifacts
 from dlrun.runs.provenance import versions
+from dlrun.runs.kinds import the_model
 from dlrun.runs.rundir import RunDir
 
 FLOAT_TOLERANCE = 1e-5       # float formats: |exported - predict| <= 1e-5 + 1e-5 * |predict| (np.isclose's rule)
@@ -77,25 +78,7 @@ def parse_formats(text: str, quantize: str) -> list[Format]:
 
 def model_run(run: RunDir) -> RunDir:
     """The run folder that holds the model to export: a k-fold run's final model, a sweep's retrained best."""
-    kind = run.read_info().get("kind")
-    if kind == "kfold":
-        final = artifacts.final_folder(run.path)
-        if artifacts.has_model(final):
-            return RunDir(final)
-        folds = [p for p in artifacts.fold_folders(run.path) if artifacts.has_model(p)]
-        hint = f"; to export one fold's model, name its folder: dlrun export {folds[0]}" if folds else ""
-        raise UserError(f"k-fold run {run.run_id} has no final model to export (split.final_model: true makes "
-                        f"one){hint}")
-    if kind == "sweep":
-        best = artifacts.best_folder(run.path)
-        if artifacts.has_model(best):
-            return RunDir(best)
-        raise UserError(f"sweep {run.run_id} has no retrained best model (sweep.retrain_best: true makes one); "
-                        f"export its best trial instead: dlrun export {run.run_id}:best")
-    if not artifacts.has_model(run.path):
-        raise UserError(f"run {run.run_id} has no {artifacts.model_path(run.path).name} to export "
-                        f"(output.save_model was off, or it did not finish)")
-    return run
+    return RunDir(the_model(run.path, run.read_info(), "export"))
 
 
 def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path | None = None) -> ExportResult:
@@ -170,8 +153,8 @@ def _check_rows(saved: SavedRun):
     """The rows the check predicts (the test part, else validation, else train) and int8's calibration rows."""
     dataset, notes = own_dataset(saved)
     splits = saved.splits()
-    part = next((name for name in ("test", "validation", "train") if len(getattr(splits, name))), None)
-    if part is None:
+    part = splits.held_out()
+    if not len(getattr(splits, part)):
         raise UserError(f"run {saved.run.run_id} has no rows to check an export on")
     if part != "test":
         notes.append(f"the run has no test rows: the export is checked on its {part} rows")
@@ -180,13 +163,14 @@ def _check_rows(saved: SavedRun):
     rng = np.random.default_rng(saved.spec.seed)  # a seeded sample: folders list their rows class by class
     calibration = np.sort(rng.choice(train, size=min(CALIBRATION_ROWS, len(train)), replace=False))
     rows = getattr(splits, part)
-    if not isinstance(dataset.features, StreamedTable):
+    if not dataset.data.sampled_for_export:
         return part, dataset.features_at(rows), dataset.features_at(calibration), notes
     if len(rows) > STREAMED_CHECK_ROWS:  # a table too large to hold: a seeded sample of the part, read whole
         rows = np.sort(rng.choice(rows, size=STREAMED_CHECK_ROWS, replace=False))
         notes.append(f"a streamed table: the export is checked on a seeded sample of {STREAMED_CHECK_ROWS:,} of "
                      f"its {len(getattr(splits, part)):,} {part} rows")
-    return part, dataset.features_at(rows).read(), dataset.features_at(calibration).read(), notes
+    held = [feature_data(dataset.features_at(r)).held() for r in (rows, calibration)]
+    return part, held[0], held[1], notes
 
 
 def compare(outputs: list[RawOutput], reference: dict, got: dict[str, np.ndarray], quantized: bool) -> dict:

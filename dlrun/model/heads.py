@@ -7,7 +7,7 @@ units, mse (or another regression loss). This module does not import TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dlrun.data.targets import TargetEncoder
@@ -35,7 +35,7 @@ class Head:
     output: str                  # output name (graph node name, or "output" for Sequential)
     layer_path: tuple            # e.g. ("model", "layers", 2) or ("model", "nodes", 4)
     layer_name: str              # e.g. Dense
-    args: dict                   # that layer's arguments (mutable: defaults are filled in here)
+    args: dict                   # that layer's arguments, inside the spec data (resolve_for_data fills defaults in)
     activation: Any              # the effective activation (own, or a following Activation layer)
     activation_path: tuple | None  # where the activation is written (None: nowhere yet)
     target: TargetEncoder
@@ -53,79 +53,141 @@ def expected(target: TargetEncoder) -> str:
     return "Dense(units: 1) with a linear activation and loss mse (or mae, huber)"
 
 
-def check_head(head: Head) -> tuple[Found, str]:
-    """Problems with one head, and the loss to use (the default for its task when none is given)."""
-    found: Found = []
-    target, task = head.target, head.target.task
-    units = head.args.get("units")
-    unit_path = (*head.layer_path, head.layer_name, "units")
-    kind = "labels" if task == "multilabel" else "classes"
-    what = f"target '{target.name}' is {task}" + (f" with {target.n_classes} {kind}" if task != "regression" else "")
-    if head.activation is None and head.activation_path is None:
-        fill = "sigmoid" if (task == "binary" and units in (1, None)) or task == "multilabel" else \
-            "softmax" if task != "regression" else "linear"
-        head.args["activation"] = fill
-        head.activation = fill
+def default_activation(head: Head) -> str:
+    """The output activation the head's task fills in when the spec gives none."""
+    task, units = head.target.task, head.args.get("units")
+    if (task == "binary" and units in (1, None)) or task == "multilabel":
+        return "sigmoid"
+    return "softmax" if task != "regression" else "linear"
+
+
+def default_loss(head: Head) -> str:
+    """The loss the head's task fills in when the spec gives none (a 2-unit binary head counts classes)."""
+    if head.target.task == "binary" and head.args.get("units") == 2:
+        return "sparse_categorical_crossentropy"
+    return DEFAULT_LOSS[head.target.task]
+
+
+def with_defaults(head: Head) -> Head:
+    """A copy of the head with what its task fills in when the spec leaves it out: the output
+    activation (when none is written anywhere) and the loss. The head itself is not changed;
+    `resolve_for_data` writes the filled-in values into its copy of the spec data."""
     activation = head.activation
-    loss = head.loss or (DEFAULT_LOSS[task] if not (task == "binary" and units == 2) else "sparse_categorical_crossentropy")
-    act_path = head.activation_path or (*head.layer_path, head.layer_name, "activation")
+    if activation is None and head.activation_path is None:
+        activation = default_activation(head)
+    return replace(head, activation=activation, loss=head.loss or default_loss(head))
+
+
+def check_head(head: Head) -> Found:
+    """Problems with one head (its defaults already filled in by `with_defaults`); nothing is changed.
+
+    A custom loss from `imports:` is not checked: its fit to the task is the author's call."""
+    where = _Where.of(head)
+    task = head.target.task
     if task == "binary":
-        if units not in (1, 2):
-            found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
-        elif units == 1:
-            if activation != "sigmoid":
-                found.append((act_path, f"{what}: a 1-unit output needs activation sigmoid, not {activation}; "
-                                        f"use {expected(target)}"))
-            if loss not in BINARY_LOSSES:
-                found.append((head.loss_path, f"{what}: loss {loss} does not fit a 1-unit sigmoid output; "
-                                              f"use binary_crossentropy"))
-        else:
-            if activation != "softmax":
-                found.append((act_path, f"{what}: a 2-unit output needs activation softmax, not {activation}"))
-            if loss not in CLASS_LOSSES:
-                found.append((head.loss_path, f"{what}: loss {loss} does not fit a 2-unit softmax output; "
-                                              f"use sparse_categorical_crossentropy"))
+        found = _binary(head, where)
     elif task == "multilabel":
-        labels = ", ".join(map(str, target.classes))
-        checks = [(units == target.n_classes, unit_path,
-                   f"{what} ({labels}): the output layer has {units} units; use {expected(target)}"),
-                  (activation == "sigmoid", act_path,
-                   f"{what}: each label is a yes/no answer, so the output needs activation sigmoid, not {activation}"),
-                  (loss in MULTILABEL_LOSSES, head.loss_path,
-                   f"{what}: loss {loss} does not fit it; use binary_crossentropy")]
-        found.extend((path, message) for fits, path, message in checks if not fits)
+        found = _multilabel(head, where)
     elif task == "multiclass":
-        if units != target.n_classes:
-            found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
-        if activation != "softmax":
-            found.append((act_path, f"{what}: the output needs activation softmax, not {activation}"))
-        if loss not in CLASS_LOSSES:
-            found.append((head.loss_path, f"{what}: loss {loss} does not fit it; use sparse_categorical_crossentropy "
-                                          f"(integer labels) or categorical_crossentropy"))
-    elif activation == "sigmoid" and loss in BOUNDED_REGRESSION_LOSSES and target.outside_unit is not None:
-        found.extend(_bounded_regression(head, what, unit_path, act_path))
+        found = _multiclass(head, where)
+    elif head.activation == "sigmoid" and head.loss in BOUNDED_REGRESSION_LOSSES and head.target.outside_unit is not None:
+        found = _bounded_regression(head, where)
     else:
-        if units != 1:
-            found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
-        if activation not in REGRESSION_ACTIVATIONS:
-            found.append((act_path, f"{what}: activation {activation} squashes the output; use linear (or leave it out)"))
-        if loss in BINARY_LOSSES | CLASS_LOSSES:
-            found.append((head.loss_path, f"{what}: {loss} is a classification loss; use mse, mae or huber"))
-    if not is_known("loss", loss):  # a custom loss from `imports:`: its fit to the task is the author's call
+        found = _regression(head, where)
+    if not is_known("loss", head.loss):
         found = [problem for problem in found if problem[0] != head.loss_path]
-    return found, loss
+    return found
 
 
-def _bounded_regression(head: Head, what: str, unit_path: tuple, act_path: tuple) -> Found:
+@dataclass(frozen=True)
+class _Where:
+    """Where a head's problems point, and how its target is described in them."""
+
+    units: tuple        # the output layer's units argument
+    activation: tuple   # where the activation is (or would be) written
+    what: str           # "target 'y' is multiclass with 3 classes"
+
+    @classmethod
+    def of(cls, head: Head) -> _Where:
+        target, task = head.target, head.target.task
+        kind = "labels" if task == "multilabel" else "classes"
+        what = f"target '{target.name}' is {task}" + (f" with {target.n_classes} {kind}" if task != "regression" else "")
+        return cls((*head.layer_path, head.layer_name, "units"),
+                   head.activation_path or (*head.layer_path, head.layer_name, "activation"), what)
+
+
+def _wrong_units(head: Head, where: _Where) -> tuple[tuple, str]:
+    return where.units, f"{where.what}: the output layer has {head.args.get('units')} units; use {expected(head.target)}"
+
+
+def _binary(head: Head, where: _Where) -> Found:
+    units, activation, loss, what = head.args.get("units"), head.activation, head.loss, where.what
+    if units not in (1, 2):
+        return [_wrong_units(head, where)]
+    found: Found = []
+    if units == 1:
+        if activation != "sigmoid":
+            found.append((where.activation, f"{what}: a 1-unit output needs activation sigmoid, not {activation}; "
+                                             f"use {expected(head.target)}"))
+        if loss not in BINARY_LOSSES:
+            found.append((head.loss_path, f"{what}: loss {loss} does not fit a 1-unit sigmoid output; "
+                                          f"use binary_crossentropy"))
+        return found
+    if activation != "softmax":
+        found.append((where.activation, f"{what}: a 2-unit output needs activation softmax, not {activation}"))
+    if loss not in CLASS_LOSSES:
+        found.append((head.loss_path, f"{what}: loss {loss} does not fit a 2-unit softmax output; "
+                                      f"use sparse_categorical_crossentropy"))
+    return found
+
+
+def _multilabel(head: Head, where: _Where) -> Found:
+    target, what = head.target, where.what
+    labels = ", ".join(map(str, target.classes))
+    checks = [(head.args.get("units") == target.n_classes, where.units,
+               f"{what} ({labels}): the output layer has {head.args.get('units')} units; use {expected(target)}"),
+              (head.activation == "sigmoid", where.activation,
+               f"{what}: each label is a yes/no answer, so the output needs activation sigmoid, not {head.activation}"),
+              (head.loss in MULTILABEL_LOSSES, head.loss_path,
+               f"{what}: loss {head.loss} does not fit it; use binary_crossentropy")]
+    return [(path, message) for fits, path, message in checks if not fits]
+
+
+def _multiclass(head: Head, where: _Where) -> Found:
+    found: Found = []
+    if head.args.get("units") != head.target.n_classes:
+        found.append(_wrong_units(head, where))
+    if head.activation != "softmax":
+        found.append((where.activation, f"{where.what}: the output needs activation softmax, not {head.activation}"))
+    if head.loss not in CLASS_LOSSES:
+        found.append((head.loss_path, f"{where.what}: loss {head.loss} does not fit it; use "
+                                      f"sparse_categorical_crossentropy (integer labels) or categorical_crossentropy"))
+    return found
+
+
+def _regression(head: Head, where: _Where) -> Found:
+    found: Found = []
+    if head.args.get("units") != 1:
+        found.append(_wrong_units(head, where))
+    if head.activation not in REGRESSION_ACTIVATIONS:
+        found.append((where.activation, f"{where.what}: activation {head.activation} squashes the output; "
+                                        f"use linear (or leave it out)"))
+    if head.loss in BINARY_LOSSES | CLASS_LOSSES:
+        found.append((head.loss_path, f"{where.what}: {head.loss} is a classification loss; use mse, mae or huber"))
+    return found
+
+
+def _bounded_regression(head: Head, where: _Where) -> Found:
     """A sigmoid output regresses a target that lies in [0, 1] (a rate, a share); any other target is refused."""
     found: Found = []
-    target, units = head.target, head.args.get("units")
-    if units != 1:
-        found.append((unit_path, f"{what}: the output layer has {units} units; use {expected(target)}"))
+    target = head.target
+    if head.args.get("units") != 1:
+        found.append(_wrong_units(head, where))
     if target.outside_unit:
-        found.append((act_path, f"{what}: activation sigmoid limits the output to [0, 1], but {target.outside_unit} "
-                                f"target value(s) fall outside it (min {target.low:g}, max {target.high:g}); use "
-                                f"linear (or leave it out), or scale the target into [0, 1]"))
+        found.append((where.activation, f"{where.what}: activation sigmoid limits the output to [0, 1], but "
+                                        f"{target.outside_unit} target value(s) fall outside it (min {target.low:g}, "
+                                        f"max {target.high:g}); use linear (or leave it out), or scale the target "
+                                        f"into [0, 1]"))
     return found
 
 
@@ -216,18 +278,26 @@ def resolve_for_data(data: dict, targets: dict[str, TargetEncoder]) -> tuple[dic
     data = copy.deepcopy(data)
     heads, found = find_heads(data, targets)
     for head in heads:
-        problems, loss = check_head(head)
-        found.extend(problems)
-        task = head.target.task
-        if data["model"].get("layers") is not None:
-            data["loss"] = loss
-            if data.get("metrics") is None:
-                data["metrics"] = list(DEFAULT_METRICS[task])
-        else:
-            output = next(o for o in data["model"]["outputs"] if o["node"] == head.output)
-            output["loss"] = loss
-            if output.get("target") is None:
-                output["target"] = head.target.name
-            if output.get("metrics") is None:
-                output["metrics"] = list(DEFAULT_METRICS[task])
+        head = with_defaults(head)
+        found.extend(check_head(head))
+        _write_defaults(data, head)
     return data, found
+
+
+def _write_defaults(data: dict, head: Head) -> None:
+    """Write a head's filled-in defaults (`with_defaults`) into the spec data it was found in:
+    the activation when none was written, the loss, the target and the task's metrics."""
+    if head.activation_path is None:
+        head.args["activation"] = head.activation  # the layer's own arguments, inside `data`
+    task = head.target.task
+    if data["model"].get("layers") is not None:
+        data["loss"] = head.loss
+        if data.get("metrics") is None:
+            data["metrics"] = list(DEFAULT_METRICS[task])
+        return
+    output = next(o for o in data["model"]["outputs"] if o["node"] == head.output)
+    output["loss"] = head.loss
+    if output.get("target") is None:
+        output["target"] = head.target.name
+    if output.get("metrics") is None:
+        output["metrics"] = list(DEFAULT_METRICS[task])

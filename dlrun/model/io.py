@@ -9,13 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dlrun.data.image_files import ImageFiles
-from dlrun.data.table_stream import StreamedTable
+from dlrun.data.feature_data import feature_data
 from dlrun.errors import UserError, first_line
 from dlrun.runs.artifacts import has_model, model_path, read_info
-
-EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
-IMAGE_BATCH = 64   # images: a batch of decoded pictures is large
+from dlrun.runs.kinds import why_no_model
 
 
 def save_model(model, path: Path) -> None:
@@ -48,10 +45,7 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
             raise UserError(f"{folder}: {exc}") from None
 
     if not has_model(folder):
-        dropped = read_info(folder).get("model_dropped_because")
-        why = (f"a sweep trial whose model was not kept ({dropped}); evaluate the best trial (SWEEP:best), or set "
-               f"sweep.keep: all") if dropped else "output.save_model was off, or it did not finish"
-        raise UserError(f"{folder}: the run has no {model_path(folder).name} ({why})")
+        raise UserError(f"{folder}: the run has no {model_path(folder).name} ({why_no_model(read_info(folder))})")
     path = model_path(folder)
     # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
     try:
@@ -64,15 +58,7 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
 
 
 def predict_outputs(model, inputs) -> list:
-    """Raw model outputs, one array per output (training, evaluate and predict use the same batches)."""
-    if isinstance(inputs, ImageFiles):  # decoded batch by batch, never all at once
-        from dlrun.data.image_stream import ordered_images
-
-        raw = model.predict(ordered_images(inputs, None, IMAGE_BATCH), verbose=0)
-    elif isinstance(inputs, StreamedTable):  # read, transformed and predicted chunk by chunk
-        from dlrun.data.table_stream import streamed_dataset
-
-        raw = model.predict(streamed_dataset(inputs, None, EVAL_BATCH, False, 0, 1), verbose=0)
-    else:
-        raw = model.predict(inputs, verbose=0, batch_size=EVAL_BATCH)
+    """Raw model outputs, one array per output (training, evaluate and predict use the same batches;
+    files and streamed tables are read batch by batch, never all at once)."""
+    raw = feature_data(inputs).predict(model)
     return raw if isinstance(raw, list) else [raw]

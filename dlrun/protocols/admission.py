@@ -19,9 +19,8 @@ def spec_to_resume(run: RunDir, config: Path | None, overrides: list[str] = ()) 
     relative to where the run started."""
     if config is not None:
         return load_spec(config, overrides)
-    loaded = load_spec(artifacts.config_path(run.path), overrides, saved=True)
-    loaded.data_dir = Path(run.read_info().get("data_dir", "."))
-    return loaded
+    return load_spec(artifacts.config_path(run.path), overrides, saved=True,
+                     data_dir=Path(run.read_info().get("data_dir", ".")))
 
 
 def refuse_changed_spec(run: RunDir, spec, allow_changed: bool) -> None:

@@ -21,7 +21,7 @@ class BuildCheck:
 
 def check_build(loaded: LoadedSpec) -> BuildCheck:
     prepared = prepare(loaded)
-    _, model = build_compiled(prepared)
+    model = build_compiled(prepared).model
     buffer = io.StringIO()
     model.summary(print_fn=lambda line, **_: buffer.write(line + "\n"), line_length=88)
     return BuildCheck(prepared.spec.name, buffer.getvalue(), model.count_params(), prepared.splits.sizes(),

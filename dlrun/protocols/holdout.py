@@ -16,12 +16,15 @@ from dlrun.data.prepare import prepare_rows
 from dlrun.data.split import Splits
 from dlrun.errors import UserError
 from dlrun.protocols.admission import admit, spec_to_resume
-from dlrun.protocols.fitting import TrainResult, fit_in_dir, run_status, start_info, write_inputs
+from dlrun.protocols.fitting import TrainResult, fit_in_dir, write_inputs
+from dlrun.protocols.lifecycle import (data_record, open_new, open_to_resume, refuse_unless_resumable, resume_at,
+                                       run_status, start_record)
 from dlrun.protocols.stages import build_compiled, load_resolved, prepare
 from dlrun.runs import artifacts
-from dlrun.runs.lookup import resolve_run
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
+from dlrun.train.fit_role import RUN, TRIAL
+from dlrun.train.start import Start
 
 
 class TrainEvents(Protocol):
@@ -33,13 +36,12 @@ class TrainEvents(Protocol):
 
 
 def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict], None] | None = None,
-          on_start: Callable[[RunDir], None] | None = None, folder: Path | None = None,
-          hold_test: bool = False) -> TrainResult:
+          on_start: Callable[[RunDir], None] | None = None, folder: Path | None = None) -> TrainResult:
     """Train the experiment the spec describes and write its run directory.
 
-    `folder`: a new folder at this path instead of a fresh one in the runs directory (a sweep's
-    trial; such a run is not resumable on its own: its caller re-runs it). `hold_test`: score the
-    validation part and leave the test rows untouched (see `fit_in_dir`).
+    `folder`: a new folder at this path instead of a fresh one in the runs directory: a sweep's
+    trial, which scores its validation part and leaves the test rows untouched, and is not
+    resumable on its own (its sweep runs it again).
 
     Example:
         >>> from dlrun.spec import load_spec
@@ -49,16 +51,14 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     """
     started = time.time()
     prepared = prepare(loaded, smoke=smoke)
-    spec = prepared.spec
     built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
-    run = RunDir.create(Path(spec.output.runs_dir), spec.name) if folder is None else RunDir.fixed(folder)
-    start_info(run, loaded, prepared, "train", smoke, data={"split": prepared.splits.sizes()})
-    with run_status(run):
+    run = open_new(loaded, folder)
+    start_record(run, loaded, "train", smoke, {**data_record(prepared), "split": prepared.splits.sizes()})
+    with run_status(run, "training", resume_at(run, "train") if folder is None else None):
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run)
-        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=folder is None, built=built,
-                            stoppable=True, hold_test=hold_test)
+        result = fit_in_dir(run, prepared, RUN if folder is None else TRIAL, Start.scratch(), on_epoch, built)
         run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
         return result.result
 
@@ -70,11 +70,8 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     The spec is the run's own resolved spec unless `loaded` is given; a spec that differs is
     refused (listing the differing keys) unless `allow_changed`.
     """
+    refuse_unless_resumable(run, "train")
     info = run.read_info()
-    if info.get("kind") != "train":
-        raise UserError(f"{run.run_id} is not a `dlrun train` run; k-fold runs resume with `dlrun kfold --resume`")
-    if info.get("status") == "completed":
-        raise UserError(f"run {run.run_id} already completed; there is nothing to resume")
     loaded = loaded or spec_to_resume(run, None)
     resolved = load_resolved(loaded, smoke=bool(info.get("smoke")))
     admit(run, resolved, allow_changed, f"the data differs from what run {run.run_id} was trained on "
@@ -82,11 +79,11 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     prepared = prepare_rows(resolved, Splits.from_json(artifacts.read_splits(run.path)))
     from dlrun.train.resume import read_state  # imports Keras: only once load_resolved chose the backend
 
-    state = read_state(artifacts.checkpoints_folder(run.path))
+    start = Start.resume(read_state(artifacts.checkpoints_folder(run.path)))
     started = time.time()
-    run.set_status("running", resumed=now_iso(), resumed_from_epoch=state["epoch"] if state else 0)
-    with run_status(run):
-        result = fit_in_dir(run, prepared, on_epoch, release_raw=True, resumable=True, resume_state=state)
+    run.set_status("running", resumed=now_iso(), resumed_from_epoch=start.epoch)
+    with run_status(run, "training", resume_at(run, "train")):
+        result = fit_in_dir(run, prepared, RUN, start, on_epoch)
         run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
         return result.result
 
@@ -95,7 +92,7 @@ def train_or_resume(config: Path | None, overrides: list[str], events: TrainEven
                     runs_dir: Path | None = None, allow_changed: bool = False, smoke: bool = False) -> TrainResult:
     """`dlrun train`: a new run from CONFIG, or (with `resume`, a run reference) the continuation of one."""
     if resume is not None:
-        previous = resolve_run(resume, runs_dir or Path("runs"))
+        previous = open_to_resume(resume, runs_dir, "train")
         loaded = spec_to_resume(previous, config, overrides)
         events.begin(previous, loaded.spec.training.epochs, True)
         return resume_train(previous, loaded, allow_changed=allow_changed, on_epoch=events.epoch)

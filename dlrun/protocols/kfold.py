@@ -23,16 +23,19 @@ from dlrun.data.prepare import Resolved, prepare_rows
 from dlrun.errors import UserError
 from dlrun.executors.choice import Executor, run_on
 from dlrun.protocols.admission import admit, spec_to_resume
-from dlrun.protocols.fitting import fit_final, term_as_interrupt, fit_in_dir, run_status, start_info, start_sub_run, write_inputs
-from dlrun.protocols.stages import load_resolved
+from dlrun.protocols.fitting import fit_final, fit_in_dir, write_inputs
+from dlrun.protocols.lifecycle import (data_record, open_new, open_to_resume, refuse_unless_resumable, resume_at,
+                                       run_status, start_record, start_sub_run, term_as_interrupt)
+from dlrun.protocols.stages import build_compiled, load_resolved
 from dlrun.report.cv_report import write_cv_report
 from dlrun.report.cv_summary import average_curves, summarize
 from dlrun.runs import artifacts
-from dlrun.runs.lookup import resolve_run
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.split_forms import CV_PROTOCOLS
+from dlrun.train.fit_role import FOLD
 from dlrun.train.monitor import chosen_epochs
+from dlrun.train.start import Start
 
 
 @dataclass
@@ -69,8 +72,9 @@ def run_fold(job: FoldJob) -> dict:
                   node=socket.gethostname())
     write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
     with run_status(folder, f"fold {fold.number}"):
-        fitted = fit_in_dir(folder, prepared, curves_on_test=spec.split.curves, plots=False,  # the run plots averaged curves
-                            reuse_model=True)
+        built = build_compiled(prepared, reuse=True)
+        fitted = fit_in_dir(folder, prepared, FOLD.with_curves_on_test(spec.split.curves), Start.reused(built.initial),
+                            built=built)
         folder.set_status("completed", **fitted.run_info)
     result = fitted.result
     return {"fold": fold.number, "repeat": fold.repeat, "metrics": result.metrics[result.metrics["part"]],
@@ -110,19 +114,17 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
                                        dataset.source_test)
     folds = make_folds(cv_rows, spec.split, spec.seed, resolved.labels(), dataset.groups)
     if resume is not None:
-        if resume.read_info().get("kind") != "kfold":
-            raise UserError(f"{resume.run_id} is not a k-fold run; --resume takes the id of an interrupted "
-                            f"`dlrun kfold` run")
+        refuse_unless_resumable(resume, "kfold")
         admit(resume, resolved, allow_changed, f"the data differs from what run {resume.run_id} started on (or "
                                                f"--smoke differs); its finished folds cannot be combined with new "
                                                f"ones — start a new run")
         run = resume
         run.set_status("running", resumed=now_iso())
     else:
-        run = RunDir.create(Path(spec.output.runs_dir), spec.name) if folder is None else RunDir.fixed(folder)
-        start_info(run, loaded, resolved, "kfold", smoke, protocol=spec.split.protocol, n_folds=len(folds),
-                   executor=executor.name,
-                   data={"cv_rows": int(len(cv_rows)), "test_rows": int(len(test_rows))})
+        run = open_new(loaded, folder)
+        start_record(run, loaded, "kfold", smoke, {**data_record(resolved), "cv_rows": int(len(cv_rows)),
+                                                    "test_rows": int(len(test_rows))},
+                     protocol=spec.split.protocol, n_folds=len(folds), executor=executor.name)
         artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
         sample = {} if resolved.sample is None else {"sample": resolved.sample.tolist()}
         artifacts.write_splits(run.path, {
@@ -140,7 +142,7 @@ def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
                     on_fold: Callable[[dict, int], None] | None = None) -> KFoldResult:
     """`dlrun kfold`: a new cross-validation from CONFIG, or (with `resume`, a run reference) the
     continuation of one from its first unfinished fold."""
-    previous = resolve_run(resume, runs_dir or Path("runs")) if resume is not None else None
+    previous = open_to_resume(resume, runs_dir, "kfold") if resume is not None else None
     if previous is not None:
         loaded = spec_to_resume(previous, config, overrides)
     elif config is None:
@@ -155,8 +157,7 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
                executor: Executor,
                on_fold, started: float, final_fit: bool = True) -> KFoldResult:
     spec = resolved.spec
-    hint = f"dlrun kfold --resume {run.run_id} --runs-dir {run.path.parent}"
-    with run_status(run, "k-fold", hint):
+    with run_status(run, "k-fold", resume_at(run, "kfold")):
         results, skipped = {}, []
         for fold in folds:
             done = _finished_fold(artifacts.fold_folder(run.path, fold.name)) if resuming else None

@@ -7,6 +7,8 @@ heads need (checked against the data), and for holdout split it and fit the prep
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dlrun.data.prepare import Prepared, Resolved, load_data, prepare_rows, take_smoke_sample
 from dlrun.data.split import holdout_split
 from dlrun.errors import Problem, SpecError
@@ -23,7 +25,7 @@ def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
 
     training = loaded.spec.training
     activate(training.backend, training.device, training.deterministic)
-    if loaded.spec.data.scheme in ("text", "images"):  # read with TensorFlow/Keras: import now, without the noise
+    if loaded.spec.data.kind.read_with_keras:  # import now, without the noise
         import_keras()
     resolved = load_data(loaded)
     data, found = resolve_for_data(loaded.data, resolved.targets)
@@ -65,14 +67,24 @@ def _compile_key(prepared: Prepared) -> str:
     return json.dumps([shaping, inputs, [h.to_json() for h in prepared.heads], steps], sort_keys=True, default=str)
 
 
-def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
-    """(runtime facts, compiled model) for a prepared spec; spec mistakes become located errors.
-    The spec's `imports:` are imported once, here.
+@dataclass
+class Built:
+    """A compiled model, the runtime facts of its backend, and (built with `reuse`) the variable
+    values it started with, which the starting-weights step `Start.reused` puts back."""
+
+    runtime: dict
+    model: object
+    initial: dict | None = None
+
+
+def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
+    """The compiled model for a prepared spec; spec mistakes become located errors. The spec's
+    `imports:` are imported once, here.
 
     With `reuse` (k-fold folds), a model compiled for the same key earlier in this process is
-    reset to the variable values it started with — weights, dropout seeds, optimizer state —
-    which are exactly those a fresh build from the same seed would have, and returned instead of
-    a new one: no rebuild and no retracing of its train function for every fold.
+    returned with the variable values it started with — weights, dropout seeds, optimizer state —
+    which are exactly those a fresh build from the same seed would have: no rebuild and no
+    retracing of its train function for every fold. `Start.reused(built.initial)` resets it.
     """
     from dlrun.model.build import BuildError, build_model, import_modules
     from dlrun.model.custom import custom_objects
@@ -82,13 +94,12 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
 
     spec, loaded = prepared.spec, prepared.loaded
     runtime = setup_runtime(spec.training, spec.seed, spec.callbacks.tensorboard)  # imports the backend first, quietly
-    from dlrun.train.resume import model_arrays, restore_model
+    from dlrun.train.resume import model_arrays
 
     key = _compile_key(prepared) if reuse else None
     if key is not None and key in _reusable:
         model, arrays = _reusable[key]
-        restore_model(model, arrays)
-        return runtime, model
+        return Built(runtime, model, arrays)
     training = spec.training
     with scope(training.distribute, runtime["device"] == "gpu", training.cpu_replicas):  # mirrored: variables on every replica
         try:
@@ -101,8 +112,9 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> tuple:
         if found:
             raise loaded.error(found)
         compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)
-        if key is not None:
-            model.optimizer.build(model.trainable_variables)  # so its starting state can be kept too
-        _reusable.clear()
+        _reusable.clear()  # one kept model at a time
+        if key is None:
+            return Built(runtime, model)
+        model.optimizer.build(model.trainable_variables)  # so its starting state can be kept too
         _reusable[key] = (model, model_arrays(model))
-    return runtime, model
+    return Built(runtime, model, _reusable[key][1])

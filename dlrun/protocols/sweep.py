@@ -22,16 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dlrun.errors import UserError
+from dlrun.errors import RunFailed, UserError
 from dlrun.executors.choice import Executor
 from dlrun.executors.local import run_jobs
-from dlrun.protocols.fitting import run_status, term_as_interrupt
+from dlrun.protocols.lifecycle import open_new, open_to_resume, resume_at, run_status, start_record, term_as_interrupt
 from dlrun.protocols.sweep_search import counted, open_study, optuna_module, recover, sweep_lock
 from dlrun.protocols.sweep_table import write_trials
 from dlrun.protocols.sweep_trial import run_trial
 from dlrun.runs import artifacts
-from dlrun.runs.lookup import resolve_run
-from dlrun.runs.provenance import provenance
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.sweep_checks import check_sweep
@@ -88,30 +86,23 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
     optuna_module()  # a missing extra is refused before any folder is written
     executor.check_installed()
     if resume is not None:
-        previous = resolve_run(resume, runs_dir or Path("runs"))
-        info = previous.read_info()
-        if info.get("kind") != "sweep":
-            raise UserError(f"{previous.run_id} is not a sweep; --resume takes the id of an interrupted `dlrun sweep`")
-        if info.get("status") == "completed":
-            raise UserError(f"sweep {previous.run_id} already completed; there is nothing to resume")
-        if info.get("executor", "local") != executor.name:
-            raise UserError(f"sweep {previous.run_id} ran on --executor {info.get('executor', 'local')}; resume it "
-                            f"with the same executor")
+        previous = open_to_resume(resume, runs_dir, "sweep")
+        started_on = previous.read_info().get("executor", "local")
+        if started_on != executor.name:
+            raise UserError(f"sweep {previous.run_id} ran on --executor {started_on}; resume it with the same executor")
         return run_sweep(previous, executor=executor, on_trial=on_trial, resuming=True)
     if config is None:
         raise UserError("give a CONFIG with a sweep: section, or --resume SWEEP to continue an interrupted sweep")
     loaded = load_spec(config, overrides)
     settings = check_sweep(loaded)
-    run = RunDir.create(Path(loaded.spec.output.runs_dir), loaded.spec.name)
-    artifacts.write_config(run.path, loaded.spec.model_dump(mode="json"), "sweep")
-    run.update_info(run_id=run.run_id, name=loaded.spec.name, kind="sweep", status="running", started=now_iso(),
-                    backend=loaded.spec.training.backend, spec_file=str(loaded.path), data_dir=str(loaded.base_dir),
-                    seed=loaded.spec.seed, smoke=smoke, data={"source": loaded.spec.data.source},
-                    sweep={"objective": settings.objective.model_dump(), "algorithm": settings.algorithm,
-                           "trials": settings.trial_count(), "evaluate": settings.evaluate, "jobs": executor.jobs},
-                    executor=executor.name, **provenance(loaded.base_dir))
-    if executor.name == "local":  # on Ray, the journal is written from Tune's results (sweep_ray.record_study)
-        open_study(run.path, run.run_id, settings, _max_steps(loaded), create=True)
+    run = open_new(loaded)
+    with run_status(run, "sweep", resume_at(run, "sweep")):  # a sweep that fails to start is not left running
+        artifacts.write_config(run.path, loaded.spec.model_dump(mode="json"), "sweep")
+        start_record(run, loaded, "sweep", smoke, {}, executor=executor.name,
+                     sweep={"objective": settings.objective.model_dump(), "algorithm": settings.algorithm,
+                            "trials": settings.trial_count(), "evaluate": settings.evaluate, "jobs": executor.jobs})
+        if executor.name == "local":  # on Ray, the journal is written from Tune's results (sweep_ray.record_study)
+            open_study(run.path, run.run_id, settings, _max_steps(loaded), create=True)
     return run_sweep(run, executor=executor, on_trial=on_trial)
 
 
@@ -133,35 +124,48 @@ def run_sweep(run: RunDir, *, executor: Executor = Executor(), on_trial: Callabl
               resuming: bool = False) -> SweepResult:
     """Run trials until the sweep has its number of finished trials, then write its summary."""
     started = time.time()
-    loaded = _saved(run)
-    settings = check_sweep(loaded) if resuming else loaded.spec.sweep  # a new sweep was checked before it began
-    smoke = bool(run.read_info().get("smoke"))
-    recovered: list[int] = []
-    if resuming and executor.name == "local":
-        study = open_study(run.path, run.run_id, settings, _max_steps(loaded), create=False)
-        recovered = recover(study)
-        for number in recovered:
-            folder = artifacts.trial_folder(run.path, number)
-            if artifacts.is_run(folder):
-                RunDir(folder).set_status("interrupted")
-        run.set_status("running", resumed=now_iso(), recovered_trials=recovered)
-    hint = f"dlrun sweep --resume {run.run_id} --runs-dir {run.path.parent}"
-    with term_as_interrupt(), run_status(run, "sweep", hint):
-        if executor.name == "ray":
-            from dlrun.protocols.sweep_ray import run_on_ray
-
-            run_on_ray(run, settings, _max_steps(loaded), executor.resources, executor.address, resuming, smoke,
-                       executor.jobs if executor.jobs > 1 else None)
-        elif executor.jobs == 1:
-            work(SweepWorker(run.path, smoke), on_trial)
-        else:
-            workers = [SweepWorker(run.path, smoke, executor.threads(), echo=True, number=i)
-                       for i in range(executor.jobs)]
-            run_jobs(work, workers, executor.jobs, lambda _: None)
+    with term_as_interrupt(), run_status(run, "sweep", resume_at(run, "sweep")):
+        loaded = _saved(run)
+        settings = check_sweep(loaded) if resuming else loaded.spec.sweep  # a new sweep was checked before it began
+        recovered = _recover(run, settings, _max_steps(loaded)) if resuming and executor.name == "local" else []
+        _run_trials(run, settings, _max_steps(loaded), executor, on_trial, resuming)
         result = finish(run, loaded, settings, recovered)
-        run.set_status("completed", seconds=round(time.time() - started, 3),
+        failed = [r for r in result.trials if r.get("status") == "failed"]
+        if result.best is None:
+            first = f"; the first error: {failed[0].get('error')}" if failed else ""
+            raise RunFailed(f"no trial of sweep {run.run_id} finished: {len(failed)} of {len(result.trials)} "
+                            f"failed{first}")
+        run.set_status("completed", seconds=round(time.time() - started, 3), failed_trials=len(failed),
                        headline=_headline(settings, result.best))
         return result
+
+
+def _recover(run: RunDir, settings: SweepSpec, max_steps: int) -> list[int]:
+    """Trials a killed sweep left running: failed-interrupted in the study (asked again) and in their folders."""
+    study = open_study(run.path, run.run_id, settings, max_steps, create=False)
+    recovered = recover(study)
+    for number in recovered:
+        folder = artifacts.trial_folder(run.path, number)
+        if artifacts.is_run(folder):
+            RunDir(folder).set_status("interrupted")
+    run.set_status("running", resumed=now_iso(), recovered_trials=recovered)
+    return recovered
+
+
+def _run_trials(run: RunDir, settings: SweepSpec, max_steps: int, executor: Executor, on_trial, resuming: bool) -> None:
+    """The trials, on the executor the sweep runs on: this process, local worker processes, or Ray Tune."""
+    smoke = bool(run.read_info().get("smoke"))
+    if executor.name == "ray":
+        from dlrun.protocols.sweep_ray import run_on_ray
+
+        run_on_ray(run, settings, max_steps, executor.resources, executor.address, resuming, smoke,
+                   executor.jobs if executor.jobs > 1 else None)
+    elif executor.jobs == 1:
+        work(SweepWorker(run.path, smoke), on_trial)
+    else:
+        workers = [SweepWorker(run.path, smoke, executor.threads(), echo=True, number=i)
+                   for i in range(executor.jobs)]
+        run_jobs(work, workers, executor.jobs, lambda _: None)
 
 
 def work(worker: SweepWorker, on_trial: Callable[[dict], None] | None = None) -> int:

@@ -75,7 +75,7 @@ def run_on_ray(run: RunDir, settings: SweepSpec, max_steps: int, resources: Reso
     # OptunaSearch keeps its study in memory, saved and restored with Tune's own experiment state
     # (a journal it shared would go stale on restore); the journal is written from the results after
     search = TuneSearch(space=Space(settings), sampler=sampler(settings), storage=None, study_name=run.run_id,
-                        mode="max" if direction(settings) == "maximize" else "min", trials=settings.trial_count(),
+                        mode=direction(settings).mode, trials=settings.trial_count(),
                         max_steps=max_steps, prune=settings.pruner != "none", grace=settings.pruner_warmup_epochs + 1,
                         max_concurrent=max_concurrent)
     trainable = functools.partial(ray_trial, sweep=str(run.path.resolve()), smoke=smoke, threads=resources.threads())

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import math
 from pathlib import Path
 
 from dlrun.errors import UserError
+from dlrun.spec.monitor import Direction
 from dlrun.spec.sweep_forms import ParamRange, SweepSpec
-from dlrun.spec.models import resolve_mode
 
 INTERRUPTED = "interrupted"   # a trial attribute: stopped by a signal or a kill, not by its own failure
 REQUEUED = "requeued:"        # a study attribute per interrupted trial: the trial that re-runs its parameters
@@ -30,9 +29,9 @@ def optuna_module():
     return optuna
 
 
-def direction(sweep: SweepSpec) -> str:
-    mode = resolve_mode(sweep.objective.metric, sweep.objective.mode)
-    return "maximize" if mode == "max" else "minimize"
+def direction(sweep: SweepSpec) -> Direction:
+    """Which way the sweep's objective is better (`mode`, or read from the metric's name)."""
+    return Direction.of(sweep.objective.metric, sweep.objective.mode)
 
 
 def sampler(sweep: SweepSpec, worker: int = 0):
@@ -72,7 +71,7 @@ def open_study(folder: Path, study_name: str, sweep: SweepSpec, max_steps: int, 
     storage = optuna.storages.JournalStorage(JournalFileBackend(str(study_journal_path(folder))))
     if create:
         return optuna.create_study(study_name=study_name, storage=storage, sampler=sampler(sweep),
-                                   pruner=pruner(sweep, max_steps), direction=direction(sweep))
+                                   pruner=pruner(sweep, max_steps), direction=direction(sweep).optuna)
     return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler(sweep, worker),
                              pruner=pruner(sweep, max_steps))
 
@@ -173,8 +172,7 @@ def tell(study, trial, value: float | None = None, state: str = "COMPLETE") -> N
 
 
 def objective_value(values: list[float], maximize: bool) -> float | None:
-    """The best of the reported values (the objective at the trial's best epoch or fold mean)."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return None
-    return max(finite) if maximize else min(finite)
+    """The best finite one of the reported values (the objective at the trial's best epoch).
+
+    Kept for callers that still hold a bool; `direction(sweep).best(values)` is the rule itself."""
+    return Direction("max" if maximize else "min").best(values)

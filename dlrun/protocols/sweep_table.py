@@ -9,6 +9,7 @@ from dlrun.protocols.sweep_trial import sweep_trial_id
 from dlrun.report.sweep_view import ranked
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
+from dlrun.spec.monitor import Direction
 from dlrun.spec.sweep_forms import SweepSpec
 
 
@@ -41,11 +42,11 @@ def _interrupted_note(study, trial, status: str) -> str | None:
                           else ": left running when the sweep stopped")
 
 
-def keep_models(run: RunDir, settings: SweepSpec, rows: list[dict], maximize: bool) -> None:
+def keep_models(run: RunDir, settings: SweepSpec, rows: list[dict], direction: Direction) -> None:
     """`keep`: only the best (or top three) completed trials keep their model files."""
     if settings.keep == "all":
         return
-    kept = {r["number"] for r in ranked(rows, maximize)[:1 if settings.keep == "best" else 3]}
+    kept = {r["number"] for r in ranked(rows, direction)[:1 if settings.keep == "best" else 3]}
     for row in rows:
         folder = artifacts.trial_folder(run.path, row["number"])
         if row["status"] == "running" or row["number"] in kept or not artifacts.is_run(folder):
@@ -58,15 +59,15 @@ def keep_models(run: RunDir, settings: SweepSpec, rows: list[dict], maximize: bo
 def write_trials(run: RunDir, study, settings: SweepSpec) -> list[dict]:
     """trials.csv and best.json as the trials stand now; `keep` applied."""
     rows = trial_records(run, study, settings)
-    maximize = study.direction.name == "MAXIMIZE"
-    keep_models(run, settings, rows, maximize)
+    direction = Direction.from_optuna(study.direction)
+    keep_models(run, settings, rows, direction)
     artifacts.write_trials_table(run.path, rows)
-    best = ranked(rows, maximize)
+    best = ranked(rows, direction)
     if best:
         top = best[0]
         artifacts.write_best(run.path, {"number": top["number"], "run_id": top["run_id"],
                                         "objective": {"metric": settings.objective.metric, "value": top["objective"],
-                                                      "direction": "maximize" if maximize else "minimize"},
+                                                      "direction": direction.optuna},
                                         "params": {path: top[path] for path in settings.params},
                                         "epochs_run": top["epochs_run"]})
     return rows

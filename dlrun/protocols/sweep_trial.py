@@ -78,7 +78,7 @@ def train_trial(sweep_run: RunDir, settings: SweepSpec, number: int, params: dic
         else:
             from dlrun.protocols.holdout import train
 
-            result = train(loaded, on_epoch=feed.epoch, folder=folder, hold_test=True, smoke=smoke)
+            result = train(loaded, on_epoch=feed.epoch, folder=folder, smoke=smoke)
             epochs_run = result.epochs_run
     except Pruned:
         return _keep(folder, {**record, "status": "pruned", "epochs_run": feed.epochs_seen}, started, executor)

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from dlrun.data.image_files import ImageFiles
-from dlrun.data.table_stream import StreamedTable, count_in_sorted
+from dlrun.data.feature_data import feature_data
+from dlrun.data.table_stream import count_in_sorted
 
 OVERFIT_RISE = 0.10      # validation loss this far above its minimum at the end → overfitting
 LARGE_GAP = 0.25         # validation loss this far above training loss at the best epoch → a large gap
@@ -54,26 +53,19 @@ def diagnose_fit(history: list[dict], best_epoch: int | None) -> dict:
     return out
 
 
-def _row_keys(features) -> np.ndarray:
-    """One hashable key per row: equal feature values give equal keys."""
-    if isinstance(features, pd.DataFrame):
-        return pd.util.hash_pandas_object(features, index=False).to_numpy()
-    if isinstance(features, ImageFiles):
-        return features.row_keys()
-    if isinstance(features, StreamedTable):  # hashed by the pass that opened it
-        return features.keys
-    flat = np.asarray(features).reshape(len(features), -1)
-    return pd.util.hash_pandas_object(pd.DataFrame(flat, copy=False), index=False).to_numpy()
-
-
-def _take(features, rows):
-    return features.iloc[rows] if isinstance(features, pd.DataFrame) else features[rows]
+def audit_split(features, parts: dict[str, np.ndarray], encoder, target_values: np.ndarray) -> dict:
+    """The audit of a split, its classes read through the first output's target encoder (no classes
+    for a regression target): one rule for training and for `dlrun evaluate`."""
+    codes = None if encoder.task == "regression" else encoder.encode(target_values)
+    labels = None if codes is None else [encoder.label(i) for i in range(encoder.n_classes)]
+    return audit_data(features, parts, codes, labels)
 
 
 def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray | None,
                labels: list[str] | None) -> dict:
     """Leakage (rows of validation/test that also appear in train), class balance and missing values per part."""
-    keys = _row_keys(features)
+    data = feature_data(features)
+    keys = data.row_keys()
     train_keys = np.sort(keys[splits["train"]]) if "train" in splits else keys[:0]
     out: dict = {"duplicates_shared_with_train": {}, "class_balance": {}, "missing_values": {}, "flags": []}
     for part, rows in splits.items():
@@ -87,17 +79,7 @@ def audit_data(features, splits: dict[str, np.ndarray], class_codes: np.ndarray 
             codes = class_codes[rows]  # a multilabel (n, k) 0/1 matrix: the rows holding each label
             counts = codes.sum(axis=0) if codes.ndim == 2 else np.bincount(codes, minlength=len(labels))
             out["class_balance"][part] = {labels[i]: int(c) for i, c in enumerate(counts)}
-        block = _take(features, rows)
-        if isinstance(block, ImageFiles):
-            missing = {}  # every file was decoded once when the folder was read
-        elif isinstance(block, StreamedTable):
-            missing = block.missing_counts()
-        elif isinstance(block, pd.DataFrame):
-            missing = {c: int(n) for c, n in block.isna().sum().items() if n}
-        else:
-            arr = np.asarray(block)
-            missing = {"features": int(np.isnan(arr).sum())} if arr.dtype.kind == "f" and np.isnan(arr).any() else {}
-        out["missing_values"][part] = missing
+        out["missing_values"][part] = feature_data(data.take(rows)).missing_counts()
     if class_codes is not None and labels is not None and "train" in out["class_balance"]:
         counts = np.array(list(out["class_balance"]["train"].values()))
         if counts.min() * 5 < counts.max():

@@ -11,6 +11,7 @@ from dlrun.report.plots import _figure, _save
 from dlrun.report.sweep_view import ranked
 from dlrun.runs import artifacts
 from dlrun.runs.atomic import write_text
+from dlrun.spec.monitor import Direction
 
 
 def fmt(value) -> str:
@@ -69,10 +70,10 @@ def write_sweep_report(folder: Path, study, settings, rows: list[dict], best: di
 
 def render(folder: Path, settings, rows: list[dict], best: dict | None, found: dict[str, float],
            images: list[Path]) -> str:
-    metric = settings.objective.metric
+    metric, direction = settings.objective.metric, Direction.of(settings.objective.metric, settings.objective.mode)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "pruned", "failed")}
     lines = [f"# Sweep {folder.name}", "",
-             f"Objective: **{metric}** ({'higher' if _maximize(best) else 'lower'} is better), from "
+             f"Objective: **{metric}** ({'higher' if direction.maximize else 'lower'} is better), from "
              f"{'the k-fold folds' if settings.evaluate == 'kfold' else 'the validation part'}; the test set "
              f"chose nothing. Algorithm {settings.algorithm}, pruner {settings.pruner}, seed {settings.seed}.", "",
              f"Trials: {len(rows)} — {counts['completed']} completed, {counts['pruned']} pruned, "
@@ -81,7 +82,7 @@ def render(folder: Path, settings, rows: list[dict], best: dict | None, found: d
         lines += ["No trial completed, so there is no best trial.", ""]
     else:
         lines += _best_section(folder, metric, best)
-    top = ranked(rows, _maximize(best))[:10]
+    top = ranked(rows, direction)[:10]
     if top:
         params = list(settings.params)
         lines += ["## Top trials", "", "| trial | " + " | ".join([metric, *params, "epochs", "seconds"]) + " |",
@@ -102,10 +103,6 @@ def render(folder: Path, settings, rows: list[dict], best: dict | None, found: d
         lines += ["## Failed trials", ""] + [f"- {r['number']:03d}: {r.get('error') or 'failed'}" for r in failed] + [""]
     lines += [f"![{Path(p).stem}](plots/{Path(p).name})" for p in images]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _maximize(best: dict | None) -> bool:
-    return bool(best) and best["objective"].get("direction") == "maximize"
 
 
 def _best_section(folder: Path, metric: str, best: dict) -> list[str]:

@@ -8,6 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from dlrun.report.runs_view import STATUS_STYLE, fmt, overview_card, scored_once
+from dlrun.spec.monitor import Direction
 
 
 def short_names(paths: list[str]) -> dict[str, str]:
@@ -33,20 +34,19 @@ def trial_line(record: dict) -> str:
             f"{_params(record)}{error}")
 
 
-def ranked(rows: list[dict], maximize: bool) -> list[dict]:
+def ranked(rows: list[dict], direction: Direction) -> list[dict]:
     """The completed trials, best first (ties: the earlier trial); rows as the sweep builds them or
     as trials.csv gives them back (text)."""
-    done = [r for r in rows if r.get("status") == "completed" and _number(r.get("objective")) is not None]
-    return sorted(done, key=lambda r: (-_number(r["objective"]) if maximize else _number(r["objective"]),
-                                       int(r["number"])))
+    done = sorted((r for r in rows if r.get("status") == "completed"), key=lambda r: int(r["number"]))
+    return direction.ranked(done, lambda r: _number(r.get("objective")))
 
 
-def top_table(rows: list[dict], params: list[str], metric: str, maximize: bool, limit: int = 5) -> Table:
+def top_table(rows: list[dict], params: list[str], metric: str, direction: Direction, limit: int = 5) -> Table:
     table = Table(show_header=True, header_style="bold", title=f"best {min(limit, len(rows))} of {len(rows)} trial(s)")
     names = short_names(params)
     for column in ("trial", metric, *(names[p] for p in params), "epochs", "seconds"):
         table.add_column(column, justify="left" if column == "trial" else "right")
-    for row in ranked(rows, maximize)[:limit]:
+    for row in ranked(rows, direction)[:limit]:
         seconds = _number(row.get("seconds"))
         table.add_row(f"{int(row['number']):03d}", fmt(_number(row["objective"])),
                       *(fmt(_number(row.get(p), row.get(p))) for p in params),
@@ -68,7 +68,7 @@ def sweep_card(info: dict, rows: list[dict], best: dict | None, path: str = "") 
     """`dlrun sweep`'s last word and `dlrun show SWEEP`: counts, the best trial, the top trials."""
     sweep = info.get("sweep", {})
     metric = sweep.get("objective", {}).get("metric", "objective")
-    maximize = bool(best) and best["objective"].get("direction") == "maximize"
+    direction = Direction.from_record(best)
     params = list(best["params"]) if best else sorted({k for r in rows for k in r if "." in k})
     interrupted = sum(str(r.get("error") or "").startswith("interrupted") for r in rows)
     counts = {s: sum(r.get("status") == s for r in rows) for s in ("completed", "pruned", "failed")}
@@ -86,7 +86,7 @@ def sweep_card(info: dict, rows: list[dict], best: dict | None, path: str = "") 
             items.append(f"retrained best ({retrained['epochs']} epochs) on {retrained['test_rows']} test rows: "
                          f"{scored_once(retrained['test'])}")
     if rows:
-        items.append(top_table(rows, params, metric, maximize))
+        items.append(top_table(rows, params, metric, direction))
     if info.get("recovered_trials"):
         items.append(f"resumed: trial(s) {', '.join(map(str, info['recovered_trials']))} had been left running "
                      f"and were run again")

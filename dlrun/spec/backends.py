@@ -31,21 +31,19 @@ def backend_problems(spec) -> list[tuple[tuple, str]]:
     problem = missing_backend(backend)
     if problem:
         return [(("training", "backend"), problem + ", or choose another backend")]
-    if spec.data.scheme in ("images", "text") and spec.split.group:
-        return [(("split", "group"), f"a {spec.data.scheme} folder has no columns to group rows by; remove "
+    kind = spec.data.kind
+    if kind.folder_of_files and spec.split.group:
+        return [(("split", "group"), f"a {kind.scheme} folder has no columns to group rows by; remove "
                                      f"split.group (and use kfold or stratified_kfold)")]
-    if spec.data.scheme == "images" and backend != "tensorflow":
-        return [(("data", "source"), "image folders are streamed from disk with tf.data, on the TensorFlow "
-                                     "backend; set training.backend: tensorflow")]
-    if spec.data.scheme == "text" and not installed("tensorflow"):
-        return [(("data", "source"), "text folders are vectorized with Keras's TextVectorization, which needs "
-                                     "TensorFlow: pip install tensorflow")]
-    if spec.data.vectorize == "tf_idf" and spec.data.scheme != "text":
+    if backend not in kind.backends:
+        return [(("data", "source"), f"{kind.scheme}: sources are streamed with tf.data, on the TensorFlow "
+                                     f"backend; set training.backend: tensorflow")]
+    if spec.data.vectorize == "tf_idf" and not kind.texts:
         return [(("data", "vectorize"), "tf_idf is for text:FOLDER sources; keras:imdb|reuters take multi_hot or "
                                         "sequence")]
-    if spec.data.scheme == "parquet" and not installed("pyarrow"):
-        return [(("data", "source"), 'Parquet files are read with pyarrow, which is not installed: '
-                                     'pip install "dlrun[parquet]"')]
+    if kind.needs is not None and not installed(kind.needs[0]):
+        return [(("data", "source"), f"{kind.scheme}: sources are read with {kind.needs[0]}, which is not installed: "
+                                     f"{kind.needs[1]}")]
     if spec.callbacks.tensorboard and backend != "tensorflow" and not installed("tensorflow"):
         return [(("callbacks", "tensorboard"), f"TensorBoard logs are written with TensorFlow, which is not installed "
                                                f"next to {backend}; install tensorflow or set "

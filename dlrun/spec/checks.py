@@ -167,10 +167,9 @@ def _streaming_problems(spec) -> Found:
     data = spec.data
     if not data.streaming:
         return []
-    if data.scheme not in ("csv", "parquet"):
+    if not data.kind.streamable:
         return [(("data", "streaming"), f"streaming reads csv: and parquet: tables chunk by chunk; a {data.scheme}: "
-                                        f"source is read {'file by file already' if data.scheme in ('images', 'text') else 'whole'}"
-                                        f" — remove data.streaming")]
+                                        f"source is read {data.kind.whole_note} — remove data.streaming")]
     found: Found = []
     if spec.training.backend != "tensorflow":
         found.append((("training", "backend"), f"a streamed table feeds the model through tf.data; it does not run "

@@ -265,9 +265,12 @@ def validate_saved(data: dict, shown: str) -> ExperimentSpec:
         raise SpecError(to_problems(exc, Located(data, {}), shown)) from None
 
 
-def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), saved: bool = False) -> LoadedSpec:
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), saved: bool = False,
+              data_dir: Path | None = None) -> LoadedSpec:
     """Load, merge, override and validate a spec file; with `saved`, the file is a run's
-    config.yaml, possibly written by an earlier version (see `upgrade_saved`).
+    config.yaml, possibly written by an earlier version (see `upgrade_saved`). `data_dir`: where
+    data paths and `imports:` modules are found, when not beside the file (a saved run's: where
+    the run started).
 
     Example:
         >>> loaded = load_spec("configs/digits_mlp.yaml", ["training.epochs=1"])  # doctest: +SKIP
@@ -283,7 +286,8 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), sav
     if "name" not in located.data:
         located.data["name"] = _default_name(path)
     spec = validate_data(located, shown)
-    loaded = LoadedSpec(spec=spec, path=path.resolve(), data=located.data, located=located, shown=shown)
+    loaded = LoadedSpec(spec=spec, path=path.resolve(), data=located.data, located=located, shown=shown,
+                        data_dir=data_dir)
     missing = [(("imports", i), f"module '{name}' is not found (looked next to the spec and on the Python path)")
                for i, name in enumerate(spec.imports) if not _findable(name, loaded.base_dir)]
     if missing:

@@ -15,11 +15,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from dlrun.spec.catalog import check_loss, check_metrics, check_named
 from dlrun.spec.model_forms import (MODEL_TAGS, GraphModel, GraphOutputSpec, InputSpec,  # noqa: F401 - re-exported
                                     ModelSpec, NodeSpec, SequentialModel)
+from dlrun.spec.monitor import Direction
 from dlrun.spec.section import Section
+from dlrun.spec.source_kinds import SOURCE_SCHEMES, SOURCES, SourceKind
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
-SOURCE_SCHEMES = ("sklearn", "csv", "parquet", "npz", "images", "text", "keras")
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
 
@@ -96,6 +97,11 @@ class DataSpec(Section):
     @property
     def scheme(self) -> str:
         return self.source.partition(":")[0]
+
+    @property
+    def kind(self) -> SourceKind:
+        """What this kind of source allows (spec/source_kinds.py)."""
+        return SOURCES[self.scheme]
 
     @property
     def location(self) -> str:
@@ -217,14 +223,9 @@ class ReduceLRSpec(Section):
     mode: Literal["auto", "min", "max"] = Field("auto", description="min: lower is better, max: higher is better; auto reads it from the monitored name (accuracy-like up, loss-like down).")
 
 
-MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")
-
-
 def resolve_mode(monitor: str, mode: str) -> str:
-    """'min' or 'max' for a monitored quantity; 'auto' reads it from the name (accuracy up, loss down)."""
-    if mode != "auto":
-        return mode
-    return "max" if any(k in monitor for k in MAX_IS_BETTER) else "min"
+    """'min' or 'max' for a monitored quantity: `Direction.of`'s rule (dlrun.spec.monitor)."""
+    return Direction.of(monitor, mode).mode
 
 
 class CallbacksSpec(Section):

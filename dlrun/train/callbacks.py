@@ -1,4 +1,6 @@
-"""The callbacks a spec asks for, plus the two every run has: the per-epoch history file and a divergence watch.
+"""The callbacks of one fit: those the spec asks for, each writing into the fit's own folder, plus
+the per-epoch history file with its divergence watch, and what the fit's role adds (resume state,
+a graceful stop on signals).
 
 Imports Keras: only the training stage imports this module.
 """
@@ -7,13 +9,16 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from dlrun.runs.artifacts import checkpoints_folder, read_history_table, write_history
 from dlrun.spec.models import ExperimentSpec
+from dlrun.train.fit_role import FitRole
 from dlrun.train.schedules import lr_at
+from dlrun.train.start import Start
 
 
 def _current_lr(model) -> float:
@@ -104,6 +109,7 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
         from dlrun.train.checkpoint import BestCheckpoint
 
         c = cbs.model_checkpoint
+        checkpoints_folder(run_path).mkdir(parents=True, exist_ok=True)  # a fold's or trial's own, too
         best = checkpoints_folder(run_path) / "best.keras"
         checkpoint = BestCheckpoint(best, c.monitor, c.mode)
         callbacks.append(checkpoint)
@@ -126,3 +132,39 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
                             "(pip install tensorboard), or set callbacks.tensorboard: false")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")))
     return callbacks, handles
+
+
+@dataclass
+class FitCallbacks:
+    """The callbacks list handed to Keras, and the two the fit reads back afterwards."""
+
+    callbacks: list
+    writer: HistoryWriter
+    stopper: object | None = None   # train.resume.GracefulStop, for a stoppable role
+
+
+def compose_callbacks(spec: ExperimentSpec, folder: Path, role: FitRole, start: Start,
+                      on_epoch=None) -> FitCallbacks:
+    """Every callback of one fit in `folder`, in the order they must run: the spec's, then (on a
+    resumed start) the restorer of their saved states, the history writer, and what the role adds."""
+    callbacks, handles = build_callbacks(spec, folder)
+    writer = HistoryWriter(folder, spec.callbacks.terminate_on_nan, on_epoch, every_seconds=role.history_every)
+    if start.mode == "resume":
+        from dlrun.train.resume import ResumeRestorer
+
+        writer.preload(start.epoch)
+        callbacks.append(ResumeRestorer(start.state, handles["watched"]))
+    callbacks.append(writer)
+    if role.resumable:  # the run can be continued: its state after every epoch
+        from dlrun.train.resume import ResumeSaver
+
+        checkpoints = checkpoints_folder(folder)
+        checkpoints.mkdir(exist_ok=True)
+        callbacks.append(ResumeSaver(checkpoints, handles["watched"]))
+    stopper = None
+    if role.stoppable:
+        from dlrun.train.resume import GracefulStop
+
+        stopper = GracefulStop()
+        callbacks.append(stopper)
+    return FitCallbacks(callbacks, writer, stopper)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlrun.data.image_files import ImageFiles
-from dlrun.data.table_stream import StreamedTable
+from dlrun.data.feature_data import EVAL_BATCH, feature_data
 from dlrun.errors import SpecError
-from dlrun.model.io import EVAL_BATCH, IMAGE_BATCH
 from dlrun.spec.catalog import catalog
 from dlrun.spec.models import ExperimentSpec
 from dlrun.spec.outputs import OutputHead
@@ -80,25 +78,26 @@ def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: li
     weights with a generator, so on JAX they become per-row sample weights here, by the same rule.
     """
     training = spec.training
-    if training.fast_input or isinstance(x_train, (ImageFiles, StreamedTable)):  # files only stream
+    features = feature_data(x_train)
+    if training.fast_input or features.streams:  # files and streamed tables only stream
         import math
 
         from dlrun.train import pipeline
 
-        steps = math.ceil(pipeline.rows_of(x_train) / training.batch_size)
+        steps = math.ceil(features.rows / training.batch_size)
         stream = (training.batch_size, training.shuffle, spec.seed, training.epochs, start_epoch)
         # under a MirroredStrategy the validation batch is the global batch too (one large batch of every
         # validation row is split unevenly across replicas, which Keras's distributed evaluation refuses)
-        eval_batch = training.batch_size if training.distribute == "mirrored" else max(EVAL_BATCH, training.batch_size)
-        if isinstance(x_train, ImageFiles):  # a batch of decoded pictures is large: validate in small ones
-            eval_batch = min(eval_batch, max(IMAGE_BATCH, training.batch_size))
+        usual = training.batch_size if training.distribute == "mirrored" else max(EVAL_BATCH, training.batch_size)
+        eval_batch = features.eval_batch(usual, training.batch_size)
         if training.backend == "jax":
             weights = None if class_weight is None else pipeline.row_weights(_single(y_train), class_weight)
             train_data = pipeline.numpy_batches(x_train, y_train, *stream, weights=weights)
             val_data, class_weight, val_batch = validation, None, eval_batch
         else:
-            train_data = pipeline.training_dataset(x_train, y_train, *stream)
-            val_data = None if validation is None else pipeline.array_dataset(*validation, eval_batch)
+            train_data = features.training_batches(y_train, *stream)
+            val_data = None if validation is None else feature_data(validation[0]).ordered_batches(validation[1],
+                                                                                                   eval_batch)
             val_batch = None  # the dataset is batched already
         return model.fit(train_data, validation_data=val_data, epochs=training.epochs, initial_epoch=start_epoch,
                          steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False,

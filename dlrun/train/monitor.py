@@ -1,12 +1,13 @@
 """Which epoch is best: the one rule that train, k-fold and the final model share.
 
 The quantity and its direction come from the spec (`CallbacksSpec.best_epoch_rule`: early
-stopping's monitor, else the checkpoint's, else the loss); this module picks the epoch.
+stopping's monitor, else the checkpoint's, else the loss); this module picks the epoch, by
+`dlrun.spec.monitor.Direction`, the one rule of which way is better.
 """
 
 from __future__ import annotations
 
-import math
+from dlrun.spec.monitor import Direction
 
 
 def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
@@ -16,12 +17,8 @@ def best_epoch(history: list[dict], monitor: str, mode: str) -> int | None:
         >>> best_epoch([{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.4}], "val_loss", "min")
         2
     """
-    values = [(row[monitor], row["epoch"]) for row in history
-              if row.get(monitor) is not None and math.isfinite(row[monitor])]
-    if not values:
-        return None
-    pick = min if mode == "min" else max
-    return pick(values, key=lambda item: item[0])[1]
+    best = Direction.of(monitor, mode).first_best(history, lambda row: row.get(monitor))
+    return None if best is None else best["epoch"]
 
 
 def chosen_epochs(curves: list[dict], monitor: str, mode: str, n_folds: int, default: int) -> int:

@@ -1,10 +1,10 @@
-"""The fast input path: in-memory arrays fed as one stream of batches for all epochs.
+"""The fast input path: features fed as one stream of batches for all epochs.
 
-On TensorFlow, a prefetched tf.data pipeline: the arrays become tensors once and one pipeline
-serves every epoch (no per-epoch rebuilding), batches are gathered from a seeded index stream
-reshuffled every epoch, and several steps run per call into TensorFlow (`steps_per_execution`),
-which removes most of the per-batch Python overhead. On JAX (no tf.data), a generator of NumPy
-batches with the same rule: each epoch's order depends only on (seed, epoch).
+On TensorFlow, the features' own tf.data pipeline (data/feature_data.py: arrays become tensors once
+and batches are gathered from a seeded index stream; files and streamed tables are read as their
+rows come up), with several steps per call into TensorFlow (`steps_per_execution`), which removes
+most of the per-batch Python overhead. On JAX, a generator of NumPy batches with the same rule:
+each epoch's order depends only on (seed, epoch).
 
 Either way a resumed run sees exactly the batches an uninterrupted run would, and `--jobs`
 workers match a single process.
@@ -16,10 +16,7 @@ import math
 
 import numpy as np
 
-from dlrun.data.image_files import ImageFiles
-from dlrun.data.image_stream import decode_batches, ordered_images
-from dlrun.data.table_stream import StreamedTable, streamed_dataset
-from dlrun.data.tf_data import settled
+from dlrun.data.feature_data import feature_data
 
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
@@ -45,51 +42,6 @@ def _as_structure(value):
     if isinstance(value, list):
         return tuple(value)
     return value
-
-
-def array_dataset(x, y, batch_size: int):
-    """An in-order, batched, prefetched tf.data pipeline over in-memory (x, y) (validation, evaluation)."""
-    import tensorflow as tf
-
-    if isinstance(x, ImageFiles):
-        return ordered_images(x, y, batch_size)
-    if isinstance(x, StreamedTable):
-        return streamed_dataset(x, y, batch_size, False, 0, 1)
-    x, y = _as_structure(x), _as_structure(y)
-    return settled(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE))
-
-
-def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
-    """The batches of epochs start_epoch..epochs-1, back to back, as one finite pipeline.
-
-    Each epoch's row order is a stateless shuffle of (seed, epoch): the same in every process
-    and for every start epoch, so a resumed run sees exactly the batches an uninterrupted run
-    would, and `--jobs` workers match a single process. The data is held once, as tensors;
-    each batch is gathered from it by index. One iterator serves every epoch.
-    """
-    import tensorflow as tf
-
-    if isinstance(x, StreamedTable):  # chunks read from the file in a seeded order, mixed a window at a time
-        return streamed_dataset(x, y, batch_size, shuffle, seed, epochs, start_epoch)
-    n_rows = rows_of(x)
-    base = tf.constant(seed, dtype=tf.int64)
-
-    def epoch_rows(epoch):
-        rows = tf.range(n_rows, dtype=tf.int64)
-        if shuffle:
-            rows = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([base, epoch]))
-        return tf.data.Dataset.from_tensor_slices(rows)
-
-    if isinstance(x, ImageFiles):  # each file decoded as its row comes up, in the same seeded order
-        row_batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(
-            lambda epoch: epoch_rows(epoch).batch(batch_size))
-        return settled(decode_batches(x, y, row_batches).prefetch(tf.data.AUTOTUNE))
-    x, y = _as_structure(x), _as_structure(y)
-    tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
-    batches = tf.data.Dataset.range(start_epoch, epochs).flat_map(lambda epoch: epoch_rows(epoch).batch(batch_size))
-    gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
-                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return settled(gathered.prefetch(tf.data.AUTOTUNE))
 
 
 def epoch_order(n_rows: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
@@ -135,8 +87,4 @@ def numpy_batches(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, 
 
 
 def rows_of(x) -> int:
-    if isinstance(x, dict):
-        return len(next(iter(x.values())))
-    if isinstance(x, (list, tuple)):
-        return len(x[0])
-    return len(np.asarray(x)) if not hasattr(x, "shape") else x.shape[0]
+    return feature_data(x).rows

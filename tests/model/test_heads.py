@@ -6,7 +6,7 @@ import pytest
 
 from dlrun.data.targets import TargetEncoder
 from dlrun.errors import SpecError
-from dlrun.model.heads import resolve_for_data
+from dlrun.model.heads import check_head, find_heads, resolve_for_data, with_defaults
 from dlrun.protocols.stages import prepare
 from dlrun.spec.load import load_spec
 
@@ -86,6 +86,35 @@ def test_activation_layer_after_the_output_layer_counts_as_its_activation():
     assert found == []
     _, found = resolve(sequential({"Dense": {"units": 3}}, {"Activation": {"activation": "relu"}}), MULTI)
     assert list(messages(found)) == [("model", "layers", 1, "Activation", "activation")]
+
+
+# ---- checking changes nothing; filling in defaults is its own step --------------------------------
+
+def _only_head(data: dict, target: TargetEncoder):
+    (head,), _ = find_heads(data, {target.name: target})
+    return head
+
+
+def test_check_head_reports_without_changing_the_head_or_its_layer():
+    data = sequential({"Dense": {"units": 3}})
+    head = _only_head(data, MULTI)
+    before = (dict(head.args), head.activation, head.loss)
+    assert check_head(with_defaults(head)) == []
+    assert (dict(head.args), head.activation, head.loss) == before
+    assert data == sequential({"Dense": {"units": 3}})
+
+
+def test_with_defaults_returns_a_filled_in_copy():
+    head = _only_head(sequential({"Dense": {"units": 1}}), BINARY)
+    filled = with_defaults(head)
+    assert (filled.activation, filled.loss) == ("sigmoid", "binary_crossentropy")
+    assert (head.activation, head.loss) == (None, None)
+
+
+def test_with_defaults_keeps_what_the_spec_gives():
+    head = _only_head(sequential({"Dense": {"units": 1, "activation": "softmax"}}, loss="mse"), BINARY)
+    filled = with_defaults(head)
+    assert (filled.activation, filled.loss) == ("softmax", "mse")
 
 
 # ---- mismatches ----------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from dlrun.protocols import fitting
-from dlrun.protocols.fitting import term_as_interrupt
+from dlrun.protocols import lifecycle
+from dlrun.protocols.lifecycle import term_as_interrupt
 
 
 def test_a_sigterm_swallowed_like_one_inside_a_gc_callback_is_delivered_again(monkeypatch):
-    monkeypatch.setattr(fitting, "REINTERRUPT_SECONDS", 0.2)
+    monkeypatch.setattr(lifecycle, "REINTERRUPT_SECONDS", 0.2)
     before = signal.getsignal(signal.SIGTERM)
     swallowed = 0
     with pytest.raises(KeyboardInterrupt):
@@ -31,7 +31,7 @@ def test_a_sigterm_swallowed_like_one_inside_a_gc_callback_is_delivered_again(mo
 
 
 def test_no_second_delivery_once_the_block_has_ended(monkeypatch):
-    monkeypatch.setattr(fitting, "REINTERRUPT_SECONDS", 0.2)
+    monkeypatch.setattr(lifecycle, "REINTERRUPT_SECONDS", 0.2)
     with pytest.raises(KeyboardInterrupt):
         with term_as_interrupt():
             os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,239 @@
+"""One interface over every kind of feature data: the kind is told once, here, by `feature_data`,
+and each kind is one class. Training, prediction, the leakage audit, evaluation and export ask the
+object, never which kind it is.
+
+    pandas table        TableFeatures     in memory, hashed per row by its values
+    array (numbers)     ArrayFeatures     in memory; also a dict of arrays (graph inputs)
+    array (texts)       TextFeatures      in memory, strings
+    image files         ImageFeatures     paths, decoded batch by batch
+    streamed table      StreamedFeatures  chunks read from the file as they are needed
+
+Example:
+    >>> import numpy as np
+    >>> data = feature_data(np.zeros((4, 2), dtype="float32"))
+    >>> data.rows, data.streams
+    (4, False)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dlrun.data.image_files import ImageFiles
+from dlrun.data.table_stream import StreamedTable
+
+EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
+IMAGE_BATCH = 64   # images: a batch of decoded pictures is large
+
+
+def _as_structure(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _hash_flat(values) -> np.ndarray:
+    flat = np.asarray(values).reshape(len(values), -1)
+    return pd.util.hash_pandas_object(pd.DataFrame(flat, copy=False), index=False).to_numpy()
+
+
+class ArrayFeatures:
+    """Numbers in memory: an array of samples, or a dict / tuple of them (a graph model's inputs)."""
+
+    streams = False        # True: only ever read as a stream of batches (the fast input path is forced)
+    sampled_for_export = False  # True: too large to hold; an export is checked on a sample read whole
+
+    def __init__(self, x):
+        self.x = x
+
+    @property
+    def rows(self) -> int:
+        x = self.x
+        if isinstance(x, dict):
+            return len(next(iter(x.values())))
+        if isinstance(x, (list, tuple)):
+            return len(x[0])
+        return len(np.asarray(x)) if not hasattr(x, "shape") else x.shape[0]
+
+    def eval_batch(self, usual: int, training_batch: int) -> int:
+        """The batch to validate in: `usual`, or smaller where a batch of this kind is large."""
+        return usual
+
+    def take(self, rows: np.ndarray):
+        """The features of `rows` (a table keeps its row labels)."""
+        return self.x[rows]
+
+    def held(self):
+        """The features as an in-memory object (a streamed part is read whole)."""
+        return self.x
+
+    def listed_files(self) -> list | None:
+        """The files the rows are, for reports that name them (image folders)."""
+        return None
+
+    def saved_file_list(self) -> dict:
+        """What splits.json keeps of the rows besides their numbers (an image folder: each file's path)."""
+        return {}
+
+    def row_keys(self) -> np.ndarray:
+        """One key per row for the leakage audit: equal feature values give equal keys."""
+        return _hash_flat(self.x)
+
+    def missing_counts(self) -> dict[str, int]:
+        arr = np.asarray(self.x)
+        return {"features": int(np.isnan(arr).sum())} if arr.dtype.kind == "f" and np.isnan(arr).any() else {}
+
+    def fingerprint(self, digest) -> None:
+        """Feed the contents into a hashlib digest (the data fingerprint)."""
+        digest.update(f"{self.x.shape}{self.x.dtype}".encode())
+        digest.update(memoryview(np.ascontiguousarray(self.x)).cast("B"))  # no copy when contiguous
+
+    def ordered_batches(self, y, batch_size: int):
+        """An in-order, batched tf.data pipeline of (x, y) (validation, prediction)."""
+        import tensorflow as tf
+
+        from dlrun.data.tf_data import settled
+
+        x, y = _as_structure(self.x), _as_structure(y)
+        data = (x,) if y is None else (x, y)
+        return settled(tf.data.Dataset.from_tensor_slices(data).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+    def training_batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
+        """The batches of epochs start_epoch..epochs-1, back to back, as one tf.data pipeline: each
+        epoch's order a stateless shuffle of (seed, epoch), each batch gathered from tensors held once."""
+        import tensorflow as tf
+
+        from dlrun.data.tf_data import epoch_row_batches, settled
+
+        x, y = _as_structure(self.x), _as_structure(y)
+        tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
+        batches = epoch_row_batches(self.rows, batch_size, shuffle, seed, epochs, start_epoch)
+        gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return settled(gathered.prefetch(tf.data.AUTOTUNE))
+
+    def predict(self, model):
+        return model.predict(self.x, verbose=0, batch_size=EVAL_BATCH)
+
+
+class TableFeatures(ArrayFeatures):
+    """A pandas table in memory (raw columns, before preprocessing)."""
+
+    def take(self, rows: np.ndarray):
+        return self.x.iloc[rows]
+
+    def row_keys(self) -> np.ndarray:
+        return pd.util.hash_pandas_object(self.x, index=False).to_numpy()
+
+    def missing_counts(self) -> dict[str, int]:
+        return {c: int(n) for c, n in self.x.isna().sum().items() if n}
+
+    def fingerprint(self, digest) -> None:
+        digest.update(",".join(map(str, self.x.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(self.x, index=False).values.tobytes())
+
+
+class TextFeatures(ArrayFeatures):
+    """Texts in memory: an array of strings (object dtype)."""
+
+    def missing_counts(self) -> dict[str, int]:
+        return {}
+
+    def fingerprint(self, digest) -> None:
+        for text in self.x:
+            digest.update(str(text).encode("utf-8") + b"\0")
+
+
+class ImageFeatures(ArrayFeatures):
+    """Image files: paths, each decoded as its row comes up (data/image_stream.py)."""
+
+    streams = True
+
+    @property
+    def rows(self) -> int:
+        return len(self.x)
+
+    def eval_batch(self, usual: int, training_batch: int) -> int:
+        return min(usual, max(IMAGE_BATCH, training_batch))  # decoded pictures are large: validate in small batches
+
+    def listed_files(self) -> list | None:
+        return self.x
+
+    def saved_file_list(self) -> dict:
+        return {"files": self.x.relative_paths()}
+
+    def row_keys(self) -> np.ndarray:
+        return self.x.row_keys()
+
+    def missing_counts(self) -> dict[str, int]:
+        return {}  # every file was decoded once when the folder was read
+
+    def fingerprint(self, digest) -> None:
+        digest.update(self.x.fingerprint_text().encode())
+
+    def ordered_batches(self, y, batch_size: int):
+        from dlrun.data.image_stream import ordered_images
+
+        return ordered_images(self.x, y, batch_size)
+
+    def training_batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
+        import tensorflow as tf
+
+        from dlrun.data.image_stream import decode_batches
+        from dlrun.data.tf_data import epoch_row_batches, settled
+
+        row_batches = epoch_row_batches(self.rows, batch_size, shuffle, seed, epochs, start_epoch)
+        return settled(decode_batches(self.x, y, row_batches).prefetch(tf.data.AUTOTUNE))
+
+    def predict(self, model):
+        return model.predict(self.ordered_batches(None, IMAGE_BATCH), verbose=0)
+
+
+class StreamedFeatures(ArrayFeatures):
+    """A table read chunk by chunk from its file (data/table_stream.py); never held whole."""
+
+    streams = True
+    sampled_for_export = True
+
+    @property
+    def rows(self) -> int:
+        return len(self.x)
+
+    def held(self):
+        return self.x.read()
+
+    def row_keys(self) -> np.ndarray:
+        return self.x.keys  # hashed by the pass that opened it
+
+    def missing_counts(self) -> dict[str, int]:
+        return self.x.missing_counts()
+
+    def fingerprint(self, digest) -> None:
+        digest.update(",".join(self.x.columns).encode())
+        digest.update(self.x.keys.tobytes())
+
+    def ordered_batches(self, y, batch_size: int):
+        from dlrun.data.table_stream import streamed_dataset
+
+        return streamed_dataset(self.x, y, batch_size, False, 0, 1)
+
+    def training_batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
+        from dlrun.data.table_stream import streamed_dataset  # chunks in a seeded order, mixed a window at a time
+
+        return streamed_dataset(self.x, y, batch_size, shuffle, seed, epochs, start_epoch)
+
+    def predict(self, model):
+        return model.predict(self.ordered_batches(None, EVAL_BATCH), verbose=0)
+
+
+def feature_data(x) -> ArrayFeatures:
+    """The interface object for features `x`: the only place that tells the kinds apart."""
+    if isinstance(x, ImageFiles):
+        return ImageFeatures(x)
+    if isinstance(x, StreamedTable):
+        return StreamedFeatures(x)
+    if isinstance(x, pd.DataFrame):
+        return TableFeatures(x)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return TextFeatures(x)
+    return ArrayFeatures(x)
+

@@ -1,0 +1,84 @@
+"""Where a model's weights start: the one step between build and fit, one switch with four modes.
+
+    scratch    the values the build drew from the spec's seed
+    resume     an interrupted run's last saved epoch: weights, optimizer state, callback states
+    reused     a model compiled earlier in this process for the same key, put back to the values
+               it started with (k-fold folds: no rebuild, no retracing)
+    from_run   the weights of another run's final model (or of a .keras / .weights.h5 file):
+               warm start and fine-tuning begin here
+
+Example:
+    >>> Start.scratch().mode
+    'scratch'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlrun.errors import UserError, first_line
+from dlrun.runs.artifacts import has_model, model_path
+
+MODES = ("scratch", "resume", "reused", "from_run")
+
+
+@dataclass(frozen=True)
+class Start:
+    """One starting point; build it with the class methods, apply it with `apply_start`."""
+
+    mode: str = "scratch"
+    state: dict | None = None     # resume: the saved state (train.resume.read_state)
+    initial: dict | None = None   # reused: the variable values the model started with (model_arrays)
+    source: Path | None = None    # from_run: a run folder, or a weights file
+
+    @classmethod
+    def scratch(cls) -> "Start":
+        return cls()
+
+    @classmethod
+    def resume(cls, state: dict | None) -> "Start":
+        """Continue from `state`; with no state saved yet (no epoch finished), start from scratch."""
+        return cls("resume", state=state) if state is not None else cls()
+
+    @classmethod
+    def reused(cls, initial: dict) -> "Start":
+        return cls("reused", initial=initial)
+
+    @classmethod
+    def from_run(cls, source: Path) -> "Start":
+        return cls("from_run", source=Path(source))
+
+    @property
+    def epoch(self) -> int:
+        """The number of epochs already done: the fit starts after them."""
+        return int(self.state["epoch"]) if self.mode == "resume" else 0
+
+    def weights_file(self) -> Path:
+        """from_run: the file the weights are read from (a run folder's final model)."""
+        source = Path(self.source)
+        if source.is_dir():
+            if not has_model(source):
+                raise UserError(f"{source}: the run has no {model_path(source).name} to start from")
+            return model_path(source)
+        if not source.is_file():
+            raise UserError(f"{source}: no such run folder or weights file to start from")
+        return source
+
+
+def apply_start(model, start: Start) -> int:
+    """Put the starting values into a built, compiled model; returns the first epoch to run."""
+    from dlrun.train.resume import restore_model
+
+    if start.mode == "resume":
+        restore_model(model, start.state["array_data"])
+    elif start.mode == "reused":
+        restore_model(model, start.initial)
+    elif start.mode == "from_run":
+        path = start.weights_file()
+        try:
+            model.load_weights(str(path))
+        except (ValueError, KeyError, OSError) as exc:
+            raise UserError(f"{path}: its weights do not fit this model ({first_line(exc)}); the model must "
+                            f"have the same layers and shapes as the one that saved them") from None
+    return start.epoch
