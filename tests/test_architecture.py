@@ -23,8 +23,23 @@ README = ROOT / "README.md"
 
 MAX_MODULE_LINES = 400
 MAX_COMMAND_BODY_LINES = 15
-RUN_FILES = ("run.json", "config.yaml", "splits.json", "preprocessing.json", "history.csv", "metrics.json",
-             "summary.json")
+
+
+def _run_files() -> tuple[str, ...]:
+    """Every file name a run directory can hold: the string constants of runs/artifacts.py that name a
+    file (they have a suffix), read from its AST so that a new file there is guarded at once."""
+    tree = ast.parse((DLRUN / "runs" / "artifacts.py").read_text(encoding="utf-8"))
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id.isupper():
+            for const in ast.walk(node.value):
+                if isinstance(const, ast.Constant) and isinstance(const.value, str) \
+                        and re.fullmatch(r"[\w-]+\.[a-z]+", const.value):
+                    names.append(const.value)
+    return tuple(dict.fromkeys(names))
+
+
+RUN_FILES = _run_files()
 
 
 def _modules() -> dict[str, Path]:
@@ -126,6 +141,12 @@ def _names_file(literal: str, name: str) -> bool:
     """The literal is the file name, or a path with it as one component ("folds/01/run.json");
     a sentence that mentions it ("no run.json here") is not a name."""
     return name in literal.split("/")
+
+
+def test_the_guard_covers_every_file_a_run_holds():
+    for name in ("run.json", "resume.json", "report.json", "best.json", "best.keras", "manifest.json",
+                 "trials.csv", "study.journal", "error.log", "model.keras"):
+        assert name in RUN_FILES, name
 
 
 def test_each_run_file_name_is_spelled_only_in_runs_artifacts():

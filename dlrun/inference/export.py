@@ -135,7 +135,7 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     if failed:
         raise ExportCheckFailed("exported model(s) do not reproduce `dlrun predict` on the run's "
                                 f"{part} rows: " + "; ".join(f"{name}: {c['verdict']}" for name, c in failed.items())
-                                + f" (details: {folder / 'report.json'})")
+                                + f" (details: {artifacts.export_report_path(folder)})")
     return ExportResult(run, folder, report, manifest)
 
 

@@ -20,6 +20,7 @@ from dlrun.report.multilabel_metrics import THRESHOLD, predicted_sets
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.io import predict_outputs
 from dlrun.runs.atomic import write_text
+from dlrun.runs.kinds import the_model
 from dlrun.runs.rundir import RunDir
 
 
@@ -110,8 +111,9 @@ def predictions(saved: SavedRun, features, backend: str, model=None, where: str 
 
 def predict(run: RunDir, data: Path | list[Path], output: Path | None = None, backend: str | None = None) -> pd.DataFrame:
     """A table of predictions: for each output, the predicted class and its probabilities, or the value
-    (on `backend`, default: the one the run was trained on)."""
-    saved = load_saved_run(run)
+    (on `backend`, default: the one the run was trained on). A k-fold run predicts with its final
+    model, a sweep with its retrained best (runs/kinds.py)."""
+    saved = load_saved_run(RunDir(the_model(run.path, run.read_info(), "predict with")))
     backend = saved.use_backend(backend)
     features, files = read_features(saved, data)
     where = ", ".join(map(str, data)) if isinstance(data, (list, tuple)) else str(data)

@@ -15,7 +15,7 @@ import numpy as np
 from dlrun.data.prepare import Prepared, Resolved, prepare_rows
 from dlrun.errors import Diverged, Interrupted
 from dlrun.protocols.lifecycle import resume_at, run_status, start_sub_run
-from dlrun.report.metrics import HEADLINE
+from dlrun.report.metrics import headline_key
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.train.fit_role import FINAL, FitRole
@@ -188,12 +188,11 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
 
 
 def headline(metrics: dict, prepared: Prepared) -> dict:
-    """The one number a listing shows: accuracy (classification) or MAE (regression) on held-out rows."""
+    """The one number a listing shows (report.metrics.headline_key), on the held-out part."""
     head = prepared.heads[0]
-    task = prepared.targets[head.target].task
     part = metrics["part"]
     held_out = metrics[part] if len(prepared.heads) == 1 else metrics[part].get(head.name, {})
-    name = HEADLINE[task]
+    name = headline_key(prepared.targets[head.target].task)
     return {"name": f"{part}_{name}", "value": held_out.get(name)}
 
 

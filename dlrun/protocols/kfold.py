@@ -94,13 +94,13 @@ def _finished_fold(folder: Path) -> dict | None:
 def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: Executor | None = None,
           resume: RunDir | None = None,
           allow_changed: bool = False, on_fold: Callable[[dict, int], None] | None = None,
-          folder: Path | None = None, final_fit: bool = True) -> KFoldResult:
+          folder: Path | None = None) -> KFoldResult:
     """Cross-validate the experiment; see the module docstring for what is written.
 
-    `folder`: a new folder at this path instead of a fresh one in the runs directory (a sweep's
-    trial). `on_fold` may raise `Pruned` to stop after a fold (the run's status becomes pruned).
-    `final_fit=False`: with split.final_model, hold the test rows out but fit no final model (a
-    sweep's trials: the test rows wait for the retrained best)."""
+    `folder`: a new folder at this path instead of a fresh one in the runs directory: a sweep's
+    trial, which with split.final_model holds the test rows out but fits no final model (the test
+    rows wait for the sweep's retrained best). `on_fold` may raise `Pruned` to stop after a fold
+    (the run's status becomes pruned)."""
     started = time.time()
     spec = loaded.spec
     if spec.split.protocol not in CV_PROTOCOLS:
@@ -133,7 +133,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
                        "held_out": f.held_out.tolist()} for f in folds], **sample, **dataset.file_list()})
     with term_as_interrupt():
         return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, executor, on_fold, started,
-                          final_fit)
+                          folder is None)
 
 
 def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,
@@ -189,7 +189,7 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
             summary["final_model"] = final
         artifacts.write_summary(run.path, summary)
         write_cv_report(run.path, summary, curves, spec.output.plots)
-        headline_key = _headline_key(summary)
+        headline_key = _headline_key(resolved)
         stats = summary["stats"].get(headline_key, {})
         run.set_status("completed", seconds=round(time.time() - started, 3),
                        headline={"name": f"cv_{headline_key}", "value": stats.get("mean")},
@@ -199,15 +199,14 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
     return KFoldResult(run, ordered, summary, final, skipped, activation_notes())
 
 
-def _headline_key(summary: dict) -> str:
-    stats = summary["stats"]
-    for key in stats:
-        if key.endswith("accuracy") and "baseline" not in key and "balanced" not in key:
-            return key
-    for key in stats:
-        if key.endswith("mae") and "baseline" not in key:
-            return key
-    return next(iter(stats), "loss")
+def _headline_key(resolved: Resolved) -> str:
+    """The summary key of the number a listing shows (report.metrics.headline_key)."""
+    from dlrun.report.metrics import headline_key
+    from dlrun.spec.outputs import output_heads
+
+    heads = output_heads(resolved.spec, list(resolved.targets))
+    first = heads[0]
+    return headline_key(resolved.targets[first.target].task, first.name if len(heads) > 1 else "")
 
 
 def _final_model(run: RunDir, resolved: Resolved, cv_rows: np.ndarray, test_rows: np.ndarray, epochs: int) -> dict:

@@ -169,10 +169,3 @@ def tell(study, trial, value: float | None = None, state: str = "COMPLETE") -> N
     except RuntimeError as exc:
         if "Study.stop" not in str(exc):
             raise
-
-
-def objective_value(values: list[float], maximize: bool) -> float | None:
-    """The best finite one of the reported values (the objective at the trial's best epoch).
-
-    Kept for callers that still hold a bool; `direction(sweep).best(values)` is the rule itself."""
-    return Direction("max" if maximize else "min").best(values)

@@ -21,7 +21,7 @@ from typing import Callable
 
 from dlrun.errors import DlrunError, Interrupted, Pruned, UserError
 from dlrun.protocols.admission import spec_to_resume
-from dlrun.protocols.sweep_search import INTERRUPTED, objective_value, suggest, tell
+from dlrun.protocols.sweep_search import INTERRUPTED, direction, suggest, tell
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
 from dlrun.spec.sweep_checks import trial_overrides
@@ -73,7 +73,7 @@ def train_trial(sweep_run: RunDir, settings: SweepSpec, number: int, params: dic
 
             if settings.retrain_best:  # the test rows stay out of every trial, for the retrained best
                 loaded = loaded.with_sections(split={"final_model": True})
-            result = kfold(loaded, folder=folder, on_fold=feed.fold, smoke=smoke, final_fit=False)
+            result = kfold(loaded, folder=folder, on_fold=feed.fold, smoke=smoke)
             epochs_run = sum(int(f.get("epochs_run") or 0) for f in result.folds)
         else:
             from dlrun.protocols.holdout import train
@@ -108,8 +108,7 @@ class Feed:
     def __init__(self, settings: SweepSpec, report: Callable[[float, int], None],
                  should_prune: Callable[[], bool] = lambda: False):
         self.metric = settings.objective.metric
-        self.maximize = settings.objective.mode == "max" or (
-            settings.objective.mode == "auto" and _maximized(self.metric))
+        self.direction = direction(settings)
         self.report, self.should_prune = report, should_prune
         self.values: list[float] = []
         self.fold_values: list[float] = []
@@ -149,13 +148,7 @@ class Feed:
         if self.fold_values:
             mean = sum(self.fold_values) / len(self.fold_values)
             return mean if math.isfinite(mean) else None
-        return objective_value(self.values, self.maximize)
-
-
-def _maximized(metric: str) -> bool:
-    from dlrun.spec.models import resolve_mode
-
-    return resolve_mode(metric, "auto") == "max"
+        return self.direction.best(self.values)
 
 
 def _one_line(message: str) -> str:

@@ -125,6 +125,13 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: float) -> d
 HEADLINE = {"binary": "accuracy", "multiclass": "accuracy", "multilabel": "subset_accuracy", "regression": "mae"}
 
 
+def headline_key(task: str, output: str = "") -> str:
+    """The one number a listing shows for a model, by the first output's task: accuracy, subset accuracy
+    (multilabel) or MAE (regression); `output`: the output's name when the model has several, as the
+    k-fold summary prefixes its keys ("price.mae")."""
+    return f"{output}.{HEADLINE[task]}" if output else HEADLINE[task]
+
+
 def baseline_of(task: str, train_codes: np.ndarray) -> dict:
     """What the trivial baseline needs from the training rows: the majority class or the mean."""
     if task == "regression":

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from dlrun.runs.artifacts import MANIFEST, read_config
+from dlrun.runs.artifacts import MANIFEST, read_config, report_path
 from dlrun.runs.config_diff import config_differences
 
 STATUS_STYLE = {"completed": "green", "running": "cyan", "failed": "red", "interrupted": "yellow", "diverged": "magenta",
@@ -96,7 +96,7 @@ def run_card(info: dict, metrics: dict | None) -> Panel:
             table.add_row("fit", fit.get("verdict", "?"))
         for flag in (metrics.get("audit") or {}).get("flags", []):
             table.add_row("audit", f"[yellow]{flag}[/]")
-    if info.get("kind") == "kfold" and info.get("summary"):
+    if info.get("summary"):  # a k-fold run's mean and std across folds
         for key, value in info["summary"].items():
             table.add_row(key, fmt(value))
     return Panel(table, title=f"[bold]{info.get('run_id', '?')}[/]", expand=False)
@@ -127,7 +127,7 @@ def comparison(runs: list[tuple[dict, dict | None, Path]]) -> Group:
                         values[f"{part} {name} {key}".replace("  ", " ")] = result[key]
             for key, value in metrics.get("validation_at_best", {}).items():
                 values[key] = value
-        if info.get("kind") == "kfold" and info.get("summary"):
+        if info.get("summary"):  # a k-fold run's mean and std across folds
             values.update(info["summary"])
         for key, value in values.items():
             rows.setdefault(key, [None] * len(runs))[index] = value
@@ -175,7 +175,7 @@ def evaluation_panel(result) -> Panel:
         items.append(f"[yellow]audit:[/] {flag}")
     for note in result.notes:
         items.append(f"[yellow]note:[/] {note}")
-    items.append(f"report: [bold]{result.folder / 'report.md'}[/]")
+    items.append(f"report: [bold]{report_path(result.folder)}[/]")
     return Panel(Group(*items), title=f"[bold]{result.run.run_id}[/] on {part}", expand=False)
 
 

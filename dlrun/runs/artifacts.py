@@ -61,6 +61,9 @@ SWEEP_LOCK = "sweep.lock"
 EXPORT = "export"
 EXPORT_FILES = {"keras": "model.keras", "savedmodel": "saved_model", "litert": "model.tflite", "onnx": "model.onnx"}
 EXPORT_REPORT = "report.json"
+BEST_CHECKPOINT = "best.keras"             # in checkpoints/: the best epoch's model (callbacks.model_checkpoint)
+RESUME_STATE = "resume.json"               # in checkpoints/: the last finished epoch, naming its arrays
+RESUME_ARRAYS = "resume-{epoch:04d}.npz"   # ... and those arrays
 MANIFEST = "manifest.json"
 COMPARISONS = "comparisons"  # in the runs directory itself, beside the runs: `dlrun compare --plot`
 
@@ -218,6 +221,24 @@ def final_folder(folder: Path) -> Path:
     return Path(folder) / FINAL
 
 
+def best_checkpoint_path(folder: Path) -> Path:
+    return checkpoints_folder(folder) / BEST_CHECKPOINT
+
+
+def resume_state_path(checkpoints: Path) -> Path:
+    return Path(checkpoints) / RESUME_STATE
+
+
+def resume_arrays_name(epoch: int) -> str:
+    return RESUME_ARRAYS.format(epoch=epoch)
+
+
+def old_resume_arrays(checkpoints: Path, keep: str) -> list[Path]:
+    """Resume arrays of earlier epochs (all but `keep`), to delete once a newer state is written."""
+    pattern = RESUME_ARRAYS.replace("{epoch:04d}", "*")
+    return [p for p in Path(checkpoints).glob(pattern) if p.name != keep]
+
+
 def checkpoints_folder(folder: Path) -> Path:
     return Path(folder) / CHECKPOINTS
 
@@ -307,8 +328,12 @@ def export_path(folder: Path, format_name: str) -> Path:
     return Path(folder) / EXPORT_FILES[format_name]
 
 
+def export_report_path(folder: Path) -> Path:
+    return Path(folder) / EXPORT_REPORT
+
+
 def write_export_report(folder: Path, document: dict) -> None:
-    write_json(Path(folder) / EXPORT_REPORT, document)
+    write_json(export_report_path(folder), document)
 
 
 def read_export_report(folder: Path) -> dict | None:

@@ -7,19 +7,18 @@ from pathlib import Path
 from dlrun.errors import UserError
 from dlrun.runs import artifacts
 from dlrun.runs.config_diff import config_differences
+from dlrun.runs.kinds import kind_of
 from dlrun.runs.lookup import resolve_run
 from dlrun.runs.rundir import RunDir
 
 
 def run_overview(run: RunDir) -> dict:
-    """{"run": status record, "metrics" (holdout) or "summary" (k-fold): ..., "path": folder}."""
+    """{"run": status record, what its kind shows (runs/kinds.py: "metrics", "summary", or "trials"
+    and "best"), "path": folder}."""
     info = run.read_info()
-    if info.get("kind") == "sweep":
-        return {"run": info, "trials": artifacts.read_trials_table(run.path), "best": artifacts.read_best(run.path),
-                "path": str(run.path)}
-    if info.get("kind") == "kfold":
-        return {"run": info, "summary": artifacts.read_summary(run.path), "path": str(run.path)}
-    return {"run": info, "metrics": artifacts.read_metrics(run.path), "path": str(run.path)}
+    readers = {"metrics": artifacts.read_metrics, "summary": artifacts.read_summary,
+               "trials": artifacts.read_trials_table, "best": artifacts.read_best}
+    return {"run": info, **{name: readers[name](run.path) for name in kind_of(info).shows}, "path": str(run.path)}
 
 
 def runs_to_compare(refs: list[str], runs_dir: Path) -> list[RunDir]:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import keras
 
-from dlrun.runs.artifacts import checkpoints_folder, read_history_table, write_history
+from dlrun.runs.artifacts import best_checkpoint_path, checkpoints_folder, read_history_table, write_history
 from dlrun.spec.models import ExperimentSpec
+from dlrun.spec.monitor import Direction
 from dlrun.train.fit_role import FitRole
 from dlrun.train.schedules import lr_at
 from dlrun.train.start import Start
@@ -102,7 +103,8 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
     if cbs.reduce_lr_on_plateau is not None:
         r = cbs.reduce_lr_on_plateau
         plateau = keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor, patience=r.patience,
-                                                    min_lr=r.min_lr, mode=r.mode, verbose=0)
+                                                    min_lr=r.min_lr, mode=Direction.of(r.monitor, r.mode).mode,
+                                                    verbose=0)
         callbacks.append(plateau)
         handles.setdefault("watched", []).append(plateau)
     if cbs.model_checkpoint is not None:
@@ -110,7 +112,7 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
 
         c = cbs.model_checkpoint
         checkpoints_folder(run_path).mkdir(parents=True, exist_ok=True)  # a fold's or trial's own, too
-        best = checkpoints_folder(run_path) / "best.keras"
+        best = best_checkpoint_path(run_path)
         checkpoint = BestCheckpoint(best, c.monitor, c.mode)
         callbacks.append(checkpoint)
         handles["best_checkpoint"] = best
@@ -118,7 +120,8 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
     if cbs.early_stopping is not None:
         e = cbs.early_stopping
         stopper = keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience, min_delta=e.min_delta,
-                                                mode=e.mode, restore_best_weights=e.restore_best_weights, verbose=0)
+                                                mode=Direction.of(e.monitor, e.mode).mode,
+                                                restore_best_weights=e.restore_best_weights, verbose=0)
         callbacks.append(stopper)
         handles["early_stopping"] = stopper
         handles.setdefault("watched", []).append(stopper)

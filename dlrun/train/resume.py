@@ -24,9 +24,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from dlrun.runs.artifacts import old_resume_arrays, resume_arrays_name, resume_state_path
 from dlrun.runs.atomic import write_bytes, write_json
 
-STATE_FILE = "resume.json"
 CALLBACK_FIELDS = {
     "EarlyStopping": ("wait", "stopped_epoch", "best", "best_epoch"),
     "BestCheckpoint": ("best",),
@@ -82,18 +82,17 @@ class ResumeSaver(keras.callbacks.Callback):
                 arrays.update({f"best_weights_{i}": np.asarray(w) for i, w in enumerate(best_weights)})
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        name = f"resume-{epoch + 1:04d}.npz"
+        name = resume_arrays_name(epoch + 1)
         write_bytes(self.folder / name, buffer.getvalue())
-        write_json(self.folder / STATE_FILE, {"epoch": epoch + 1, "arrays": name, "callbacks": states})
-        for old in self.folder.glob("resume-*.npz"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
+        write_json(resume_state_path(self.folder), {"epoch": epoch + 1, "arrays": name, "callbacks": states})
+        for old in old_resume_arrays(self.folder, name):
+            old.unlink(missing_ok=True)
 
 
 def read_state(folder: Path) -> dict | None:
     """The last saved resume state, or None when no epoch finished."""
     try:
-        state = json.loads((Path(folder) / STATE_FILE).read_text(encoding="utf-8"))
+        state = json.loads(resume_state_path(folder).read_text(encoding="utf-8"))
         with np.load(Path(folder) / state["arrays"], allow_pickle=False) as archive:
             state["array_data"] = {k: archive[k] for k in archive.files}
         return state

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,9 @@ def apply_start(model, start: Start) -> int:
     elif start.mode == "from_run":
         path = start.weights_file()
         try:
-            model.load_weights(str(path))
+            with warnings.catch_warnings():  # the saved optimizer state is left out on purpose: a new fit starts
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(str(path))
         except (ValueError, KeyError, OSError) as exc:
             raise UserError(f"{path}: its weights do not fit this model ({first_line(exc)}); the model must "
                             f"have the same layers and shapes as the one that saved them") from None

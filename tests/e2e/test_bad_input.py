@@ -483,8 +483,8 @@ def test_kfold_resume_of_a_holdout_run_without_a_config_is_refused(trained):
     before = completed_runs(trained.runs_dir)
     info = trained.run_json.read_bytes()
     result, output = dlrun("kfold", "--resume", trained.run_id, "--runs-dir", trained.runs_dir)
-    assert_user_mistake(result, output, "split.protocol", "not holdout", runs_dir=trained.runs_dir,
-                        completed_before=before)
+    assert_user_mistake(result, output, f"{trained.run_id} is not a k-fold run", "dlrun train --resume",
+                        runs_dir=trained.runs_dir, completed_before=before)
     assert trained.run_json.read_bytes() == info
 
 
