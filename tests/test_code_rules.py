@@ -113,3 +113,13 @@ def test_no_function_has_more_than_2_boolean_parameters():
     many = [f"{module}:{node.lineno} {node.name} {_bool_parameters(node)}" for module, node in _all_functions()
             if len(_bool_parameters(node)) > MAX_BOOL_PARAMETERS and not _is_cli_command(module, node)]
     assert many == []
+
+
+def test_the_published_schema_is_current_and_speaks_of_dlrun_only():
+    import json
+
+    from dlrun.spec.schema_walk import schema_document
+
+    published = (ROOT / "dlrun.schema.json").read_text(encoding="utf-8")
+    assert json.loads(published) == schema_document(), "run: dlrun schema -o dlrun.schema.json"
+    assert not re.search(r"\bseeds?'|\bthe seeds\b|course", published)

@@ -91,7 +91,7 @@ def _download(name: str, spec: DataSpec) -> tuple:
 
 
 def _vectorize(sequences: np.ndarray, spec: DataSpec) -> np.ndarray:
-    """Word-index lists -> multi-hot rows (as the seeds do) or zero-padded sequences."""
+    """Word-index lists -> multi-hot rows or zero-padded sequences."""
     num_words = spec.num_words or 10000
     if spec.vectorize == "multi_hot":
         out = np.zeros((len(sequences), num_words), dtype=np.float32)

@@ -1,6 +1,6 @@
 """Does the model's output fit the task? Fill in what the user left to the task, reject the rest.
 
-The table the seeds teach: binary → 1 unit, sigmoid, binary_crossentropy; multiclass →
+The usual table: binary → 1 unit, sigmoid, binary_crossentropy; multiclass →
 one unit per class, softmax, (sparse_)categorical_crossentropy; regression → linear
 units, mse (or another regression loss). This module does not import TensorFlow.
 """

@@ -1,6 +1,5 @@
 """Summaries across folds: mean, sample standard deviation, 95% confidence interval, the
-baseline per fold, and the per-epoch curves averaged across folds (the seeds' "average MAE
-history")."""
+baseline per fold, and the per-epoch curves averaged across folds."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What each kind of run is, in one table: the command that makes and resumes it, which folder
 holds the model that evaluate, predict and export use, and what `dlrun show` reports of it.
 
-Every place that used to ask `kind == "kfold"` asks this table instead; a new protocol adds one
+Nothing else switches on a run's kind: it asks this table. A new protocol adds one
 row here, one module in protocols/ and one CLI command.
 
 Example:

@@ -72,7 +72,7 @@ class DataSpec(Section):
                                                           "words (text default 5,000; its vocabulary is learned from "
                                                           "the training files only).")
     vectorize: Literal["multi_hot", "sequence", "tf_idf"] = Field(
-        "multi_hot", description="keras:imdb|reuters and text:FOLDER: multi-hot vectors (as in the seeds) or padded "
+        "multi_hot", description="keras:imdb|reuters and text:FOLDER: multi-hot vectors (one 0/1 column per word) or padded "
                                  "sequences of word ids; tf_idf (text:FOLDER only) weighs counts by inverse document "
                                  "frequency from the training files.")
     maxlen: int = Field(200, ge=1, description="keras:imdb|reuters and text:FOLDER with vectorize: sequence — padded "
@@ -127,7 +127,7 @@ class ExponentialDecay(ScheduleBase):
 
 
 class StepDrop(ScheduleBase):
-    """The seeds' drop-based schedule: lr = lr0 · drop^floor((1 + epoch) / epochs_drop)."""
+    """Step decay: lr = lr0 · drop^floor((1 + epoch) / epochs_drop)."""
 
     type: Literal["step"] = Field(description="Step decay: the rate drops by a factor at fixed intervals.")
     drop: float = Field(0.5, gt=0.0, le=1.0, description="Factor the rate is multiplied by at each drop.")
@@ -135,7 +135,7 @@ class StepDrop(ScheduleBase):
 
 
 class TimeBasedDecay(ScheduleBase):
-    """The seeds' time-based decay: lr = lr0 / (1 + decay · epoch)."""
+    """Time-based decay: lr = lr0 / (1 + decay · epoch)."""
 
     type: Literal["time_based"] = Field(description="Time-based decay: the rate shrinks as 1 / (1 + decay · epoch).")
     decay: float = Field(0.01, ge=0.0, description="How fast the rate shrinks per epoch.")
