@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.feature_data import feature_data
+from dlrun.data.saved_inputs import saved_inputs
 from dlrun.did_you_mean import suggest
 from dlrun.errors import RunFailed, UserError
 from dlrun.inference import export_formats
 from dlrun.inference.evaluate import own_dataset
 from dlrun.inference.export_formats import FORMATS, QUANTIZATIONS, Format
 from dlrun.inference.predict import predictions
-from dlrun.inference.raw_model import RawOutput, build_raw_model, raw_feed, raw_inputs, raw_outputs
+from dlrun.inference.raw_model import RawOutput, build_raw_model, raw_outputs
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.backend import native_output_quiet
 from dlrun.runs import artifacts
@@ -85,16 +86,16 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     """Write each format into `out` (default: the run's export/), check it, and write report and manifest."""
     run = model_run(run)
     saved = load_saved_run(run)
-    kind = saved.preprocessor.kind
+    source = saved_inputs(saved.preprocessor)
     no_strings = [f.name for f in formats if not f.strings]
-    if kind == "text" and no_strings:
+    if source.strings_only and no_strings:
         raise UserError(f"a text run's model takes the raw text, and {', '.join(no_strings)} cannot take strings; "
                         f"export it as keras or savedmodel")
     saved.use_backend("tensorflow")  # every format is written from TensorFlow; a JAX run's model loads on it
     part, features, calibration_rows, notes = _check_rows(saved)
     trained = saved.model("tensorflow")
     reference = predictions(saved, features, "tensorflow", model=trained, where=part)
-    sample_shape = [] if kind != "array" else list(np.asarray(features).shape[1:])
+    sample_shape = source.sample_shape(features)
     outputs = raw_outputs(saved)
     folder = Path(out) if out is not None else artifacts.export_folder(run.path)
     if folder.exists() and not folder.is_dir():
@@ -102,18 +103,18 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     folder.mkdir(parents=True, exist_ok=True)
     models, checks, described = {}, {}, {}
     for fmt in formats:
-        inputs = raw_inputs(saved.preprocessor, sample_shape, fmt.strings)
+        inputs = source.raw_inputs(sample_shape, fmt.strings)
         if fmt.strings not in models:
             models[fmt.strings] = build_raw_model(saved, trained, inputs, outputs)
         quantization = fmt.quantization(quantize)
-        calibration = raw_feed(inputs, calibration_rows) if quantization == "int8" else None
+        calibration = source.raw_feed(inputs, calibration_rows) if quantization == "int8" else None
         path = artifacts.export_path(folder, fmt.name)
         started = time.perf_counter()
         try:
             with native_output_quiet():
                 export_formats.write(fmt, models[fmt.strings], path, quantization, calibration)
                 written = time.perf_counter() - started
-                got = _predict_in_chunks(export_formats.predictor(fmt, path), inputs, features)
+                got = _predict_in_chunks(export_formats.predictor(fmt, path), source, inputs, features)
         except export_formats.ExportFailed as exc:
             checks[fmt.name] = {"file": path.name, "quantization": quantization, "runtime": fmt.runtime,
                                 "outputs": {}, "passed": False, "verdict": str(exc)}
@@ -139,12 +140,12 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     return ExportResult(run, folder, report, manifest)
 
 
-def _predict_in_chunks(run, inputs, features, size: int = 256) -> dict[str, np.ndarray]:
+def _predict_in_chunks(run, source, inputs, features, size: int = 256) -> dict[str, np.ndarray]:
     """The exported file's outputs for every check row, fed `size` rows at a time (decoded images are big)."""
     parts: dict[str, list] = {}
     for start in range(0, len(features), size):
         rows = features.iloc[start:start + size] if hasattr(features, "iloc") else features[start:start + size]
-        for name, value in run(raw_feed(inputs, rows)).items():
+        for name, value in run(source.raw_feed(inputs, rows)).items():
             parts.setdefault(name, []).append(np.asarray(value))
     return {name: np.concatenate(values) for name, values in parts.items()}
 

@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlrun.data.class_folders import files_named
-from dlrun.data.image_files import SUFFIXES, ImageFiles, checked_files
 from dlrun.data.inputs import model_inputs
-from dlrun.data.text_files import read_texts, text_files
 from dlrun.data.multilabel import source_columns
-from dlrun.data.sources import read_table_file
+from dlrun.data.saved_inputs import saved_inputs
 from dlrun.errors import DataError
 from dlrun.report.metrics import probabilities
 from dlrun.report.multilabel_metrics import THRESHOLD, predicted_sets
@@ -45,46 +42,13 @@ def read_features(saved: SavedRun, data: Path | list[Path]) -> tuple[object, lis
     at any depth)."""
     pre = saved.preprocessor
     paths = [Path(p) for p in data] if isinstance(data, (list, tuple)) else [Path(data)]
-    if pre.kind == "images":
-        images = new_images(pre, paths)
-        return images, list(images.paths)
-    if pre.kind == "text":
-        files = text_files(paths)
-        return read_texts(files), [str(p) for p in files]
-    if len(paths) != 1:
-        raise DataError(f"{len(paths)} data files given; this run predicts the rows of one table file")
-    data = paths[0]
-    if pre.kind == "table":
-        frame = read_table_file(data)
-        frame.columns = [str(c) for c in frame.columns]
+
+    def checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
-        return check_columns(frame, pre.columns, ignorable, data), None
-    if not data.is_file():
-        raise DataError(f"{data}: data file not found")
+        return check_columns(frame, pre.columns, ignorable, path)
+
     key = saved.spec.data.features[0] if saved.spec.data.features else "x"
-    try:
-        with np.load(data, allow_pickle=False) as archive:
-            if key not in archive:
-                raise DataError(f"{data}: no array '{key}' (arrays: {', '.join(archive.keys())})")
-            return archive[key], None
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{data}: not a readable NPZ archive ({exc})") from None
-
-
-def new_images(pre, paths: list[Path]) -> ImageFiles:
-    """Image files for an image run: folders are searched; each file is checked as training's were."""
-    recipe = pre.image
-    files = files_named(paths, SUFFIXES, "image files")
-    if recipe["resize"]:
-        return checked_files(files, recipe["size"], recipe["color_mode"])
-    try:
-        return checked_files(files, None, recipe["color_mode"])
-    except DataError as exc:
-        if "of different sizes" not in str(exc):
-            raise
-        height, width = recipe["size"]
-        raise DataError(f"{str(exc).split(';')[0]}; the model takes {height}x{width} images (it was trained without "
-                        f"data.image_size): resize them to {height}x{width} first") from None
+    return saved_inputs(pre).read_new(paths, checked, key)
 
 
 def predictions(saved: SavedRun, features, backend: str, model=None, where: str = "data") -> dict[str, dict]:

@@ -5,37 +5,21 @@ The fitted constants of `preprocessing.json` become constants of the graph (noth
 imputation is `where(x != x, fill, x)`, scaling `(x - centre) / spread`, and a categorical column
 becomes its one-hot block, by `StringLookup` over the training categories (string inputs) or, for
 runtimes without strings, by comparing an int32 category code with the category positions. Built only
-from Keras layers and `keras.ops`, so the saved model loads in safe mode with no custom code.
+from Keras layers and `keras.ops`, so the saved model loads in safe mode with no custom code. The inputs,
+what a caller feeds them and the per-kind preprocessing in the graph come from dlrun/data/saved_inputs.py.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 
-from dlrun.data.preprocess import FeaturePreprocessor
+from dlrun.data.saved_inputs import RawInput, safe_name, saved_inputs
 from dlrun.report.multilabel_metrics import THRESHOLD
 
-UNSEEN_CODE = -1  # the category code of a value training never saw (its one-hot block is all zeros)
-
-
-@dataclass
-class RawInput:
-    """One input of the exported model: the training column it stands for and what the caller passes."""
-
-    name: str                       # the input's name in every format
-    column: str | None              # the training column (None: the one array input of an NPZ/array source)
-    kind: str                       # numeric | categorical | passthrough | array | image | text
-    dtype: str                      # float32 | string | int32 (category codes)
-    shape: list[int]                # per row: [] for a column, the sample's shape for an array
-    categories: list[str] | None = None
-
-    def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+__all__ = ["RawInput", "RawOutput", "build_raw_model", "raw_outputs", "safe_name"]
 
 
 @dataclass
@@ -50,45 +34,6 @@ class RawOutput:
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-def safe_name(text: str, taken: set[str]) -> str:
-    """A name every runtime accepts ([A-Za-z0-9_], not starting with a digit), unique among `taken`.
-
-        >>> safe_name("sepal length (cm)", set()), safe_name("2nd", set()), safe_name("a", {"a"})
-        ('sepal_length_cm', 'c_2nd', 'a_2')
-    """
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", str(text)).strip("_") or "column"
-    if name[0].isdigit():
-        name = f"c_{name}"
-    unique, n = name, 1
-    while unique in taken:
-        n += 1
-        unique = f"{name}_{n}"
-    taken.add(unique)
-    return unique
-
-
-def raw_inputs(pre: FeaturePreprocessor, sample_shape: list[int], strings: bool) -> list[RawInput]:
-    """The exported model's inputs: one per training column (tables), the array as it is stored, or one
-    decoded image (pixels 0-255, already resized to the training size)."""
-    if pre.kind == "images":
-        return [RawInput("image", None, "image", "float32", list(pre.sample_shape))]
-    if pre.kind == "text":  # string formats only (export refuses the others first)
-        return [RawInput("text", None, "text", "string", [])]
-    if pre.kind == "array":
-        return [RawInput("features", None, "array", "float32", list(sample_shape))]
-    taken: set[str] = set()
-    described = []
-    for column in pre.columns:
-        name = safe_name(column, taken)
-        if column in pre.categories:
-            described.append(RawInput(name, column, "categorical", "string" if strings else "int32", [],
-                                      list(pre.categories[column])))
-        else:
-            kind = "numeric" if column in pre.numeric else "passthrough"
-            described.append(RawInput(name, column, kind, "float32", []))
-    return described
 
 
 def raw_outputs(saved) -> list[RawOutput]:
@@ -110,33 +55,6 @@ def raw_outputs(saved) -> list[RawOutput]:
     return described
 
 
-def raw_feed(inputs: list[RawInput], features: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
-    """The arrays a caller passes for these rows: numbers as float32 (missing: NaN), categories as
-    strings (missing: "") or as int32 codes (a value training never saw: -1)."""
-    if inputs[0].kind == "text":
-        return {"text": np.asarray(features, dtype=object)}
-    if inputs[0].kind == "image":
-        from dlrun.data.image_stream import decoded
-
-        return {"image": decoded(features, scaled=False).astype(np.float32)}
-    if inputs[0].kind == "array":
-        values = np.asarray(features.to_numpy() if isinstance(features, pd.DataFrame) else features)
-        return {"features": values.reshape(len(values), *inputs[0].shape).astype(np.float32)}
-    feed = {}
-    for raw in inputs:
-        column = features[raw.column]
-        if raw.kind != "categorical":
-            feed[raw.name] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float32)
-            continue
-        text = column.astype(str).where(column.notna(), "")
-        if raw.dtype == "string":
-            feed[raw.name] = text.to_numpy(dtype=object)
-        else:
-            position = {value: i for i, value in enumerate(raw.categories)}
-            feed[raw.name] = np.array([position.get(v, UNSEEN_CODE) for v in text], dtype=np.int32)
-    return feed
-
-
 def build_raw_model(saved, trained, inputs: list[RawInput], outputs: list[RawOutput]):
     """The Keras model: raw inputs → fitted preprocessing → the trained model → predict's outputs."""
     from dlrun.model.backend import import_keras
@@ -144,22 +62,7 @@ def build_raw_model(saved, trained, inputs: list[RawInput], outputs: list[RawOut
     keras = import_keras()
     pre = saved.preprocessor
     tensors = {raw.name: keras.Input(shape=tuple(raw.shape), dtype=raw.dtype, name=raw.name) for raw in inputs}
-    if pre.kind == "text":  # the adapted TextVectorization, rebuilt from its vocabulary and idf weights
-        from dlrun.data.text_vectorize import vectorizer
-
-        layer = vectorizer(pre.text, pre.text["vocabulary"], pre.text.get("idf"))
-        features = keras.ops.cast(layer(tensors["text"]), "float32")
-    elif pre.kind == "images":  # per-channel scaling on the last axis
-        features = tensors["image"]
-        if pre.spread:
-            features = keras.ops.divide(keras.ops.subtract(features, np.asarray(pre.center, dtype=np.float32)),
-                                        np.asarray(pre.spread, dtype=np.float32))
-    elif pre.kind == "array":
-        flat = keras.ops.reshape(keras.ops.cast(tensors["features"], "float32"), (-1, len(pre.center)))
-        features = _numeric(keras, flat, pre, pre.fill, pre.center, pre.spread)
-    else:
-        pieces = [_column(keras, tensors[raw.name], raw, pre) for raw in inputs]
-        features = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(axis=1, name="columns")(pieces)
+    features = saved_inputs(pre).graph_features(keras, tensors, inputs)
     features = keras.ops.reshape(features, (-1, *pre.sample_shape))
     # inference mode fixed in the graph: augmentation layers (RandomFlip, ...) and dropout are off whoever calls it
     raw_out = trained(_model_inputs(keras, features, saved), training=False)
@@ -177,32 +80,6 @@ def build_raw_model(saved, trained, inputs: list[RawInput], outputs: list[RawOut
 
 def _model_stem(saved) -> str:
     return safe_name(saved.spec.name or "dlrun", set())
-
-
-def _numeric(keras, x, pre: FeaturePreprocessor, fill, center, spread):
-    ops = keras.ops
-    if pre.impute != "none":
-        x = ops.where(ops.not_equal(x, x), np.asarray(fill, dtype=np.float32), x)  # NaN is the one x != x
-    if pre.scale != "none":
-        x = ops.divide(ops.subtract(x, np.asarray(center, dtype=np.float32)), np.asarray(spread, dtype=np.float32))
-    return x
-
-
-def _column(keras, tensor, raw: RawInput, pre: FeaturePreprocessor):
-    ops = keras.ops
-    if raw.kind == "categorical":
-        count = len(raw.categories)
-        if raw.dtype == "string":
-            lookup = keras.layers.StringLookup(vocabulary=list(raw.categories), num_oov_indices=1,
-                                               output_mode="one_hot", name=f"{raw.name}_categories")
-            return ops.cast(lookup(tensor)[:, 1:], "float32")  # position 0 is the unseen-category slot
-        codes = ops.expand_dims(tensor, -1)
-        return ops.cast(ops.equal(codes, np.arange(count, dtype=np.int32)[None, :]), "float32")
-    values = ops.expand_dims(ops.cast(tensor, "float32"), -1)
-    if raw.kind == "passthrough":
-        return values
-    i = pre.numeric.index(raw.column)
-    return _numeric(keras, values, pre, pre.fill[i:i + 1], pre.center[i:i + 1], pre.spread[i:i + 1])
 
 
 def _model_inputs(keras, features, saved):

@@ -10,6 +10,7 @@ import numpy as np
 
 from dlrun.data.inputs import InputInfo
 from dlrun.data.preprocess import FeaturePreprocessor
+from dlrun.data.saved_inputs import saved_inputs
 from dlrun.data.split import Splits
 from dlrun.data.targets import TargetEncoder
 from dlrun.errors import RunLookupError, UserError
@@ -47,7 +48,7 @@ class SavedRun:
             hint = "" if requested else ", or pass --backend with one that is (a model runs on either)"
             raise UserError(f"run {self.run.run_id} is scored on {name}: {problem}{hint}")
         activate(name)
-        if self.preprocessor.kind in ("text", "images"):  # read with TensorFlow/Keras: import it now, quietly
+        if saved_inputs(self.preprocessor).reads_with_keras:  # read with TensorFlow/Keras: import it now, quietly
             from dlrun.model.backend import import_keras
 
             import_keras()
