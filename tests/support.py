@@ -135,6 +135,19 @@ def killed_after_epochs(spec: Path, runs: Path, epochs: int = 3, timeout: float 
 
 # ---- the combination matrices (tests/protocols/test_*_matrix.py) ------------------------------------
 
+def write_iris_rows(path: Path) -> Path:
+    """60 iris rows as CSV (f1..f4, species), the classes interleaved (time-series folds see every
+    class), with a `site` column of 5 groups of 12 rows, 4 of each class (for group_kfold)."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    order = [50 * c + i for i in range(20) for c in range(3)]
+    lines = ["site,f1,f2,f3,f4,species"] + [f"s{(n // 3) % 5}," + ",".join(f"{v:.1f}" for v in iris.data[i]) +
+                                            f",{iris.target[i]}" for n, i in enumerate(order)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def run_protocol(command: str, spec: str, runs: str, ray_address: str | None = None) -> None:
     """`dlrun train|kfold|sweep SPEC --runs-dir RUNS` through the library, locally or on the Ray
     cluster at `ray_address`; raises what the command raises."""
@@ -204,8 +217,14 @@ class BackendProcess:
             self.tail.append(line)
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        finish_process(self.proc, 60)
+        import subprocess
+
+        self.proc.stdin.close()  # the end of the job list: the process returns
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
 
 
 def trained_folders(runs: Path) -> list[Path]:
@@ -218,14 +237,15 @@ def trained_folders(runs: Path) -> list[Path]:
 
     def trained(folder: Path) -> list[Path]:
         info = artifacts.read_info(folder)
-        assert info.get("status") == "completed", f"{folder.relative_to(runs)}: {info.get('status')} {info.get('error')}"
+        where = folder.relative_to(runs)
+        assert info.get("status") == "completed", f"{where}: {info.get('status')} {info.get('error')}"
         if artifacts.trial_folders(folder):
             rows = artifacts.read_trials_table(folder)
             assert [r["status"] for r in rows] == ["completed"] * len(rows), [(r["status"], r["error"]) for r in rows]
         inner = artifacts.fold_folders(folder) or artifacts.trial_folders(folder)
         if inner:
-            return [f for folder in inner for f in trained(folder)]
-        assert artifacts.read_history(folder), f"{folder.relative_to(runs)}: no history"
+            return [found for part in inner for found in trained(part)]
+        assert artifacts.read_history(folder), f"{where}: no history"
         return [folder]
 
     return trained(run)

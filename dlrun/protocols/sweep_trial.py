@@ -131,13 +131,7 @@ class Feed:
         return None
 
     def fold(self, result: dict, total: int) -> None:
-        metrics = result["metrics"]
-        name = self.metric[len("val_"):] if self.metric.startswith("val_") else self.metric
-        if name not in metrics:
-            columns = [k for k, v in metrics.items() if isinstance(v, (int, float))]
-            raise ObjectiveMissing(f"sweep.objective.metric: a fold's held-out metrics have no '{name}'"
-                                   f"{did_you_mean(name, columns)} (they have {', '.join(columns)})")
-        self.fold_values.append(float(metrics[name]))
+        self.fold_values.append(fold_objective(self.metric, result))
         self.epochs_seen += int(result.get("epochs_run") or 0)
         mean = sum(self.fold_values) / len(self.fold_values)
         self.report(mean, len(self.fold_values))
@@ -149,6 +143,22 @@ class Feed:
             mean = sum(self.fold_values) / len(self.fold_values)
             return mean if math.isfinite(mean) else None
         return self.direction.best(self.values)
+
+
+def fold_objective(metric: str, result: dict) -> float:
+    """A fold's value of the objective: the held-out metric of that name less its `val_` (val_accuracy:
+    the held-out accuracy), else the history's value at the fold's best epoch (val_loss)."""
+    metrics = result["metrics"]
+    name = metric[len("val_"):] if metric.startswith("val_") else metric
+    if isinstance(metrics.get(name), (int, float)):
+        return float(metrics[name])
+    history = result.get("history") or []
+    row = next((r for r in history if r.get("epoch") == result.get("best_epoch")), history[-1] if history else {})
+    if isinstance(row.get(metric), (int, float)):
+        return float(row[metric])
+    columns = [k for k, v in metrics.items() if isinstance(v, (int, float))] + [k for k in row if k != "epoch"]
+    raise ObjectiveMissing(f"sweep.objective.metric: a fold has no '{metric}' in its held-out metrics or its "
+                           f"history{did_you_mean(name, columns)} (it has {', '.join(columns)})")
 
 
 def _one_line(message: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from dlrun.model.backend import _jax_settings, keras_json_backend
 
 
@@ -34,3 +36,18 @@ def test_keras_json_backend_reads_keras_home(monkeypatch, tmp_path):
     assert keras_json_backend() == (tmp_path / "keras.json", "jax")
     (tmp_path / "keras.json").write_text("not json")
     assert keras_json_backend() is None
+
+
+@pytest.mark.slow  # a Python process on JAX
+def test_seeding_on_jax_leaves_tensorflow_usable_for_text_data_later():
+    """Seeding hides TensorFlow from Keras for a moment; Keras must not remember it as missing (a
+    text run on JAX after another run in the same process needs TextVectorization, from TensorFlow)."""
+    import subprocess
+    import sys
+
+    code = ("from dlrun.model.backend import seed_everything\nseed_everything(1, False)\n"
+            "from keras.src.utils.module_utils import tensorflow\nprint(tensorflow.available)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "True"

@@ -1,6 +1,7 @@
 """Every callback under every protocol on both backends (issue 24): one cell per combination, each a
-real 1-epoch training of a Dense(4) model on 60 iris rows, checked to have trained every fold or trial
-and to have written what its callback writes into that fold's or trial's own folder.
+real 1-epoch training of a Dense(4) model on 60 iris rows (a CSV with a group column), checked to
+have trained every fold or trial and to have written what its callback writes into that fold's or
+trial's own folder.
 
 JAX cells run in one JAX process shared by the module (this process runs Keras on TensorFlow; a
 process cannot switch backends). The Ray cells share one local Ray (2 CPUs) that the module starts
@@ -13,10 +14,10 @@ import subprocess
 import sys
 
 import pytest
-from sklearn.datasets import load_iris
 
 from dlrun.runs.artifacts import checkpoints_folder
-from tests.support import ROOT, BackendProcess, child_env, finish_process, run_protocol, trained_folders
+from tests.support import (ROOT, BackendProcess, child_env, finish_process, run_protocol, trained_folders,
+                           write_iris_rows)
 
 CALLBACKS = {
     "early_stopping": "early_stopping: {monitor: val_loss, patience: 1}",
@@ -50,25 +51,13 @@ CELLS = [pytest.param(backend, protocol, callback, marks=[pytest.mark.slow] if b
          for backend in ("tensorflow", "jax") for protocol in RAY]
 
 
-def write_rows(path):
-    """60 iris rows, the classes interleaved (time_series folds see every class), and a `site`
-    column of 5 groups of 12 rows holding 4 rows of each class (for group_kfold)."""
-    iris = load_iris()
-    order = [50 * c + i for i in range(20) for c in range(3)]
-    lines = ["site,f1,f2,f3,f4,species"] + [
-        f"s{(n // 3) % 5}," + ",".join(f"{v:.1f}" for v in iris.data[i]) + f",{iris.target[i]}"
-        for n, i in enumerate(order)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def spec_text(backend: str, protocol: str, callback: str) -> str:
     _, split, evaluate, _ = PROTOCOLS[RAY.get(protocol, protocol)]
     callbacks = ", ".join(CALLBACKS.values()) if callback == "all" else CALLBACKS[callback]
-    # keep: all, as keep: best deletes the other trials' model files, checkpoints included; a k-fold
-    # sweep's objective is a held-out metric (the folds' metrics.json has log_loss, no val_loss)
-    objective = "log_loss" if evaluate == "kfold" else "val_loss"
+    # keep: all, as keep: best deletes the other trials' model files, checkpoints included; the
+    # objective is the default, val_loss (a k-fold trial: each fold's value at its best epoch)
     sweep = "" if evaluate is None else (f"sweep: {{trials: 2, seed: 1, pruner: none, plots: false, keep: all, "
-                                         f"evaluate: {evaluate}, objective: {{metric: {objective}}}, "
+                                         f"evaluate: {evaluate}, "
                                          f"params: {{optimizer.learning_rate: {{loguniform: [0.001, 0.1]}}}}}}\n")
     return f"""name: matrix
 seed: 3
@@ -104,17 +93,16 @@ def ray_address():
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     address = holder.stdout.readline().strip()
     try:
-        assert address, finish_process(holder, 60)
+        assert address, "the local Ray did not start"
         yield address
     finally:
-        holder.stdin.close()
-        finish_process(holder, 60)
+        finish_process(holder, 60)  # closes its stdin: ray.shutdown()
 
 
 @pytest.mark.parametrize("backend, protocol, callback", CELLS)
 def test_every_fold_and_trial_trains_and_keeps_what_its_callback_writes(backend, protocol, callback, tmp_path,
                                                                         request):
-    write_rows(tmp_path / "rows.csv")
+    write_iris_rows(tmp_path / "rows.csv")
     spec = tmp_path / "spec.yaml"
     spec.write_text(spec_text(backend, protocol, callback), encoding="utf-8")
     command, _, _, trained = PROTOCOLS[RAY.get(protocol, protocol)]

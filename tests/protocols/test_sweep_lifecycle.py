@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
@@ -93,3 +94,15 @@ def test_a_sweep_stopped_before_its_first_trial_is_not_left_running(tmp_path, mo
     [record] = runs
     assert record["status"] == "interrupted"
     assert f"dlrun sweep --resume {record['run_id']} --runs-dir" in " ".join(result.output.split())
+
+
+def test_a_kfold_trial_reads_val_objectives_from_held_out_metrics_else_the_best_epoch():
+    from dlrun.protocols.sweep_trial import ObjectiveMissing, fold_objective
+
+    fold = {"metrics": {"accuracy": 0.9, "log_loss": 0.3}, "best_epoch": 2,
+            "history": [{"epoch": 1, "val_loss": 0.8}, {"epoch": 2, "val_loss": 0.5}, {"epoch": 3, "val_loss": 0.6}]}
+    assert fold_objective("val_accuracy", fold) == 0.9     # the held-out accuracy
+    assert fold_objective("log_loss", fold) == 0.3
+    assert fold_objective("val_loss", fold) == 0.5         # not a held-out metric: the best epoch's value
+    with pytest.raises(ObjectiveMissing, match="val_auc"):
+        fold_objective("val_auc", fold)
