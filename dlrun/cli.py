@@ -362,20 +362,21 @@ def compare(
 
 
 @app.command()
+@reports_errors
 def schema(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of printing.")] = None,
 ) -> None:
     """Write the JSON Schema of the spec, for editor completion (yaml-language-server)."""
+    from dlrun.runs.atomic import check_writable, write_text
     from dlrun.spec.schema_walk import schema_document
 
     text = json.dumps(schema_document(), indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
-    else:
-        from dlrun.runs.atomic import write_text
-
-        write_text(output, text)
-        out.print(f"wrote {output}")
+        return
+    check_writable(output)
+    write_text(output, text)
+    out.print(f"wrote {output}")
 
 
 def main() -> None:

@@ -75,6 +75,10 @@ class RunLookupError(UserError):
     """A run id, prefix or path that names no run (or names one outside the runs directory)."""
 
 
+class DamagedRunFile(UserError):
+    """A file dlrun wrote into a run earlier is missing, truncated or not what it wrote."""
+
+
 class RunFailed(DlrunError):
     """Training started and failed for a reason that is not a spec or data mistake."""
 

@@ -49,6 +49,20 @@ class Splits:
             return cls(*(np.flatnonzero(part_of == code).astype(np.int64) for code in range(3)))
         return cls(*(np.asarray(data[p], dtype=np.int64) for p in ("train", "validation", "test")))
 
+    @classmethod
+    def read(cls, folder) -> "Splits":
+        """A run's splits.json, checked: damage names the file (DamagedRunFile)."""
+        from dlrun.runs import artifacts
+
+        document = artifacts.read_splits(folder)
+        try:
+            splits = cls.from_json(document)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise artifacts.damaged(artifacts.splits_path(folder), f"its rows cannot be read ({exc!r:.80})") from None
+        if any(len(part) and part.min() < 0 for part in (splits.train, splits.validation, splits.test)):
+            raise artifacts.damaged(artifacts.splits_path(folder), "it names negative row numbers")
+        return splits
+
     def sizes(self) -> dict[str, int]:
         return {part: int(len(getattr(self, part))) for part in ("train", "validation", "test")}
 

@@ -10,8 +10,20 @@ MODES = {"sequence": "int", "multi_hot": "multi_hot", "tf_idf": "tf_idf"}
 DEFAULT_WORDS = 5000
 
 
+def _tensorflow_probe_again() -> None:
+    """Seeding on JAX hides TensorFlow from Keras for a moment (model/backend.py, so that a JAX run
+    never loads it), and Keras remembers the failed probe for the whole process; TextVectorization
+    needs TensorFlow, so its probe runs again here, where TensorFlow is wanted."""
+    from keras.src.utils import module_utils
+
+    lazy = getattr(module_utils, "tensorflow", None)
+    if lazy is not None and getattr(lazy, "module", None) is None:
+        lazy._available = None
+
+
 def vectorizer(recipe: dict, vocabulary=None, idf=None):
     """The TextVectorization layer of a recipe (with its learned vocabulary and idf, once adapted)."""
+    _tensorflow_probe_again()
     import keras  # the caller has chosen the backend and imported Keras quietly (stages, SavedRun.use_backend)
 
     extra = {"output_sequence_length": recipe["sequence_length"]} if recipe["vectorize"] == "sequence" else {}

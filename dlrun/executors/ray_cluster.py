@@ -5,6 +5,11 @@ the protocols hand it functions and their arguments.
 A local Ray started here never outlives the command: `ray.shutdown()` on every way out (Ctrl-C
 included), anything of its session still running is killed after that, and a small watchdog
 process kills the session if this process itself is killed (SIGKILL cannot be caught).
+
+Without an address the local Ray is always a new one (`address="local"`, RAY_ADDRESS set aside):
+the record a dead `ray start` cluster leaves behind (/tmp/ray/ray_current_cluster) or a stale
+RAY_ADDRESS would otherwise send Ray's default connect to a cluster that no longer answers. With
+an address, a cluster that does not answer is an error within about CONNECT_TIMEOUT_S seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,16 +25,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from dlrun.errors import UserError
+from dlrun.errors import UserError, first_line
+
+CONNECT_TIMEOUT_S = 30  # at most this long to find that the cluster at --address does not answer
+# Ray reads its GCS time-out (per connect attempt, 30 s by default) once, as it is imported; each attempt
+# also waits about 10 s for the channel first. One attempt of 18 s: about 30 s in all.
+_IMPORT_ENV = {"RAY_py_gcs_connect_timeout_s": str(CONNECT_TIMEOUT_S - 12)}
+_CONNECT_ENV = {"RAY_gcs_server_port_wait_time_s": "1"}  # one connect attempt, not Ray's 20
+_LOCAL_ENV = {"RAY_ADDRESS": None}  # a stale RAY_ADDRESS must not redirect the local Ray (None: unset)
 
 
 def ray_module():
-    """Ray, or a clear message naming the extra to install."""
+    """Ray, or a clear message naming the extra to install. Imported with the shorter GCS
+    time-out of _IMPORT_ENV unless the environment sets one: Ray reads it once, at its import."""
     try:
-        import ray
+        with environment({k: v for k, v in _IMPORT_ENV.items() if k not in os.environ}):
+            import ray
     except ImportError:
         raise UserError('--executor ray needs Ray, which is not installed: pip install "dlrun[ray]"') from None
     return ray
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str | None]):
+    """os.environ with `values` set (None: removed) for the block, as it was afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        _set_environment(values)
+        yield
+    finally:
+        _set_environment(saved)
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @dataclass
@@ -53,14 +87,18 @@ def connected(address: str | None, num_cpus: int | None = None):
     # TensorFlow takes all of a GPU's memory unless told to grow: trials sharing a GPU (--gpus-per-trial 0.5) need growth
     kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True, "logging_level": "ERROR",
               "runtime_env": {"env_vars": {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}}}
+    address = None if address == "local" else address
     try:
         if address:
-            ray.init(address=address, **kwargs)
+            with environment(_CONNECT_ENV):
+                _check_answers(ray, address)
+                ray.init(address=address, **kwargs)
         else:
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a Ray for this command alone needs no token in ~/.ray
-            ray.init(num_cpus=num_cpus, **kwargs)
+            with environment(_LOCAL_ENV):
+                ray.init(address="local", num_cpus=num_cpus, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
+        raise UserError(f"cannot connect to Ray at {address or 'a new local instance'}: {first_line(exc)}") from None
     watchdog, session = None, None
     if not address:
         session = _session_dir(ray)
@@ -77,6 +115,22 @@ def connected(address: str | None, num_cpus: int | None = None):
         if watchdog is not None:
             watchdog.kill()
             watchdog.wait()
+
+
+def _check_answers(ray, address: str) -> None:
+    """Fail at once, rather than after Ray's connect time-out, when nothing listens at the GCS
+    address (`auto` resolved as Ray resolves it): the usual sign of a cluster that died. Ray
+    client addresses (`ray://`) are left to Ray, which gives up on them after 30 s."""
+    if "://" in address:
+        return
+    found = ray._private.services.canonicalize_bootstrap_address(address)
+    host, _, port = (found or address).rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S / 3):
+            return
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ConnectionError(f"nothing listens at {found or address} ({why}): is the cluster up?") from None
 
 
 def _session_dir(ray) -> str:

@@ -20,7 +20,9 @@ from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.io import predict_outputs
 from dlrun.runs import artifacts
+from dlrun.runs.atomic import unwritable
 from dlrun.runs.kinds import models_of
+from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir
 
 PARTS = ("test", "validation", "train")
@@ -74,11 +76,19 @@ def _new_folder(run: RunDir) -> Path:
             return folder
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise unwritable(base, exc) from None
     raise UserError(f"cannot make a new evaluation folder in {base}")  # pragma: no cover
 
 
 def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend: str | None = None) -> EvaluationResult:
-    """Evaluate a finished run's model and write the report (on `backend`, default: the run's own)."""
+    """Evaluate a finished run's model and write the report (on `backend`, default: the run's own),
+    as the run's one writer meanwhile (runs/lock.py)."""
+    with hold(run.path):
+        return _evaluate(run, data, part, backend)
+
+
+def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) -> EvaluationResult:
     from dlrun.report.analysis import audit_data, audit_split, diagnose_fit
     from dlrun.report.evaluation import score_outputs, write_evaluation
 

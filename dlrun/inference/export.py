@@ -28,8 +28,10 @@ from dlrun.inference.raw_model import RawOutput, build_raw_model, raw_outputs
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.backend import native_output_quiet
 from dlrun.runs import artifacts
+from dlrun.runs.atomic import check_writable, unwritable
 from dlrun.runs.provenance import versions
 from dlrun.runs.kinds import the_model
+from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir
 
 FLOAT_TOLERANCE = 1e-5       # float formats: |exported - predict| <= 1e-5 + 1e-5 * |predict| (np.isclose's rule)
@@ -83,8 +85,14 @@ def model_run(run: RunDir) -> RunDir:
 
 
 def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path | None = None) -> ExportResult:
-    """Write each format into `out` (default: the run's export/), check it, and write report and manifest."""
+    """Write each format into `out` (default: the run's export/), check it, and write report and manifest,
+    as the run's one writer meanwhile (runs/lock.py)."""
     run = model_run(run)
+    with hold(run.path):
+        return _export(run, formats, quantize, out)
+
+
+def _export(run: RunDir, formats: list[Format], quantize: str, out: Path | None) -> ExportResult:
     saved = load_saved_run(run)
     source = saved_inputs(saved.preprocessor)
     no_strings = [f.name for f in formats if not f.strings]
@@ -100,7 +108,11 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
     folder = Path(out) if out is not None else artifacts.export_folder(run.path)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"-o {folder}: is a file; name a folder to write the export into")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        check_writable(folder / ".dlrun-export-check")
+    except OSError as exc:
+        raise unwritable(folder, exc) from None
     models, checks, described = {}, {}, {}
     for fmt in formats:
         inputs = source.raw_inputs(sample_shape, fmt.strings)

@@ -16,7 +16,7 @@ from dlrun.report.metrics import probabilities
 from dlrun.report.multilabel_metrics import THRESHOLD, predicted_sets
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.io import predict_outputs
-from dlrun.runs.atomic import write_text
+from dlrun.runs.atomic import check_writable, write_text
 from dlrun.runs.kinds import the_model
 from dlrun.runs.rundir import RunDir
 
@@ -77,6 +77,8 @@ def predict(run: RunDir, data: Path | list[Path], output: Path | None = None, ba
     """A table of predictions: for each output, the predicted class and its probabilities, or the value
     (on `backend`, default: the one the run was trained on). A k-fold run predicts with its final
     model, a sweep with its retrained best (runs/kinds.py)."""
+    if output is not None:
+        check_writable(output)  # before any work
     saved = load_saved_run(RunDir(the_model(run.path, run.read_info(), "predict with")))
     backend = saved.use_backend(backend)
     features, files = read_features(saved, data)

@@ -61,12 +61,15 @@ class SavedRun:
         return load_model(self.run.path, self.spec.imports, self.data_dir, backend)
 
     def splits(self) -> Splits:
-        return Splits.from_json(artifacts.read_splits(self.run.path))
+        return Splits.read(self.run.path)
 
     def sample(self) -> np.ndarray | None:
         """For --smoke runs, the rows of the source that were used."""
         rows = artifacts.read_splits(self.run.path).get("sample")
-        return None if rows is None else np.asarray(rows, dtype=np.int64)
+        try:
+            return None if rows is None else np.asarray(rows, dtype=np.int64)
+        except (TypeError, ValueError):
+            raise artifacts.damaged(artifacts.splits_path(self.run.path), "its sample rows are not row numbers") from None
 
 
 def load_saved_run(run: RunDir) -> SavedRun:
@@ -77,11 +80,15 @@ def load_saved_run(run: RunDir) -> SavedRun:
     info = run.read_info()
     spec = validate_saved(artifacts.read_config(run.path), str(artifacts.config_path(run.path)))
     pre = artifacts.read_preprocessing(run.path)
-    return SavedRun(
-        run=run, info=info, spec=spec,
-        preprocessor=FeaturePreprocessor.from_json(pre["features"]),
-        targets={name: TargetEncoder.from_json(t) for name, t in pre["targets"].items()},
-        heads=[OutputHead.from_json(h) for h in pre["outputs"]],
-        infos={name: InputInfo(tuple(i["shape"]), i["dtype"]) for name, i in pre["inputs"].items()},
-        baselines=pre["baselines"],
-    )
+    try:
+        return SavedRun(
+            run=run, info=info, spec=spec,
+            preprocessor=FeaturePreprocessor.from_json(pre["features"]),
+            targets={name: TargetEncoder.from_json(t) for name, t in pre["targets"].items()},
+            heads=[OutputHead.from_json(h) for h in pre["outputs"]],
+            infos={name: InputInfo(tuple(i["shape"]), i["dtype"]) for name, i in pre["inputs"].items()},
+            baselines=pre["baselines"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise artifacts.damaged(artifacts.preprocessing_path(run.path),
+                                f"its fitted state cannot be read ({type(exc).__name__}: {str(exc)[:80]})") from None

@@ -188,17 +188,6 @@ def seed_everything(seed: int, tensorflow_too: bool) -> None:
     finally:
         if blocked and sys.modules.get("tensorflow", 0) is None:
             del sys.modules["tensorflow"]
-            _forget_tensorflow_probe()
-
-
-def _forget_tensorflow_probe() -> None:
-    """Keras remembers a failed import of TensorFlow for the whole process: without this, a later
-    TextVectorization (text data on JAX) would be refused as if TensorFlow were not installed."""
-    from keras.src.utils import module_utils
-
-    lazy = getattr(module_utils, "tensorflow", None)
-    if lazy is not None and getattr(lazy, "module", None) is None:
-        lazy._available = None
 
 
 def import_tensorflow():

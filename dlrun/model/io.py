@@ -7,10 +7,11 @@ batches and the same output layout (one array per model output).
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 from dlrun.data.feature_data import feature_data
-from dlrun.errors import UserError, first_line
+from dlrun.errors import DamagedRunFile, UserError, first_line
 from dlrun.runs.artifacts import has_model, model_path, read_info
 from dlrun.runs.kinds import why_no_model
 
@@ -47,6 +48,8 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
     if not has_model(folder):
         raise UserError(f"{folder}: the run has no {model_path(folder).name} ({why_no_model(read_info(folder))})")
     path = model_path(folder)
+    if not zipfile.is_zipfile(path):  # a .keras file is a zip archive: anything else is damage, not code
+        raise DamagedRunFile(f"{path}: not a Keras model file (damaged or truncated); train the run again")
     # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)

@@ -66,6 +66,11 @@ def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", 
                                          **prepared.dataset.file_list(),
                                          "resample": {"method": prepared.spec.data.resample,
                                                       "fit_rows": int(len(prepared.fit_rows))}})
+    write_fitted(folder, prepared)
+
+
+def write_fitted(folder: RunDir, prepared: Prepared) -> None:
+    """preprocessing.json: the fitted preprocessing, target encodings, output heads, baselines and inputs."""
     artifacts.write_preprocessing(folder.path, {
         "features": prepared.preprocessor.to_json(),
         "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},

@@ -14,13 +14,14 @@ from typing import Callable, Protocol
 
 from dlrun.data.prepare import prepare_rows
 from dlrun.data.split import Splits
-from dlrun.errors import UserError
+from dlrun.errors import DamagedRunFile, RunFailed, UserError
 from dlrun.protocols.admission import admit, spec_to_resume
-from dlrun.protocols.fitting import TrainResult, fit_in_dir, write_inputs
+from dlrun.protocols.fitting import TrainResult, fit_in_dir, write_fitted, write_inputs
 from dlrun.protocols.lifecycle import (data_record, open_new, open_to_resume, refuse_unless_resumable, resume_at,
                                        run_status, start_record)
 from dlrun.protocols.stages import build_compiled, load_resolved, prepare
 from dlrun.runs import artifacts
+from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.train.fit_role import RUN, TRIAL
@@ -53,13 +54,13 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     prepared = prepare(loaded, smoke=smoke)
     built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
     run = open_new(loaded, folder)
-    start_record(run, loaded, "train", smoke, {**data_record(prepared), "split": prepared.splits.sizes()})
-    with run_status(run, "training", resume_at(run, "train") if folder is None else None):
+    with hold(run.path), run_status(run, "training", resume_at(run, "train") if folder is None else None):
+        start_record(run, loaded, "train", smoke, {**data_record(prepared), "split": prepared.splits.sizes()})
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run)
         result = fit_in_dir(run, prepared, RUN if folder is None else TRIAL, Start.scratch(), on_epoch, built)
-        run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
+        _complete(run, prepared, time.time() - started, result.run_info)
         return result.result
 
 
@@ -70,22 +71,47 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
     The spec is the run's own resolved spec unless `loaded` is given; a spec that differs is
     refused (listing the differing keys) unless `allow_changed`.
     """
-    refuse_unless_resumable(run, "train")
-    info = run.read_info()
-    loaded = loaded or spec_to_resume(run, None)
-    resolved = load_resolved(loaded, smoke=bool(info.get("smoke")))
-    admit(run, resolved, allow_changed, f"the data differs from what run {run.run_id} was trained on "
-                                        f"(its fingerprint changed); start a new run instead")
-    prepared = prepare_rows(resolved, Splits.from_json(artifacts.read_splits(run.path)))
+    with hold(run.path):  # one writer per run: a second resume exits 2 naming the first
+        refuse_unless_resumable(run, "train")
+        loaded = loaded or spec_to_resume(run, None)
+        resolved = load_resolved(loaded, smoke=bool(run.read_info().get("smoke")))
+        admit(run, resolved, allow_changed, f"the data differs from what run {run.run_id} was trained on "
+                                            f"(its fingerprint changed); start a new run instead")
+        prepared = prepare_rows(resolved, Splits.read(run.path))
+        start = _trusted_start(run)
+        started = time.time()
+        run.set_status("running", resumed=now_iso(), resumed_from_epoch=start.epoch)
+        with run_status(run, "training", resume_at(run, "train")):
+            write_fitted(run, prepared)  # the same rows give the same fit: a lost preprocessing.json comes back
+            result = fit_in_dir(run, prepared, RUN, start, on_epoch)
+            _complete(run, prepared, time.time() - started, result.run_info)
+            return result.result
+
+
+def _trusted_start(run: RunDir) -> Start:
+    """Where a resumed run continues: its saved state, checked against its history. A run with finished
+    epochs but no usable state is refused (never silently trained again from epoch 1), as is a history
+    shorter than the state."""
     from dlrun.train.resume import read_state  # imports Keras: only once load_resolved chose the backend
 
-    start = Start.resume(read_state(artifacts.checkpoints_folder(run.path)))
-    started = time.time()
-    run.set_status("running", resumed=now_iso(), resumed_from_epoch=start.epoch)
-    with run_status(run, "training", resume_at(run, "train")):
-        result = fit_in_dir(run, prepared, RUN, start, on_epoch)
-        run.set_status("completed", seconds=round(time.time() - started, 3), **result.run_info)
-        return result.result
+    checkpoints = artifacts.checkpoints_folder(run.path)
+    start = Start.resume(read_state(checkpoints))
+    done = len(artifacts.read_history(run.path))
+    if start.mode == "scratch" and done:
+        raise DamagedRunFile(f"{artifacts.resume_state_path(checkpoints)}: missing, but history.csv holds {done} "
+                             f"finished epoch(s); the run cannot continue where it stopped — start a new run")
+    if done < start.epoch:
+        raise DamagedRunFile(f"{artifacts.history_path(run.path)}: holds {done} epoch(s), but the saved state is "
+                             f"at epoch {start.epoch}; restore the file, or start a new run")
+    return start
+
+
+def _complete(run: RunDir, prepared, seconds: float, run_info: dict) -> None:
+    """Status completed, once every file the run promises is there."""
+    missing = artifacts.missing_promised(run.path, prepared.spec.output.save_model)
+    if missing:
+        raise RunFailed(f"run {run.run_id} finished training but lacks {', '.join(missing)}")
+    run.set_status("completed", seconds=round(seconds, 3), **run_info)
 
 
 def train_or_resume(config: Path | None, overrides: list[str], events: TrainEvents, *, resume: str | None = None,

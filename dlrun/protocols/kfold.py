@@ -20,7 +20,7 @@ import numpy as np
 
 from dlrun.data.folds import Fold, fold_splits, held_out_test, make_folds
 from dlrun.data.prepare import Resolved, prepare_rows
-from dlrun.errors import UserError
+from dlrun.errors import DamagedRunFile, UserError
 from dlrun.executors.choice import Executor, run_on
 from dlrun.protocols.admission import admit, spec_to_resume
 from dlrun.protocols.fitting import fit_final, fit_in_dir, write_inputs
@@ -30,6 +30,7 @@ from dlrun.protocols.stages import build_compiled, load_resolved
 from dlrun.report.cv_report import write_cv_report
 from dlrun.report.cv_summary import average_curves, summarize
 from dlrun.runs import artifacts
+from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.split_forms import CV_PROTOCOLS
@@ -71,7 +72,7 @@ def run_fold(job: FoldJob) -> dict:
     start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat, executor=job.executor,
                   node=socket.gethostname())
     write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
-    with run_status(folder, f"fold {fold.number}"):
+    with hold(folder.path), run_status(folder, f"fold {fold.number}"):
         built = build_compiled(prepared, reuse=True)
         fitted = fit_in_dir(folder, prepared, FOLD.with_curves_on_test(spec.split.curves), Start.reused(built.initial),
                             built=built)
@@ -82,13 +83,17 @@ def run_fold(job: FoldJob) -> dict:
 
 
 def _finished_fold(folder: Path) -> dict | None:
-    """A fold that completed before an interruption: its saved results, or None."""
-    info, metrics = artifacts.read_info(folder), artifacts.read_metrics(folder)
-    if info.get("status") != "completed" or not isinstance(metrics, dict):
+    """A fold that completed before an interruption: its saved results, or None (a fold whose files
+    are missing or damaged trains again)."""
+    try:
+        info, metrics = artifacts.read_info(folder), artifacts.read_metrics(folder)
+        if info.get("status") != "completed" or not isinstance(metrics, dict):
+            return None
+        return {"fold": info["fold"], "repeat": info["repeat"], "metrics": metrics[metrics["part"]],
+                "best_epoch": info.get("best_epoch"), "epochs_run": info.get("epochs_run"),
+                "history": artifacts.read_history(folder)}
+    except (DamagedRunFile, KeyError, TypeError):
         return None
-    return {"fold": info["fold"], "repeat": info["repeat"], "metrics": metrics[metrics["part"]],
-            "best_epoch": info.get("best_epoch"), "epochs_run": info.get("epochs_run"),
-            "history": artifacts.read_history(folder)}
 
 
 def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: Executor | None = None,
@@ -113,27 +118,33 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
     cv_rows, test_rows = held_out_test(dataset.n_rows, spec.split, spec.seed, resolved.labels(), dataset.groups,
                                        dataset.source_test)
     folds = make_folds(cv_rows, spec.split, spec.seed, resolved.labels(), dataset.groups)
-    if resume is not None:
-        refuse_unless_resumable(resume, "kfold")
-        admit(resume, resolved, allow_changed, f"the data differs from what run {resume.run_id} started on (or "
-                                               f"--smoke differs); its finished folds cannot be combined with new "
-                                               f"ones — start a new run")
-        run = resume
-        run.set_status("running", resumed=now_iso())
-    else:
-        run = open_new(loaded, folder)
-        start_record(run, loaded, "kfold", smoke, {**data_record(resolved), "cv_rows": int(len(cv_rows)),
-                                                    "test_rows": int(len(test_rows))},
-                     protocol=spec.split.protocol, n_folds=len(folds), executor=executor.name)
-        artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
-        sample = {} if resolved.sample is None else {"sample": resolved.sample.tolist()}
-        artifacts.write_splits(run.path, {
-            "protocol": spec.split.protocol, "n_rows": dataset.n_rows, "test": test_rows.tolist(),
-            "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
-                       "held_out": f.held_out.tolist()} for f in folds], **sample, **dataset.file_list()})
-    with term_as_interrupt():
+    run = resume or open_new(loaded, folder)
+    with hold(run.path), term_as_interrupt():  # one writer per run: a second exits 2 naming the holder
+        if resume is not None:
+            refuse_unless_resumable(resume, "kfold")
+            admit(resume, resolved, allow_changed, f"the data differs from what run {resume.run_id} started on (or "
+                                                   f"--smoke differs); its finished folds cannot be combined with "
+                                                   f"new ones — start a new run")
+            run.set_status("running", resumed=now_iso())
+        else:
+            _start(run, loaded, resolved, folds, cv_rows, test_rows, executor)
         return _run_folds(run, resolved, folds, cv_rows, test_rows, resume is not None, executor, on_fold, started,
                           folder is None)
+
+
+def _start(run: RunDir, loaded: LoadedSpec, resolved: Resolved, folds: list[Fold], cv_rows, test_rows,
+           executor: Executor) -> None:
+    """A new k-fold run's start record, resolved spec and every fold's rows."""
+    spec, dataset = resolved.spec, resolved.dataset
+    start_record(run, loaded, "kfold", resolved.sample is not None,
+                 {**data_record(resolved), "cv_rows": int(len(cv_rows)), "test_rows": int(len(test_rows))},
+                 protocol=spec.split.protocol, n_folds=len(folds), executor=executor.name)
+    artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
+    sample = {} if resolved.sample is None else {"sample": resolved.sample.tolist()}
+    artifacts.write_splits(run.path, {
+        "protocol": spec.split.protocol, "n_rows": dataset.n_rows, "test": test_rows.tolist(),
+        "folds": [{"fold": f.number, "repeat": f.repeat, "train": f.train.tolist(),
+                   "held_out": f.held_out.tolist()} for f in folds], **sample, **dataset.file_list()})
 
 
 def kfold_or_resume(config: Path | None, overrides: list[str], *, resume: str | None = None,

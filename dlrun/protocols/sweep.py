@@ -30,6 +30,7 @@ from dlrun.protocols.sweep_search import counted, open_study, optuna_module, rec
 from dlrun.protocols.sweep_table import write_trials
 from dlrun.protocols.sweep_trial import run_trial
 from dlrun.runs import artifacts
+from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.sweep_checks import check_sweep
@@ -124,7 +125,7 @@ def run_sweep(run: RunDir, *, executor: Executor = Executor(), on_trial: Callabl
               resuming: bool = False) -> SweepResult:
     """Run trials until the sweep has its number of finished trials, then write its summary."""
     started = time.time()
-    with term_as_interrupt(), run_status(run, "sweep", resume_at(run, "sweep")):
+    with hold(run.path, "sweep"), term_as_interrupt(), run_status(run, "sweep", resume_at(run, "sweep")):
         loaded = _saved(run)
         settings = check_sweep(loaded) if resuming else loaded.spec.sweep  # a new sweep was checked before it began
         recovered = _recover(run, settings, _max_steps(loaded)) if resuming and executor.name == "local" else []

@@ -93,7 +93,7 @@ def settle(run: RunDir, settings: SweepSpec, results: list[dict]) -> None:
         if number is None:
             continue
         folder = artifacts.trial_folder(run.path, int(number))
-        info = artifacts.read_info(folder)
+        info = artifacts.peek_info(folder)
         error = result["error"] or ""
         if "sweep.objective.metric" in error:
             raise UserError(error[error.index("sweep.objective.metric"):].splitlines()[0])
@@ -122,7 +122,7 @@ def record_study(run: RunDir, settings: SweepSpec, max_steps: int, results: list
     states = optuna.trial.TrialState
     for number in range(max(by_number, default=-1) + 1):
         result = by_number.get(number)
-        record = artifacts.read_info(artifacts.trial_folder(run.path, number)).get("sweep_record") or {}
+        record = artifacts.peek_info(artifacts.trial_folder(run.path, number)).get("sweep_record") or {}
         if result is None:
             study.add_trial(optuna.trial.create_trial(state=states.FAIL, user_attrs={INTERRUPTED: True}))
             continue

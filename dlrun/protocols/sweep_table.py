@@ -18,7 +18,7 @@ def trial_records(run: RunDir, study, settings: SweepSpec) -> list[dict]:
     status, epochs_run, seconds, run_id, error (trials.csv)."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        info = artifacts.read_info(artifacts.trial_folder(run.path, trial.number))
+        info = artifacts.peek_info(artifacts.trial_folder(run.path, trial.number))
         record = info.get("sweep_record") or {}
         if record:
             status = record["status"]

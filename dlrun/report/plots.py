@@ -184,8 +184,10 @@ def compare_plot(runs: list, metric: str, runs_dir: Path, output: Path | None = 
     import time
 
     from dlrun.runs.artifacts import comparison_plot_path
+    from dlrun.runs.atomic import check_writable
     from dlrun.runs.overview import comparison_curves
 
     curves = comparison_curves(runs, metric)  # a missing metric is refused before matplotlib loads
     path = Path(output) if output is not None else comparison_plot_path(runs_dir, time.strftime("%Y%m%d-%H%M%S"), metric)
+    check_writable(path)
     return overlaid_curves(curves, metric, path)

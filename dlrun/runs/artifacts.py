@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from dlrun.runs.atomic import write_csv, write_json, write_text, write_yaml
+from dlrun.runs.checked import DamagedRunFile, damaged, history_row, inside, read_json_object
 
 RUN_INFO = "run.json"
 CONFIG = "config.yaml"
@@ -47,11 +48,13 @@ METRICS = "metrics.json"
 SUMMARY = "summary.json"
 REPORT = "report.md"
 ERROR_LOG = "error.log"
+RUN_LOCK = "run.lock"    # the writer lock (runs/lock.py)
 FOLDS = "folds"
 FINAL = "final"
 CHECKPOINTS = "checkpoints"
 EVALUATIONS = "evaluations"
 PLOTS = "plots"
+TENSORBOARD = "tensorboard"
 TRIALS = "trials"
 TRIALS_TABLE = "trials.csv"
 BEST = "best.json"
@@ -81,13 +84,29 @@ def _json_or(path: Path, default):
 # run.json ---------------------------------------------------------------------------------
 
 def read_info(folder: Path) -> dict:
-    """run.json as a dict ({} when it is missing or unreadable)."""
-    info = _json_or(Path(folder) / RUN_INFO, {})
-    return info if isinstance(info, dict) else {}
+    """run.json as a dict ({} when there is none); a run.json that is not a JSON object is a
+    DamagedRunFile, so nothing is decided (or rewritten) from a guess."""
+    path = Path(folder) / RUN_INFO
+    if not path.exists():
+        return {}
+    return read_json_object(path)
+
+
+def peek_info(folder: Path) -> dict:
+    """run.json for a listing of many runs, where one damaged record must not hide the others: {} for
+    one that is missing, {"status": "damaged", "error": why} for one that is not a JSON object."""
+    try:
+        return read_info(folder)
+    except DamagedRunFile as exc:
+        return {"status": "damaged", "error": str(exc)}
 
 
 def write_info(folder: Path, info: dict) -> None:
     write_json(Path(folder) / RUN_INFO, info)
+
+
+def lock_path(folder: Path) -> Path:
+    return Path(folder) / RUN_LOCK
 
 
 def is_run(folder: Path) -> bool:
@@ -124,15 +143,32 @@ def write_splits(folder: Path, document: dict) -> None:
 
 
 def read_splits(folder: Path) -> dict:
-    return json.loads((Path(folder) / SPLITS).read_text(encoding="utf-8"))
+    return read_json_object(Path(folder) / SPLITS)
+
+
+def splits_path(folder: Path) -> Path:
+    return Path(folder) / SPLITS
 
 
 def write_preprocessing(folder: Path, document: dict) -> None:
     write_json(Path(folder) / PREPROCESSING, document)
 
 
+PREPROCESSING_KEYS = ("features", "targets", "outputs", "inputs", "baselines")
+
+
 def read_preprocessing(folder: Path) -> dict:
-    return json.loads((Path(folder) / PREPROCESSING).read_text(encoding="utf-8"))
+    return read_json_object(preprocessing_path(folder), PREPROCESSING_KEYS)
+
+
+def preprocessing_path(folder: Path) -> Path:
+    return Path(folder) / PREPROCESSING
+
+
+def missing_promised(folder: Path, with_model: bool) -> list[str]:
+    """Which files a finished train run promises are absent (its model only when it saves one)."""
+    promised = (*SAVED_RUN_FILES, HISTORY, METRICS, *((MODEL,) if with_model else ()))
+    return [name for name in promised if not (Path(folder) / name).is_file()]
 
 
 def missing_saved_files(folder: Path) -> list[str]:
@@ -155,11 +191,18 @@ def read_history_table(folder: Path) -> tuple[list[str], list[dict]]:
     path = Path(folder) / HISTORY
     if not path.is_file():
         return [], []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
-                for row in reader]
-        return list(reader.fieldnames or []), rows
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = [history_row(row, reader.line_num) for row in reader]
+            columns = list(reader.fieldnames or [])
+    except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise damaged(path, str(exc).splitlines()[0][:160]) from None
+    if rows and "epoch" not in columns:
+        raise damaged(path, "has no epoch column")
+    if [row.get("epoch") for row in rows] != list(range(1, len(rows) + 1)):
+        raise damaged(path, "its epochs are not 1, 2, 3, ... in order")
+    return columns, rows
 
 
 def read_history(folder: Path) -> list[dict]:
@@ -209,7 +252,7 @@ def error_log_path(folder: Path) -> Path:
 # sub-folders ------------------------------------------------------------------------------
 
 def fold_folder(folder: Path, fold_name: str) -> Path:
-    return Path(folder) / FOLDS / fold_name
+    return inside(folder, FOLDS, fold_name)
 
 
 def fold_folders(folder: Path) -> list[Path]:
@@ -218,7 +261,7 @@ def fold_folders(folder: Path) -> list[Path]:
 
 
 def final_folder(folder: Path) -> Path:
-    return Path(folder) / FINAL
+    return inside(folder, FINAL)
 
 
 def best_checkpoint_path(folder: Path) -> Path:
@@ -240,15 +283,19 @@ def old_resume_arrays(checkpoints: Path, keep: str) -> list[Path]:
 
 
 def checkpoints_folder(folder: Path) -> Path:
-    return Path(folder) / CHECKPOINTS
+    return inside(folder, CHECKPOINTS)
+
+
+def tensorboard_folder(folder: Path) -> Path:
+    return inside(folder, TENSORBOARD)
 
 
 def plots_folder(folder: Path) -> Path:
-    return Path(folder) / PLOTS
+    return inside(folder, PLOTS)
 
 
 def evaluations_folder(folder: Path) -> Path:
-    return Path(folder) / EVALUATIONS
+    return inside(folder, EVALUATIONS)
 
 
 def comparison_plot_path(runs_dir: Path, stamp: str, metric: str) -> Path:
@@ -261,7 +308,7 @@ def comparison_plot_path(runs_dir: Path, stamp: str, metric: str) -> Path:
 
 def trial_folder(folder: Path, number: int) -> Path:
     """`<sweep>/trials/NNN`: the run folder of the sweep's trial number `number`."""
-    return Path(folder) / TRIALS / f"{number:03d}"
+    return inside(folder, TRIALS, f"{number:03d}")
 
 
 def trial_folders(folder: Path) -> list[Path]:
@@ -269,7 +316,7 @@ def trial_folders(folder: Path) -> list[Path]:
 
 
 def best_folder(folder: Path) -> Path:
-    return Path(folder) / BEST_FOLDER
+    return inside(folder, BEST_FOLDER)
 
 
 def study_journal_path(folder: Path) -> Path:
@@ -320,12 +367,12 @@ def drop_model_files(folder: Path) -> int:
 # export/ ----------------------------------------------------------------------------------
 
 def export_folder(folder: Path) -> Path:
-    return Path(folder) / EXPORT
+    return inside(folder, EXPORT)
 
 
 def export_path(folder: Path, format_name: str) -> Path:
     """The file (or, for a SavedModel, the folder) of one export format inside an export folder."""
-    return Path(folder) / EXPORT_FILES[format_name]
+    return inside(folder, EXPORT_FILES[format_name])
 
 
 def export_report_path(folder: Path) -> Path:

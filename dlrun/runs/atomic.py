@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from dlrun.errors import UserError
+
 
 # mkstemp makes owner-only files; artifacts get the permissions a plain write would give them.
 # The umask can only be read by setting it, so it is read once, at import.
@@ -22,8 +24,31 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def write_bytes(path: Path, payload: bytes) -> None:
+def unwritable(path: Path, exc: OSError) -> UserError:
+    """One line for a path that cannot be written, naming it and the system's reason."""
+    return UserError(f"{path}: cannot be written ({exc.strerror or type(exc).__name__})")
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, an output file that cannot be written: a folder, or a place where
+    no file can be made (missing and uncreatable parent, read-only, not a real folder)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; name a file to write")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{path}: cannot be written ({parent} is not a writable folder)")
+
+
+def write_bytes(path: Path, payload: bytes) -> None:
+    """`payload` into `path` atomically; a path that cannot be written is a UserError naming it."""
+    try:
+        _write_bytes(Path(path), payload)
+    except OSError as exc:
+        raise unwritable(path, exc) from None
+
+
+def _write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

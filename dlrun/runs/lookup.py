@@ -9,9 +9,10 @@ import re
 from pathlib import Path
 
 from dlrun.errors import RunLookupError, UserError
-from dlrun.runs.artifacts import RUN_INFO, read_best, read_info, trial_folder, trial_folders
+from dlrun.runs.artifacts import RUN_INFO, peek_info, read_best, read_info, trial_folder, trial_folders
 from dlrun.runs.artifacts import is_run as _is_run
-from dlrun.runs.rundir import STATUSES, RunDir
+from dlrun.runs.lock import live
+from dlrun.runs.rundir import LISTED_STATUSES, RunDir
 from dlrun.did_you_mean import suggest
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -93,7 +94,7 @@ def _started(path: Path) -> tuple[float, str]:
     from datetime import datetime
 
     try:
-        moment = datetime.fromisoformat(read_info(path)["started"]).timestamp()
+        moment = datetime.fromisoformat(peek_info(path)["started"]).timestamp()
     except (KeyError, TypeError, ValueError):
         moment = float("-inf")
     return moment, path.name
@@ -101,11 +102,11 @@ def _started(path: Path) -> tuple[float, str]:
 
 def list_runs(runs_dir: Path, name: str | None = None, status: str | None = None) -> list[dict]:
     """The status record of every run (with `path`), filtered by a name substring and a status."""
-    if status is not None and status not in STATUSES:
-        raise UserError(f"--status must be one of {', '.join(STATUSES)}, not '{status}'")
+    if status is not None and status not in LISTED_STATUSES:
+        raise UserError(f"--status must be one of {', '.join(LISTED_STATUSES)}, not '{status}'")
     out = []
     for path in run_dirs(runs_dir):
-        info = read_info(path)
+        info = live(path, peek_info(path))
         info.setdefault("run_id", path.name)
         info["path"] = str(path)
         if name and name not in str(info.get("name", "")):

@@ -8,6 +8,7 @@ from dlrun.errors import UserError
 from dlrun.runs import artifacts
 from dlrun.runs.config_diff import config_differences
 from dlrun.runs.kinds import kind_of
+from dlrun.runs.lock import live
 from dlrun.runs.lookup import resolve_run
 from dlrun.runs.rundir import RunDir
 
@@ -15,7 +16,7 @@ from dlrun.runs.rundir import RunDir
 def run_overview(run: RunDir) -> dict:
     """{"run": status record, what its kind shows (runs/kinds.py: "metrics", "summary", or "trials"
     and "best"), "path": folder}."""
-    info = run.read_info()
+    info = live(run.path, run.read_info())
     readers = {"metrics": artifacts.read_metrics, "summary": artifacts.read_summary,
                "trials": artifacts.read_trials_table, "best": artifacts.read_best}
     return {"run": info, **{name: readers[name](run.path) for name in kind_of(info).shows}, "path": str(run.path)}

@@ -16,6 +16,8 @@ from dlrun.errors import UserError
 from dlrun.runs import artifacts
 
 STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned")
+# what a listing may also show: a running run whose process is gone, a run.json that is not readable
+LISTED_STATUSES = (*STATUSES, "stale", "damaged")
 
 
 def now_iso() -> str:

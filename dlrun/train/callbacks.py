@@ -14,7 +14,8 @@ from pathlib import Path
 
 import keras
 
-from dlrun.runs.artifacts import best_checkpoint_path, checkpoints_folder, read_history_table, write_history
+from dlrun.runs.artifacts import (best_checkpoint_path, checkpoints_folder, read_history_table, tensorboard_folder,
+                                  write_history)
 from dlrun.spec.models import ExperimentSpec
 from dlrun.spec.monitor import Direction
 from dlrun.train.fit_role import FitRole
@@ -133,7 +134,7 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
 
             raise UserError("callbacks.tensorboard is on, but the tensorboard package is not installed "
                             "(pip install tensorboard), or set callbacks.tensorboard: false")
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_folder(run_path))))
     return callbacks, handles
 
 

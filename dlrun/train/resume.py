@@ -19,12 +19,13 @@ import io
 import json
 import math
 import signal
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from dlrun.runs.artifacts import old_resume_arrays, resume_arrays_name, resume_state_path
+from dlrun.runs.artifacts import damaged, old_resume_arrays, read_json_object, resume_arrays_name, resume_state_path
 from dlrun.runs.atomic import write_bytes, write_json
 
 CALLBACK_FIELDS = {
@@ -90,14 +91,22 @@ class ResumeSaver(keras.callbacks.Callback):
 
 
 def read_state(folder: Path) -> dict | None:
-    """The last saved resume state, or None when no epoch finished."""
-    try:
-        state = json.loads(resume_state_path(folder).read_text(encoding="utf-8"))
-        with np.load(Path(folder) / state["arrays"], allow_pickle=False) as archive:
-            state["array_data"] = {k: archive[k] for k in archive.files}
-        return state
-    except (OSError, ValueError, KeyError):
+    """The last saved resume state, or None when none was ever saved (no epoch finished); a state
+    that is there but cannot be read is a DamagedRunFile naming the file, never a silent restart."""
+    path = resume_state_path(folder)
+    if not path.exists():
         return None
+    state = read_json_object(path, ("epoch", "arrays", "callbacks"))
+    if not isinstance(state["epoch"], int) or state["epoch"] < 1 or not isinstance(state["arrays"], str) \
+            or Path(state["arrays"]).name != state["arrays"]:
+        raise damaged(path, "its epoch or arrays entry is not what dlrun writes")
+    arrays = Path(folder) / state["arrays"]
+    try:
+        with np.load(arrays, allow_pickle=False) as archive:
+            state["array_data"] = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise damaged(arrays, f"the saved weights cannot be read ({str(exc).splitlines()[0][:100]})") from None
+    return state
 
 
 def restore_model(model, arrays: dict[str, np.ndarray]) -> None:

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlrun.errors import UserError, first_line
+from dlrun.errors import DamagedRunFile, UserError, first_line
 from dlrun.runs.artifacts import has_model, model_path
 
 MODES = ("scratch", "resume", "reused", "from_run")
@@ -72,7 +72,11 @@ def apply_start(model, start: Start) -> int:
     from dlrun.train.resume import restore_model
 
     if start.mode == "resume":
-        restore_model(model, start.state["array_data"])
+        try:
+            restore_model(model, start.state["array_data"])
+        except (KeyError, ValueError) as exc:
+            raise DamagedRunFile(f"the saved resume state does not fit this model ({first_line(exc)}); "
+                                 f"the checkpoints were damaged, or the spec changed its layers") from None
     elif start.mode == "reused":
         restore_model(model, start.initial)
     elif start.mode == "from_run":

@@ -98,9 +98,10 @@ def splits(run: RunDir) -> dict:
 
 
 def hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under root, evaluations/ left out."""
+    """sha256 of every file under root, evaluations/ and the writer lock (which names its last holder) left out."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != "evaluations"}
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != "evaluations" and p.name != "run.lock"}
 
 
 def is_png(path: Path) -> bool:
