@@ -21,7 +21,7 @@ from dlrun.spec.models import UNION_TAGS, ExperimentSpec
 from dlrun.spec.schema_walk import allowed_keys
 from dlrun.spec.split_forms import misplaced_key
 from dlrun.spec.upgrade import upgrade_saved
-from dlrun.spec.yamlsource import Loc, Located, dotted, read_located
+from dlrun.spec.yamlsource import Loc, Located, dotted, parse_located, read_located
 
 MAX_EXTENDS_DEPTH = 10
 
@@ -101,7 +101,7 @@ def _with_extends(path: Path, shown: str, chain: tuple[Path, ...] = ()) -> Locat
     for parent in parents:
         try:
             parent_path = (path.parent / parent).resolve()
-            exists = parent_path.is_file()
+            exists = parent_path.exists()  # a directory or FIFO is named as such when it is read
         except (OSError, ValueError, RuntimeError) as exc:
             raise SpecError([Problem(shown, where.line, where.col, "extends",
                                      f"'{parent[:80]}' cannot be used as a file name ({exc})")]) from None
@@ -126,8 +126,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or any(not p for p in parts):
         raise SpecError([Problem("--set", None, None, text, "expected KEY.PATH=VALUE, e.g. training.epochs=3")])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except (yaml.YAMLError, ValueError, RecursionError):
+        value = parse_located(raw, "--set").data if raw.strip() else None  # aliases bounded as in a spec file
+    except SpecError as exc:
+        if "YAML aliases" in str(exc):
+            raise SpecError([Problem("--set", None, None, text, "its YAML aliases expand too far: refused")]) from None
+        value = raw
+    except (ValueError, RecursionError):
         value = raw
     return parts, value
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
 from dlrun.spec.catalog import check_loss, check_metrics, check_named
 from dlrun.spec.model_forms import (MODEL_TAGS, GraphModel, GraphOutputSpec, InputSpec,  # noqa: F401 - re-exported
@@ -153,10 +153,10 @@ SCHEDULES = (ExponentialDecay, StepDrop, TimeBasedDecay, CosineDecay)
 Schedule = Annotated[Union[SCHEDULES], Field(discriminator="type")]
 
 
-class OptimizerSpec(BaseModel):
+class OptimizerSpec(Section):
     """The optimizer by Keras name; other keys are passed to it (checked against its signature)."""
 
-    model_config = ConfigDict(extra="allow", validate_default=True)
+    model_config = ConfigDict(extra="allow")
 
     name: str = Field("adam", description="Keras optimizer name: adam, sgd, rmsprop, adamw, ...")
     learning_rate: float = Field(0.001, gt=0.0, description="Initial learning rate.")

@@ -9,9 +9,10 @@ from pydantic.json_schema import SkipJsonSchema
 
 
 class Section(BaseModel):
-    """A part of the spec that forbids unknown keys, so a typo is reported instead of ignored."""
+    """A part of the spec that forbids unknown keys, so a typo is reported instead of ignored.
+    Every number in it must be finite: NaN, .inf and -.inf are refused in every float field."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 def one_of_forms(name: str, forms: dict[str, type], pick: Callable[[Any], str | None], hidden: str) -> Any:

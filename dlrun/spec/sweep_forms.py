@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dlrun.spec.section import Section
 
@@ -35,10 +35,10 @@ def override_path(path: str) -> str:
     return re.sub(r"\[(\d+)\]", r".\1", path)
 
 
-class ParamRange(BaseModel):
+class ParamRange(Section):
     """One searched parameter: exactly one of loguniform, uniform, int (with an optional step) or choice."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     loguniform: tuple[float, float] | None = Field(None, description="[low, high], both > 0, sampled on a log scale.")
     uniform: tuple[float, float] | None = Field(None, description="[low, high], sampled uniformly.")

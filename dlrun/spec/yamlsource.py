@@ -4,10 +4,14 @@
 (a tuple of keys and list indices) to the `Loc` (file, line, column) that wrote it, so
 that a validation error deep in the spec can point at the exact line of the file.
 Only PyYAML's safe loader is used: a `!!python/object` tag is an error, never code.
+Only a regular file of at most MAX_SPEC_BYTES is read, and aliases that would expand the
+document by more than MAX_ALIAS_NODES nodes (a "billion laughs") are refused before anything is built.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,46 @@ def _mark(file: str, node: yaml.Node) -> Loc:
 
 
 MAX_DEPTH = 64  # deeper nesting than any spec needs: refused rather than risking the recursion limit
+MAX_ALIAS_NODES = 10_000  # nodes aliases may add when expanded (a "billion laughs" document adds billions)
+MAX_SPEC_BYTES = 10 * 1024 * 1024  # a spec is a few kilobytes; a larger file is refused before it is parsed
+
+
+class _Expansion:
+    """Counts the nodes that aliases add to a composed document when expanded, without expanding
+    them: each node's expanded size is computed once, however many aliases refer to it."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[int, int] = {}
+        self.added = 0
+        self.culprit: yaml.Node | None = None  # the collection whose alias went past MAX_ALIAS_NODES
+
+    def size(self, node: yaml.Node) -> int:
+        if id(node) in self.sizes:
+            return self.sizes[id(node)]
+        self.sizes[id(node)] = 1  # a node inside itself (a recursive anchor) counts once; the walk reports it
+        children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        total = 1
+        for child in children:
+            repeated = id(child) in self.sizes  # seen before: this is an alias
+            grown = self.size(child)
+            total += grown
+            self.added += grown if repeated else 0
+            if self.added > MAX_ALIAS_NODES and self.culprit is None:
+                self.culprit = node
+        self.sizes[id(node)] = total
+        return total
+
+
+def _refuse_alias_bombs(node: yaml.Node, file: str) -> None:
+    expansion = _Expansion()
+    expansion.size(node)
+    if expansion.culprit is not None:
+        here = _mark(file, expansion.culprit)
+        raise SpecError([Problem(file, here.line, here.col, "", f"the YAML aliases here expand the spec by more than "
+                                                                f"{MAX_ALIAS_NODES:,} values: refused (write the "
+                                                                f"values out instead of aliasing them)")])
 
 
 def _walk(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: PathKey,
@@ -123,6 +167,7 @@ def parse_located(text: str, file: str) -> Located:
         node = loader.get_single_node()
         if node is None:
             return Located({}, {})
+        _refuse_alias_bombs(node, file)
         locs: dict[PathKey, Loc] = {(): Loc(file, 1, 1)}
         data = _walk(node, loader, file, (), locs, problems)
     except yaml.MarkedYAMLError as exc:
@@ -172,17 +217,37 @@ def _malformed(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     return Problem(file, line, col, "", f"malformed YAML: {what}")
 
 
-def read_located(path: Path, shown_as: str | None = None) -> Located:
-    """Read one YAML file; a missing or unreadable file is a located SpecError."""
-    name = shown_as or str(path)
+NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _spec_text(path: Path, name: str) -> str:
+    """The text of a regular file of at most MAX_SPEC_BYTES. Anything else is a SpecError, refused
+    before it is opened (a FIFO would block) or read in full (/dev/zero never ends)."""
+    def refused(why: str) -> SpecError:
+        return SpecError([Problem(name, None, None, "", why)])
+
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((word for test, word in NOT_REGULAR if test(mode)), "not a regular file")
+            raise refused(f"is {kind}, not a YAML file (only regular files are read as specs)")
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)  # non-blocking: a FIFO swapped in since stat() reads as empty
+        if len(raw) > MAX_SPEC_BYTES:
+            raise refused(f"is larger than {MAX_SPEC_BYTES // 2**20} MB: refused before parsing "
+                          f"(a spec is a few kilobytes)")
+        return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # the newlines read_text gave
     except FileNotFoundError:
-        raise SpecError([Problem(name, None, None, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise SpecError([Problem(name, None, None, "", "is a directory, not a YAML file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem(name, None, None, "", f"cannot be read: {exc}")]) from None
+        raise refused("file not found") from None
+    except (OSError, ValueError) as exc:  # no permission, an embedded NUL, not UTF-8
+        raise refused(f"cannot be read: {exc}") from None
+
+
+def read_located(path: Path, shown_as: str | None = None) -> Located:
+    """Read one YAML file; a missing, unreadable, non-regular or oversized file is a located SpecError."""
+    name = shown_as or str(path)
+    text = _spec_text(path, name)
     located = parse_located(text, name)
     if not isinstance(located.data, dict):
         raise SpecError([Problem(name, 1, 1, "", "the spec must be a YAML mapping (key: value lines)")])
