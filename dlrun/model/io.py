@@ -6,6 +6,7 @@ batches and the same output layout (one array per model output).
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -48,16 +49,30 @@ def load_model(folder: Path, imports: list[str] = (), base_dir: Path | None = No
     if not has_model(folder):
         raise UserError(f"{folder}: the run has no {model_path(folder).name} ({why_no_model(read_info(folder))})")
     path = model_path(folder)
-    if not zipfile.is_zipfile(path):  # a .keras file is a zip archive: anything else is damage, not code
-        raise DamagedRunFile(f"{path}: not a Keras model file (damaged or truncated); train the run again")
+    _refuse_damaged(path)
     # safe_mode (the default, stated here on purpose): a model file cannot run embedded code
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # unreadable weights: damage, not code
+        raise DamagedRunFile(f"{path}: its weights cannot be read ({first_line(exc)}); the file is damaged "
+                             f"— train the run again") from None
     except (ValueError, TypeError) as exc:
         raise UserError(f"{path}: the model cannot be loaded ({first_line(exc)}). dlrun loads models "
                         f"in Keras safe mode, which refuses embedded code such as Lambda layers; custom layers must "
                         f"come from modules under imports: and be registered with "
                         f"keras.saving.register_keras_serializable") from None
+
+
+def _refuse_damaged(path: Path) -> None:
+    """A .keras file is a zip archive whose config.json is a JSON object: anything else (a truncated,
+    overwritten or garbled file) is damage, not code that safe mode refused."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        config = None
+    if not isinstance(config, dict):
+        raise DamagedRunFile(f"{path}: not a Keras model file (damaged or truncated); train the run again")
 
 
 def predict_outputs(model, inputs) -> list:
