@@ -47,9 +47,9 @@ def _history(path: Path) -> list[dict]:
 
 
 def _digest(folder: Path) -> dict[str, tuple[int, str]]:
-    """Every file under folder: (mtime in ns, sha256)."""
+    """Every file under folder: (mtime in ns, sha256); the writer lock (which names its last holder) left out."""
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "run.lock"}
 
 
 def _iris_kfold(runs_dir: Path, *more: str, **kwargs):

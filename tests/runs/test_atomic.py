@@ -54,24 +54,26 @@ def test_write_csv_with_bad_rows_keeps_the_old_file_and_no_temp(tmp_path):
 
 @pytest.mark.slow  # a child process
 def test_write_that_runs_out_of_file_size_mid_write_keeps_the_old_file_and_no_temp(tmp_path):
-    """A real short write: RLIMIT_FSIZE makes the kernel refuse the payload part-way (EFBIG)."""
+    """A real short write: RLIMIT_FSIZE makes the kernel refuse the payload part-way (EFBIG), which
+    reaches the caller as one line naming the file and the system's reason."""
     target = tmp_path / "metrics.json"
     write_json(target, {"old": True})
     child = write_dedented(tmp_path / "child.py", f"""
-        import errno, resource, signal, sys
+        import resource, signal, sys
+        from dlrun.errors import UserError
         from dlrun.runs.atomic import write_bytes
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
         try:
             write_bytes({str(target)!r}, b"{{" + b" " * (1024 * 1024) + b"}}")
-        except OSError as exc:
-            print("refused", errno.errorcode.get(exc.errno))
+        except UserError as exc:
+            print("refused:", exc)
             sys.exit(0)
         print("written")
         """)
     done = subprocess.run([sys.executable, str(child)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["refused", "EFBIG"]
+    assert done.stdout.strip() == f"refused: {target}: cannot be written (File too large)"
     assert json.loads(target.read_text()) == {"old": True}
     assert dotfiles(tmp_path) == []
 
