@@ -40,6 +40,17 @@ callbacks:
 """
 
 
+def assert_refused(result, output: str, *fragments: str) -> None:
+    """A CliRunner result that ended through the CLI's error path: exit 2, `error:`, no traceback,
+    every fragment in the message."""
+    assert result.exit_code == 2, f"exit {result.exit_code}, exception {result.exception!r}:\n{output}"
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in output, output
+    assert "error:" in output, output
+    for fragment in fragments:
+        assert fragment in output, f"{fragment!r} not in the message:\n{output}"
+
+
 def config_tool(name: str):
     """A data generator of configs/data (e.g. "make_shapes") as a module: its functions write test data."""
     import importlib.util

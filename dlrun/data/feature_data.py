@@ -27,7 +27,8 @@ EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 IMAGE_BATCH = 64   # images: a batch of decoded pictures is large
 
 
-def _as_structure(value):
+def as_structure(value):
+    """Several arrays (a multi-output y) as a tuple, the structure tf.data and Keras take."""
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -93,7 +94,7 @@ class ArrayFeatures:
 
         from dlrun.data.tf_data import settled
 
-        x, y = _as_structure(self.x), _as_structure(y)
+        x, y = as_structure(self.x), as_structure(y)
         data = (x,) if y is None else (x, y)
         return settled(tf.data.Dataset.from_tensor_slices(data).batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
@@ -104,7 +105,7 @@ class ArrayFeatures:
 
         from dlrun.data.tf_data import epoch_row_batches, settled
 
-        x, y = _as_structure(self.x), _as_structure(y)
+        x, y = as_structure(self.x), as_structure(y)
         tensors = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
         batches = epoch_row_batches(self.rows, batch_size, shuffle, seed, epochs, start_epoch)
         gathered = batches.map(lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors),

@@ -28,8 +28,7 @@ from dlrun.spec.load import LoadedSpec
 def open_to_resume(ref: str, runs_dir: Path | None, command: str) -> RunDir:
     """The run `ref` names, refused unless it is an unfinished run of `dlrun <command>`."""
     run = resolve_run(ref, runs_dir or Path("runs"))
-    info = run.read_info()
-    kind_of(info).refuse_resume(info, run.run_id, command)
+    refuse_unless_resumable(run, command)
     return run
 
 
@@ -136,7 +135,8 @@ def run_status(run: RunDir, what: str = "training", resume: ResumeAt | None = No
 
 
 def refuse_unless_resumable(run: RunDir, command: str) -> None:
-    """The same checks as `open_to_resume`, for a run already in hand."""
+    """Refused unless the run is an unfinished run of `dlrun <command>` (checked again under the
+    run's lock by the protocol that resumes it)."""
     info = run.read_info()
     if not info:
         raise UserError(f"{run.path}: no run.json; not a run folder")

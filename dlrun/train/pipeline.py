@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from dlrun.data.feature_data import feature_data
+from dlrun.data.feature_data import as_structure, feature_data
 
 MAX_STEPS_PER_EXECUTION = 64  # enough to amortise the Python round trip; keeps NaN checks timely
 
@@ -36,12 +36,6 @@ def steps_per_execution(n_rows: int, batch_size: int) -> int:
     must divide the epoch, or an epoch would run into the next one's batches."""
     steps = max(1, math.ceil(n_rows / batch_size))
     return max(d for d in range(1, min(steps, MAX_STEPS_PER_EXECUTION) + 1) if steps % d == 0)
-
-
-def _as_structure(value):
-    if isinstance(value, list):
-        return tuple(value)
-    return value
 
 
 def epoch_order(n_rows: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
@@ -68,7 +62,7 @@ def numpy_batches(x, y, batch_size: int, shuffle: bool, seed: int, epochs: int, 
                   weights: np.ndarray | None = None):
     """The batches of epochs start_epoch..epochs-1 as NumPy arrays, back to back (the JAX twin of
     `training_dataset`); with `weights`, each batch is (x, y, sample weights)."""
-    x, y = _as_structure(x), _as_structure(y)
+    x, y = as_structure(x), as_structure(y)
     n_rows = rows_of(x)
 
     def take(value, rows):

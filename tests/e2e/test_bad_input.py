@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
-from tests.support import ANSI
+from tests.support import ANSI, assert_refused
 
 runner = CliRunner()
 
@@ -54,12 +54,7 @@ def assert_user_mistake(result, output: str, *fragments: str, runs_dir: Path,
                         completed_before: set[Path] = frozenset(), no_run_dir: bool = True) -> None:
     """The rule: exit 2, no crash, no traceback, a message naming the place at fault,
     no run marked completed by this command (and, by default, no run directory at all)."""
-    assert result.exit_code == 2, f"exit {result.exit_code}, exception {result.exception!r}:\n{output}"
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in output, output
-    assert "error:" in output, output
-    for fragment in fragments:
-        assert fragment in output, f"{fragment!r} not in the message:\n{output}"
+    assert_refused(result, output, *fragments)
     assert completed_runs(runs_dir) == set(completed_before), "a run was marked completed"
     if no_run_dir:
         made = [p for p in runs_dir.iterdir()] if runs_dir.is_dir() else []

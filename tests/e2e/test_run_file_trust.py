@@ -26,7 +26,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
-from tests.support import ANSI, ROOT, TINY_IRIS, child_env, combined_output, killed_after_epochs, write_dedented
+from tests.support import (ANSI, ROOT, TINY_IRIS, assert_refused, child_env, combined_output, killed_after_epochs,
+                           write_dedented)
 
 runner = CliRunner()
 
@@ -37,16 +38,6 @@ def dlrun(*args):
     """Run the CLI in-process; (result, stdout and stderr without colour codes)."""
     result = runner.invoke(app, [str(a) for a in args])
     return result, ANSI.sub("", combined_output(result))
-
-
-def assert_refused(result, output: str, *fragments: str) -> None:
-    """Exit 2 through the CLI's error path: `error:`, no traceback, every fragment in the message."""
-    assert result.exit_code == 2, f"exit {result.exit_code}, exception {result.exception!r}:\n{output}"
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in output, output
-    assert "error:" in output, output
-    for fragment in fragments:
-        assert fragment in output, f"{fragment!r} not in the message:\n{output}"
 
 
 def snapshot(folder: Path, skip: tuple[str, ...] = ("run.lock",)) -> dict:
@@ -294,22 +285,13 @@ def test_a_running_run_whose_writer_was_killed_shows_as_stale(run):
     assert status_of(run) == "running"  # shown stale, the record itself left alone
 
 
-SWEEP = """
-name: tiny-sweep
-seed: 5
-data: {source: "sklearn:iris"}
-model:
-  layers:
-    - Dense: {units: 4, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-training: {epochs: 1, batch_size: 32}
+# the shared tiny iris spec, searched over one trial of one epoch
+SWEEP = TINY_IRIS + """
 output: {plots: false}
 sweep:
-  objective: {metric: val_loss, mode: min}
   algorithm: random
   trials: 1
   seed: 1
-  retrain_best: false
   params:
     model.layers[0].Dense.units: {choice: [4, 8]}
 """
@@ -318,7 +300,8 @@ sweep:
 @pytest.mark.slow
 def test_a_second_sweep_resume_is_refused_while_one_holds_the_sweep(tmp_path):
     runs = tmp_path / "runs"
-    result, output = dlrun("sweep", write_dedented(tmp_path / "sweep.yaml", SWEEP), "--runs-dir", runs)
+    result, output = dlrun("sweep", write_dedented(tmp_path / "sweep.yaml", SWEEP), "--runs-dir", runs,
+                           "--set", "training.epochs=1")
     assert result.exit_code == 0, output
     (sweep,) = runs.iterdir()
     set_status(sweep, "interrupted")
