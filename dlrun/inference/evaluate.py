@@ -89,7 +89,8 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
 
 
 def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) -> EvaluationResult:
-    from dlrun.report.analysis import audit_data, audit_split, diagnose_fit
+    from dlrun.report.analysis import audit_data, audit_split
+    from dlrun.report.fit_verdict import diagnose_fit
     from dlrun.report.evaluation import score_outputs, write_evaluation
 
     if part not in PARTS:

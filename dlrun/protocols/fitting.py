@@ -163,7 +163,8 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     """The score and write steps: best epoch, final model, the held-out part scored, report and plots."""
     from dlrun.data.feature_data import feature_data
     from dlrun.model.io import predict_outputs, save_final_model
-    from dlrun.report.analysis import diagnose_fit, empty_columns_note
+    from dlrun.report.analysis import empty_columns_note
+    from dlrun.report.fit_verdict import diagnose_fit
     from dlrun.report.evaluation import score_outputs, write_evaluation
     from dlrun.train.monitor import best_epoch
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlrun.report.analysis import audit_data, diagnose_fit
+from dlrun.report.analysis import audit_data
+from dlrun.report.fit_verdict import diagnose_fit
 
 
 def history(loss, val_loss=None):
