@@ -6,7 +6,7 @@ preprocessing on one split's training rows only and transforms every row. No Ten
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from dlrun.data.multilabel import group_multilabel
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.data.sources import load_dataset
 from dlrun.data.split import Splits
+from dlrun.data.target_scale import TargetScale, fit_target_scales, scaled_method
 from dlrun.data.targets import TargetEncoder, encode_for_loss
 from dlrun.errors import DataError
 from dlrun.spec.load import LoadedSpec
@@ -35,6 +36,7 @@ class Resolved:
     dataset: Dataset
     targets: dict[str, TargetEncoder]
     sample: np.ndarray | None = None   # --smoke: the source rows kept
+    activations: dict = field(default_factory=dict)  # {target: its output's activation}, once the heads are checked
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -43,8 +45,14 @@ class Resolved:
     def labels(self):
         return stratify_labels(self.dataset, self.targets, self.spec.split.stratify, self.spec.split.protocol)
 
-    def with_loaded(self, loaded: LoadedSpec) -> "Resolved":
-        return Resolved(loaded, self.dataset, self.targets, self.sample)
+    def with_loaded(self, loaded: LoadedSpec, activations: dict | None = None) -> "Resolved":
+        return replace(self, loaded=loaded, activations=self.activations if activations is None else activations)
+
+    def target_scale_methods(self) -> dict[str, str | None]:
+        """{regression target: the scaling its output gets (None: none)} (data/target_scale.py)."""
+        declared = self.spec.data.target_scale
+        return {name: scaled_method(declared, self.activations.get(name))
+                for name, enc in self.targets.items() if enc.task == "regression"}
 
 
 @dataclass
@@ -60,6 +68,7 @@ class Prepared:
     y: object                          # encoded targets in output order (array or list of arrays)
     sample: np.ndarray | None = None   # --smoke: the source rows kept
     balance: Balance | None = None     # data.resample / training.class_weight on the training part
+    target_scales: dict[str, TargetScale] = field(default_factory=dict)  # regression targets scaled for the fit
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -143,7 +152,7 @@ def take_smoke_sample(resolved: Resolved) -> Resolved:
     """The `--smoke` version: a small seeded sample of the rows."""
     spec = resolved.spec
     sample = smoke_rows(resolved.dataset.n_rows, resolved.labels(), spec.seed)
-    return Resolved(resolved.loaded, resolved.dataset.take(sample), resolved.targets, sample)
+    return replace(resolved, dataset=resolved.dataset.take(sample), sample=sample)
 
 
 def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
@@ -165,5 +174,6 @@ def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     single_label = first.task in ("binary", "multiclass")
     codes = first.encode(dataset.targets[first.name][splits.train]) if single_label else None
     balance = decide_balance(resolved.loaded, first, splits.train, codes, len(heads))
+    scales = fit_target_scales(resolved.target_scale_methods(), dataset.targets, splits.train)
     return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, heads, x, y, resolved.sample,
-                    balance)
+                    balance, scales)

@@ -60,6 +60,8 @@ def _from_sklearn(spec: DataSpec) -> Dataset:
     from sklearn import datasets
 
     bunch = getattr(datasets, f"load_{spec.location}")(as_frame=True)
+    if isinstance(bunch.target, pd.DataFrame):  # several targets (linnerud): named by their columns
+        return _sklearn_targets(spec, bunch.data, bunch.target)
     frame: pd.DataFrame = bunch.frame
     target = "target"
     if spec.target not in (None, target):
@@ -72,6 +74,19 @@ def _from_sklearn(spec: DataSpec) -> Dataset:
         class_names[target] = [str(n) for n in bunch.target_names]
     return Dataset(features.reset_index(drop=True), {target: frame[target].to_numpy()},
                    f"sklearn:{spec.location}", class_names=class_names)
+
+
+def _sklearn_targets(spec: DataSpec, features: pd.DataFrame, targets: pd.DataFrame) -> Dataset:
+    """A bundled data set with several targets: all of them, or those data.target names."""
+    where = f"sklearn:{spec.location}"
+    wanted = [spec.target] if isinstance(spec.target, str) else list(spec.target or targets.columns)
+    unknown = [name for name in wanted if name not in targets.columns]
+    if unknown:
+        raise DataError(f"data.target: {where} has no target {', '.join(map(repr, unknown))} "
+                        f"(its targets: {', '.join(targets.columns)})")
+    if spec.features:
+        features = features[match_columns(spec.features, list(features.columns), where, "data.features")]
+    return Dataset(features.reset_index(drop=True), {name: targets[name].to_numpy() for name in wanted}, where)
 
 
 def read_table_file(path: Path) -> pd.DataFrame:

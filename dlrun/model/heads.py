@@ -156,7 +156,11 @@ def _multilabel(head: Head, where: _Where) -> Found:
 def _multiclass(head: Head, where: _Where) -> Found:
     found: Found = []
     if head.args.get("units") != head.target.n_classes:
-        found.append(_wrong_units(head, where))
+        path, message = _wrong_units(head, where)
+        if all(isinstance(value, (int, float)) for value in head.target.classes):
+            message += ("; or, if these whole numbers are measurements rather than classes, set "
+                        "data.task: regression")
+        found.append((path, message))
     if head.activation != "softmax":
         found.append((where.activation, f"{where.what}: the output needs activation softmax, not {head.activation}"))
     if head.loss not in CLASS_LOSSES:
@@ -301,3 +305,10 @@ def _write_defaults(data: dict, head: Head) -> None:
         output["target"] = head.target.name
     if output.get("metrics") is None:
         output["metrics"] = list(DEFAULT_METRICS[task])
+
+
+def output_activations(data: dict, targets: dict[str, TargetEncoder]) -> dict[str, Any]:
+    """{target: the activation of the output that predicts it} in spec data whose defaults are
+    filled in (`resolve_for_data`); a target whose output layer cannot be told is left out."""
+    heads, _ = find_heads(data, targets)
+    return {head.target.name: head.activation for head in heads}

@@ -76,6 +76,7 @@ def write_fitted(folder: RunDir, prepared: Prepared) -> None:
         "targets": {name: enc.to_json() for name, enc in prepared.targets.items()},
         "outputs": [head.to_json() for head in prepared.heads],
         "baselines": baselines(prepared),
+        "target_scales": {name: scale.to_json() for name, scale in prepared.target_scales.items()},
         "inputs": {name: {"shape": list(info.shape), "dtype": info.dtype} for name, info in prepared.infos.items()},
     })
 
@@ -98,6 +99,7 @@ def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | No
     model. `start` is where the weights start (default: as built). `built`: a model the caller built
     already (holdout builds before it makes a folder, k-fold reuses one per process).
     """
+    from dlrun.model.output_init import init_outputs
     from dlrun.protocols.stages import build_compiled
     from dlrun.train.start import apply_start
 
@@ -106,6 +108,8 @@ def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | No
     build_seconds = time.perf_counter() - build_started
     start = start or Start.scratch()
     apply_start(built.model, start)
+    if start.fresh:
+        init_outputs(built.model, prepared)
     run.update_info(runtime=built.runtime)
     audit, base = audit_of(prepared), baselines(prepared)  # before the fit: they read every training row
     if role.release_raw:  # the raw features are not needed again: free them before the fit's peak
@@ -164,7 +168,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     from dlrun.data.feature_data import feature_data
     from dlrun.model.io import predict_outputs, save_final_model
     from dlrun.report.analysis import empty_columns_note
-    from dlrun.report.fit_verdict import diagnose_fit
+    from dlrun.report.fit_verdict import diagnose_fit, unscaled_targets
     from dlrun.report.evaluation import score_outputs, write_evaluation
     from dlrun.train.monitor import best_epoch
 
@@ -182,7 +186,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     summary = {"run_id": run.run_id, "task": {n: t.task for n, t in prepared.targets.items()},
                "epochs_run": len(history), "best_epoch": best, "monitor": monitor,
                "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
-               "split": prepared.splits.sizes(), "fit": diagnose_fit(history, best), "audit": audit,
+               "split": prepared.splits.sizes(), "fit": diagnose_fit(history, best, unscaled_targets(base, prepared.target_scales)), "audit": audit,
                "imbalance_remedy": prepared.remedy()}
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets, truths,
                                history, spec.output.plots and role.plots, files=feature_data(inputs).listed_files())

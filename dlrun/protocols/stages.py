@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from dlrun.data.prepare import Prepared, Resolved, load_data, prepare_rows, take_smoke_sample
 from dlrun.data.split import holdout_split
 from dlrun.errors import Problem, SpecError
-from dlrun.model.heads import resolve_for_data
+from dlrun.model.heads import output_activations, resolve_for_data
 from dlrun.spec.load import LoadedSpec
 from dlrun.spec.yamlsource import dotted
 
@@ -31,7 +31,7 @@ def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
     data, found = resolve_for_data(loaded.data, resolved.targets)
     if found:
         raise loaded.error(found)
-    resolved = resolved.with_loaded(loaded.with_data(data))
+    resolved = resolved.with_loaded(loaded.with_data(data), output_activations(data, resolved.targets))
     return take_smoke_sample(resolved) if smoke else resolved
 
 
@@ -64,7 +64,13 @@ def _compile_key(prepared: Prepared) -> str:
                                                      "training": {"epochs"}})
     steps = execution_steps(spec.training, len(prepared.fit_rows))
     inputs = {name: [list(info.shape), info.dtype] for name, info in prepared.infos.items()}
-    return json.dumps([shaping, inputs, [h.to_json() for h in prepared.heads], steps], sort_keys=True, default=str)
+    return json.dumps([shaping, inputs, [h.to_json() for h in prepared.heads], steps, scaled_outputs(prepared)],
+                      sort_keys=True, default=str)
+
+
+def scaled_outputs(prepared: Prepared) -> tuple:
+    """The outputs (by name) whose regression target is scaled for the fit."""
+    return tuple(head.name for head in prepared.heads if head.target in prepared.target_scales)
 
 
 @dataclass
@@ -104,7 +110,7 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
     with scope(training.distribute, runtime["device"] == "gpu", training.cpu_replicas):  # mirrored: variables on every replica
         try:
             modules = import_modules(list(spec.imports), loaded.base_dir)
-            model = build_model(spec.model, prepared.infos, spec.name, modules)
+            model = build_model(spec.model, prepared.infos, spec.name, modules, scaled_outputs(prepared))
         except BuildError as exc:
             loc = loaded.locate(exc.path)
             raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None

@@ -162,32 +162,98 @@ def regression_plots(truth, predicted, folder: Path) -> list[Path]:
     return written
 
 
-def overlaid_curves(curves: dict[str, tuple[str, list[int], list[float]]], metric: str, path: Path) -> Path:
-    """One PNG with each run's per-epoch curve ({run id: (column, epochs, values)}), legend by run id."""
+BAND = "band: min–max over folds"  # what the shaded area around a k-fold run's mean curve spans
+
+
+def curve_label(curve) -> str:
+    """A curve's legend entry: the run as the CLI names it (SWEEP:NNN for a trial, with its parameters),
+    what a k-fold curve averages and what its band spans, and what a stand-in curve stands for."""
+    from dlrun.report.sweep_view import short_names
+
+    label = curve.run
+    if curve.params:
+        names = short_names(list(curve.params))
+        label += " (" + ", ".join(f"{names[p]}={_short(v)}" for p, v in curve.params.items()) + ")"
+    if curve.folds:
+        label += f" — mean of {curve.folds} fold{'s' if curve.folds > 1 else ''}, {BAND}"
+    if curve.stands_for:
+        label += f" — no {curve.stands_for}: trained without a validation part"
+    return label
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def comparison_series(panels: dict) -> list[dict]:
+    """What `compare --plot` draws, panel by panel ({column: curves} from runs.overview.comparison_panels):
+    [{"column", "title", "lines": [{"run", "label", "epochs", "values", "band": (low, high) or None}]}]."""
+    validation = {c[len("val_"):] for c in panels if c.startswith("val_")}
+    stand_ins = {c for c, curves in panels.items() if any(curve.stands_for for curve in curves)}
+    out = []
+    for column, curves in panels.items():
+        if column.startswith("val_"):
+            title = f"validation {column[len('val_'):]}"
+        else:
+            title = f"training {column}" if column in validation | stand_ins else column
+        lines = [{"run": c.run, "label": curve_label(c), "epochs": c.epochs, "values": c.values,
+                  "band": (c.low, c.high) if c.low is not None else None} for c in curves]
+        out.append({"column": column, "title": f"{title} per epoch", "lines": lines})
+    return out
+
+
+def _grid(series: list[dict]) -> tuple[list[str], list[bool]]:
+    """The panels' layout: a row per quantity (loss, accuracy ...), a column per side present
+    (training, validation), so that a quantity's training and validation panels sit side by side."""
+    quantities = list(dict.fromkeys(p["column"].removeprefix("val_") for p in series))
+    sides = sorted({p["column"].startswith("val_") for p in series})
+    return quantities, sides
+
+
+def overlaid_curves(series: list[dict], path: Path) -> Path:
+    """One PNG with a panel per history column (comparison_series), each run's curve overlaid in it."""
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for run_id, (column, epochs, values) in curves.items():
-        ax.plot(epochs, values, marker="o", ms=3, label=run_id if column == metric else f"{run_id} ({column})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    from matplotlib.ticker import MaxNLocator
+
+    quantities, sides = _grid(series)
+    fig, axes = plt.subplots(len(quantities), len(sides), figsize=(7.5 * len(sides), 4.8 * len(quantities)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    runs = list(dict.fromkeys(line["run"] for panel in series for line in panel["lines"]))
+    colors = {run: f"C{index % 10}" for index, run in enumerate(runs)}  # one colour per run in every panel
+    for panel in series:
+        validation = panel["column"].startswith("val_")
+        ax = axes[quantities.index(panel["column"].removeprefix("val_"))][sides.index(validation)]
+        ax.axis("on")
+        for line in panel["lines"]:
+            color = colors[line["run"]]
+            ax.plot(line["epochs"], line["values"], marker="o", ms=3, color=color, label=line["label"])
+            if line["band"] is not None:
+                ax.fill_between(line["epochs"], *line["band"], color=color, alpha=0.2, linewidth=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(panel["column"])
+        ax.set_title(panel["title"])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
     out = _save(fig, Path(path))
     plt.close(fig)
     return out
 
 
 def compare_plot(runs: list, metric: str, runs_dir: Path, output: Path | None = None) -> Path:
-    """`dlrun compare --plot`: the runs' `metric` curves overlaid in one PNG, written to `output`
-    or else to `<runs_dir>/comparisons/<timestamp>-<metric>.png`; returns its path."""
+    """`dlrun compare --plot`: the runs' curves of `metric` (one history column, or several comma-separated:
+    a panel each) overlaid in one PNG, written to `output` or else to
+    `<runs_dir>/comparisons/<timestamp>-<metric>.png`; returns its path."""
     import time
 
     from dlrun.runs.artifacts import comparison_plot_path
     from dlrun.runs.atomic import check_writable
-    from dlrun.runs.overview import comparison_curves
+    from dlrun.runs.overview import comparison_panels
 
-    curves = comparison_curves(runs, metric)  # a missing metric is refused before matplotlib loads
+    series = comparison_series(comparison_panels(runs, metric))  # a missing metric is refused before matplotlib loads
     path = Path(output) if output is not None else comparison_plot_path(runs_dir, time.strftime("%Y%m%d-%H%M%S"), metric)
     check_writable(path)
-    return overlaid_curves(curves, metric, path)
+    return overlaid_curves(series, path)

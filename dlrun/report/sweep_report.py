@@ -14,6 +14,20 @@ from dlrun.runs.atomic import write_text
 from dlrun.spec.monitor import Direction
 
 
+# fANOVA fits a random forest to the completed trials: with fewer than this many, the shares it
+# reports mostly reflect which few points happened to be sampled, not what the parameters do
+MIN_TRIALS_FOR_IMPORTANCES = 10
+
+
+def importance_warning(completed: int) -> str | None:
+    """Why importances from `completed` trials are not to be trusted, or None when there are enough."""
+    if completed >= MIN_TRIALS_FOR_IMPORTANCES:
+        return None
+    return (f"only {completed} completed trial{'s' if completed != 1 else ''}: importances from fewer than "
+            f"{MIN_TRIALS_FOR_IMPORTANCES} are unreliable (fANOVA has too few points to tell the parameters "
+            f"apart); run more trials (sweep.trials) before trusting them")
+
+
 def fmt(value) -> str:
     if value is None or value == "":
         return "—"
@@ -23,7 +37,8 @@ def fmt(value) -> str:
 
 
 def importances(study) -> dict[str, float]:
-    """Each parameter's share of the objective's variation (fANOVA), or {} with too few trials."""
+    """Each parameter's share of the objective's variation (fANOVA), or {} with too few trials to compute
+    it; computed from fewer than MIN_TRIALS_FOR_IMPORTANCES, the report and plot carry a warning."""
     import optuna
 
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
@@ -92,6 +107,8 @@ def render(folder: Path, settings, rows: list[dict], best: dict | None, found: d
         lines.append("")
     lines += ["## Which parameters mattered", ""]
     if found:
+        warning = importance_warning(counts["completed"])
+        lines += [f"**Warning: {warning}.**", ""] if warning else []
         lines += ["Share of the objective's variation each parameter explains (fANOVA over the completed trials):",
                   "", "| parameter | importance |", "|---|---|"]
         lines += [f"| {name} | {value:.3f} |" for name, value in found.items()]
@@ -134,7 +151,9 @@ def _plots(folder: Path, study, found: dict[str, float]) -> list[Path]:
     made = []
     wanted = [("optimization_history", views.plot_optimization_history)]
     if found:
-        wanted.append(("param_importances", lambda study: _importance_plot(plt, found)))
+        completed = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+        warning = importance_warning(completed)
+        wanted.append(("param_importances", lambda study: _importance_plot(plt, found, warning)))
     if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
         wanted.append(("slices", views.plot_slice))
     with warnings.catch_warnings():
@@ -150,13 +169,15 @@ def _plots(folder: Path, study, found: dict[str, float]) -> list[Path]:
     return made
 
 
-def _importance_plot(plt, found: dict[str, float]):
-    """The importances already computed for the report, as horizontal bars (largest on top)."""
+def _importance_plot(plt, found: dict[str, float], warning: str | None = None):
+    """The importances already computed for the report, as horizontal bars (largest on top); a
+    warning, when there were too few trials to trust them, under the title."""
     names = list(found)[::-1]
     fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(names)))
     ax.barh(names, [found[n] for n in names], color="tab:blue")
     ax.set_xlabel("share of the objective's variation (fANOVA)")
-    ax.set_title("Parameter importances")
+    ax.set_title("Parameter importances" + (f"\nunreliable: {warning.split(':')[0]}" if warning else ""),
+                 color="black" if warning is None else "tab:red")
     for y, name in enumerate(names):
         ax.text(found[name], y, f" {found[name]:.2f}", va="center")
     return ax

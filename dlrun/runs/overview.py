@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlrun.errors import UserError
@@ -40,20 +42,116 @@ def comparison_document(runs: list[RunDir]) -> dict:
             "config_differences": config_differences([artifacts.read_config(r.path) for r in runs])}
 
 
-def comparison_curves(runs: list[RunDir], metric: str = "val_loss") -> dict[str, tuple[str, list[int], list[float]]]:
-    """{run id: (column used, epochs, values)} of one history column per run, for `compare --plot`.
+VALIDATION = "val_"  # a history column's prefix for the validation part's value
+PART_DEPTH = 4       # how far above a run folder the run holding it may be: SWEEP/trials/NNN/folds/NN
 
-    A run without `val_<x>` (no validation part) falls back to `<x>`; a k-fold run uses its final
-    model's history. A run that has neither is a UserError naming the columns it has.
+
+@dataclass(frozen=True)
+class Curve:
+    """One run's per-epoch curve of one history column, for `compare --plot`.
+
+    A k-fold run's curve is the mean over its folds (those that reached the epoch), with the lowest and
+    the highest fold value per epoch (`low`, `high`) for a band; a run's own history has no band."""
+
+    run: str                    # the run as the CLI names it: its id, SWEEP:NNN for a trial, RUN/folds/NN for a part
+    column: str                 # the history column drawn
+    epochs: list[int]
+    values: list[float]
+    params: dict = field(default_factory=dict)   # a sweep trial's parameters
+    folds: int = 0              # how many folds were averaged (0: the run's own history)
+    low: list[float] | None = None
+    high: list[float] | None = None
+    stands_for: str = ""        # the validation column asked for, when this run has none (trained without one)
+
+
+def metric_names(metric: str) -> list[str]:
+    """`--metric loss,val_loss` as ["loss", "val_loss"] (each name once, in the order given)."""
+    names = list(dict.fromkeys(name.strip() for name in metric.split(",") if name.strip()))
+    if not names:
+        raise UserError("--metric names no history column (e.g. --metric val_loss, or --metric loss,val_loss)")
+    return names
+
+
+def comparison_panels(runs: list[RunDir], metric: str = "val_loss") -> dict[str, list[Curve]]:
+    """{history column: the runs' curves of it}, one panel each for `compare --plot`, training columns
+    before their validation twins (loss, val_loss, accuracy, val_accuracy).
+
+    `metric` is one column or several, comma-separated; each is a panel of its own, so a training and a
+    validation curve never share an axis. A run without `val_X` (trained without a validation part) is
+    drawn from `X` in the training panel, marked as standing in; a k-fold run from its folds' histories
+    (mean, min and max per epoch), never from its final model's. A run that has neither column is a
+    UserError naming the columns it has.
     """
-    curves: dict[str, tuple[str, list[int], list[float]]] = {}
+    names = metric_names(metric)
+    panels: dict[str, list[Curve]] = {}
     for run in runs:
-        rows = artifacts.read_history(run.path) or artifacts.read_history(artifacts.final_folder(run.path))
-        columns = [k for k in (rows[0] if rows else {}) if k != "epoch"]
-        column = metric if metric in columns else metric[len("val_"):] if metric.startswith("val_") else None
+        for curve in _run_curves(run, names):
+            panels.setdefault(curve.column, []).append(curve)
+    quantities = list(dict.fromkeys(c.removeprefix(VALIDATION) for c in [*names, *panels]))
+    return dict(sorted(panels.items(), key=lambda item: (quantities.index(item[0].removeprefix(VALIDATION)),
+                                                         item[0].startswith(VALIDATION))))
+
+
+def _run_curves(run: RunDir, names: list[str]) -> list[Curve]:
+    info = run.read_info()
+    label, params = _display_name(run, info), info.get("params") if isinstance(info.get("params"), dict) else {}
+    folds = artifacts.fold_folders(run.path)
+    if folds:
+        return [_fold_curve(run, folds, name, label) for name in names]
+    columns, rows = artifacts.read_history_table(run.path)
+    columns = [c for c in columns if c != "epoch"]
+    curves: dict[str, Curve] = {}
+    for name in names:
+        column = name if name in columns else _training_twin(name)
         if column not in columns:
-            has = f"it has {', '.join(columns)}" if columns else "it has no per-epoch history"
-            raise UserError(f"run {run.run_id} has no '{metric}' per epoch ({has}); choose one with --plot METRIC")
+            raise _no_column(run, label, name, columns)
         kept = [row for row in rows if column in row]
-        curves[run.run_id] = (column, [row["epoch"] for row in kept], [row[column] for row in kept])
-    return curves
+        stands_for = name if column != name else curves[column].stands_for if column in curves else ""
+        curves[column] = Curve(label, column, [row["epoch"] for row in kept], [row[column] for row in kept],
+                               params=params, stands_for=stands_for)
+    return list(curves.values())
+
+
+def _training_twin(name: str) -> str | None:
+    return name[len(VALIDATION):] if name.startswith(VALIDATION) else None
+
+
+def _no_column(run: RunDir, label: str, name: str, columns: list[str]) -> UserError:
+    if not columns and artifacts.trial_folders(run.path):
+        return UserError(f"{label} is a sweep: it has no per-epoch curve of its own; compare its trials instead, "
+                         f"named {run.run_id}:N (a trial's number) or {run.run_id}:best")
+    has = f"it has {', '.join(columns)}" if columns else "it has no per-epoch history"
+    return UserError(f"run {label} has no '{name}' per epoch ({has}); choose one with --metric METRIC "
+                     f"(several, comma-separated: --metric loss,val_loss)")
+
+
+def _fold_curve(run: RunDir, folds: list[Path], name: str, label: str) -> Curve:
+    """The mean of `name` over a k-fold run's folds per epoch, with the lowest and the highest fold value."""
+    tables = [artifacts.read_history_table(fold) for fold in folds]
+    histories = [rows for columns, rows in tables if name in columns]
+    if not histories:
+        has = sorted({c for columns, _ in tables for c in columns if c != "epoch"})
+        why = "; split.curves: false scored each fold once, after its last epoch" \
+            if name.startswith(VALIDATION) and artifacts.read_config(run.path).get("split", {}).get("curves") is False else ""
+        raise UserError(f"k-fold run {label}: its folds have no '{name}' per epoch "
+                        f"({'they have ' + ', '.join(has) if has else 'they have no per-epoch history'}{why}); "
+                        f"its final model's training curve does not stand in for it — choose another with --metric")
+    epochs, mean, low, high = [], [], [], []
+    for index in range(max(len(rows) for rows in histories)):
+        values = [rows[index][name] for rows in histories
+                  if len(rows) > index and math.isfinite(rows[index].get(name, math.nan))]
+        if values:
+            epochs.append(index + 1)
+            mean.append(sum(values) / len(values))
+            low.append(min(values))
+            high.append(max(values))
+    return Curve(label, name, epochs, mean, folds=len(histories), low=low, high=high)
+
+
+def _display_name(run: RunDir, info: dict) -> str:
+    """How the CLI names the run: a sweep's trial as SWEEP:NNN (what `dlrun show` and compare accept),
+    a part of a run (a fold, a final model) by its path from the run that holds it, else its id."""
+    if isinstance(info.get("sweep"), str) and isinstance(info.get("trial"), int):
+        return f"{info['sweep']}:{info['trial']:03d}"
+    holders = [p for p in list(run.path.parents)[:PART_DEPTH] if artifacts.is_run(p)]  # RUN/folds/NN, SWEEP/trials/NNN/...
+    return run.path.relative_to(holders[-1].parent).as_posix() if holders else run.run_id

@@ -51,6 +51,12 @@ class Start:
         return cls("from_run", source=Path(source))
 
     @property
+    def fresh(self) -> bool:
+        """The weights are the build's own (scratch, or a reused model put back): the outputs' starting
+        values (model/output_init.py) are set for the data at hand."""
+        return self.mode in ("scratch", "reused")
+
+    @property
     def epoch(self) -> int:
         """The number of epochs already done: the fit starts after them."""
         return int(self.state["epoch"]) if self.mode == "resume" else 0

@@ -54,7 +54,8 @@ def test_best_epoch_at_the_last_epoch_is_still_improving_underfitting():
     rows = history([1.0, 0.8, 0.6, 0.5], [1.0, 0.82, 0.62, 0.52])
     fit = diagnose_fit(rows, best_epoch=4)
     assert fit["verdict"] == "underfitting"
-    assert fit["flags"] == ["still improving at the last epoch: more epochs may help (underfitting)"]
+    assert fit["flags"] == ["still improving at the last epoch: val_loss fell 16.1% over the last 1 epoch(s) — "
+                            "more epochs may help (underfitting)"]
 
 
 def test_a_single_epoch_is_not_called_still_improving():
@@ -95,6 +96,58 @@ def test_unknown_best_epoch_uses_the_last_row_for_the_gap():
 
 def test_empty_history_has_no_verdict():
     assert diagnose_fit([], None) == {"epochs_run": 0, "best_epoch": None, "flags": [], "verdict": "no history"}
+
+
+def test_still_improving_with_a_large_gap_is_one_verdict_not_two():
+    # val_loss is 27% above loss at the best (last) epoch and still falling: the report once said both
+    # "underfitting" and "overfitting risk"; now one verdict, with only its own reason
+    rows = history([1.0, 0.7, 0.5, 0.42, 0.41], [1.2, 0.9, 0.65, 0.54, 0.52])
+    fit = diagnose_fit(rows, best_epoch=5)
+    assert fit["verdict"] == "underfitting"
+    assert len(fit["flags"]) == 1 and "overfitting" not in fit["flags"][0]
+
+
+def test_a_lasting_rise_in_training_loss_says_the_learning_rate_is_too_high():
+    rows = history([1.0, 0.6, 0.7, 0.9, 1.2], [1.0, 0.6, 0.7, 0.9, 1.2])
+    fit = diagnose_fit(rows, best_epoch=2)
+    assert fit["verdict"] == "learning rate too high"
+    (flag,) = fit["flags"]
+    assert "rose 100% above its lowest (epoch 2)" in flag and "optimizer.learning_rate" in flag
+
+
+def test_one_noisy_epoch_of_training_loss_is_not_a_learning_rate_verdict():
+    rows = history([1.0, 0.6, 0.5, 0.56], [1.0, 0.6, 0.5, 0.52])
+    assert diagnose_fit(rows, best_epoch=3)["verdict"] == "good fit"
+
+
+def test_an_unscaled_target_far_from_zero_is_named_when_the_loss_still_falls():
+    rows = history([1.0e6, 9.0e5, 8.1e5], [1.0e6, 9.1e5, 8.2e5])
+    fit = diagnose_fit(rows, best_epoch=3, unscaled={"price": (1000.0, 5.0)})
+    assert fit["verdict"] == "unscaled target"
+    (flag,) = fit["flags"]
+    assert "'price' (mean 1000, std 5)" in flag and "data.target_scale: standard" in flag
+
+
+def test_an_unscaled_target_near_zero_or_a_finished_fit_is_not_blamed_on_scaling():
+    falling = history([1.0, 0.9, 0.8], [1.0, 0.9, 0.8])
+    assert diagnose_fit(falling, 3, unscaled={"y": (0.5, 1.0)})["verdict"] == "underfitting"
+    settled = history([1.0, 0.5, 0.5, 0.5], [1.0, 0.5, 0.5, 0.5])
+    assert diagnose_fit(settled, 2, unscaled={"y": (1000.0, 5.0)})["verdict"] == "good fit"
+
+
+@pytest.mark.parametrize("loss, val_loss, best", [
+    ([1.0, 0.8, 0.6, 0.4, 0.3], [0.9, 0.7, 0.75, 0.85, 0.95], 2),
+    ([1.0, 0.7, 0.5, 0.42, 0.41], [1.2, 0.9, 0.65, 0.54, 0.52], 5),
+    ([1.0, 0.6, 0.7, 0.9, 1.2], [1.0, 0.6, 0.7, 0.9, 1.2], 2),
+    ([1.0, 0.7, 0.5, 0.45, 0.44], [1.2, 1.0, 0.9, 0.92, 0.95], 3),
+])
+def test_every_verdict_comes_with_exactly_its_own_reason(loss, val_loss, best):
+    fit = diagnose_fit(history(loss, val_loss), best_epoch=best)
+    assert len(fit["flags"]) == 1
+    words = {"overfitting": "overfitting:", "underfitting": "still improving", "overfitting risk": "overfitting risk",
+             "learning rate too high": "learning rate too high"}
+    assert fit["flags"][0].startswith(words[fit["verdict"]])
+
 
 
 # ---- audit_data: leakage -----------------------------------------------------------------------

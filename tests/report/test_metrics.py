@@ -180,7 +180,7 @@ def test_regression_baseline_predicts_the_training_mean():
     # |1-2| + |2-2| + |3-2| + |4-2| = 4 → MAE 1; squares 1 + 0 + 1 + 4 = 6 → MSE 1.5
     assert result["baseline"]["mae"] == approx(1.0)
     assert result["baseline"]["mse"] == approx(1.5)
-    assert "training mean 2" in result["baseline"]["kind"]
+    assert "training median 2 (mae) or mean 2 (mse)" in result["baseline"]["kind"]  # no median given: the mean
     assert result["margin_over_baseline"] == approx(1.0 - 0.625)
     assert baseline_verdict(result) is None
 
@@ -194,7 +194,20 @@ def test_r2_of_a_single_row_is_nan_not_an_error():
 def test_baseline_of_picks_the_training_majority_or_mean():
     assert baseline_of("multiclass", np.array([2, 0, 2, 1, 2])) == {"majority": 2}
     assert baseline_of("binary", np.array([0, 0, 1])) == {"majority": 0}
-    assert baseline_of("regression", np.array([1.0, 2.0, 6.0])) == {"mean": approx(3.0)}
+    assert baseline_of("regression", np.array([1.0, 2.0, 6.0])) == {"mean": approx(3.0), "median": approx(2.0),
+                                                                   "std": approx(np.std([1.0, 2.0, 6.0]))}
+
+
+def test_the_mae_baseline_is_the_training_median_and_the_mse_baseline_the_mean():
+    # a skewed target: the median 2 is the best constant for absolute error, the mean 3 for squared error
+    truth = np.array([1.0, 2.0, 6.0])
+    result = regression_metrics(truth, np.full(3, 2.0), mean=3.0, median=2.0)
+    assert result["baseline"]["mae"] == approx((1 + 0 + 4) / 3)
+    assert result["baseline"]["mse"] == approx((4 + 1 + 9) / 3)
+    assert "training median 2" in result["baseline"]["kind"] and "mean 3" in result["baseline"]["kind"]
+    # predicting the median is no better than the median baseline: no margin, so a warning
+    assert result["margin_over_baseline"] == approx(0.0)
+    assert baseline_verdict(result) is not None
 
 
 def test_zero_rows_give_nan_metrics_not_an_exception():
@@ -233,7 +246,7 @@ def test_verdict_warns_when_a_regressor_only_predicts_the_training_mean():
     result = regression_metrics(truth, np.full(3, 3.0), mean=3.0)
     assert result["margin_over_baseline"] == approx(0.0)
     warning = baseline_verdict(result)
-    assert warning is not None and "MAE" in warning and "training mean 3" in warning
+    assert warning is not None and "MAE" in warning and "training median 3" in warning
 
 
 def test_verdict_warns_when_a_regressor_is_worse_than_the_mean():
