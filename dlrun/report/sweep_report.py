@@ -53,7 +53,7 @@ def importances(study) -> dict[str, float]:
 
 def objective_baseline(metric: str, folder: Path) -> tuple[float, str] | None:
     """The trivial baseline's value of the objective on the rows the trial was scored on, when one exists:
-    accuracy → the training majority class; mae/mse → the training mean; a classifier's loss → the
+    accuracy → the training majority class; mae → the training median, mse → the training mean; a classifier's loss → the
     cross-entropy of always predicting the scored rows' own class frequencies (the best constant guess)."""
     name = metric[len("val_"):] if metric.startswith("val_") else metric
     metrics = artifacts.read_metrics(folder)
@@ -72,7 +72,7 @@ def objective_baseline(metric: str, folder: Path) -> tuple[float, str] | None:
             entropy = -sum(c / total * math.log(c / total) for c in counts if c)
             return entropy, "always predict the scored rows' class frequencies (cross-entropy)"
     if name == "loss" and "mse" in baseline:
-        return float(baseline["mse"]), baseline.get("kind", "the trivial baseline") + " (mse)"
+        return float(baseline["mse"]), "always predict the training mean (mse)"
     return None
 
 

@@ -13,6 +13,7 @@ from dlrun.spec.catalog import catalog, suggest, unknown_name
 from dlrun.spec.model_forms import NOT_A_NODE, NodeParts, unknown_feed, unknown_shared
 
 REGULARIZER_KEYS = ("l1", "l2")
+MULTILABEL_JOIN = "+"  # data/multilabel.py JOIN: 0/1 columns gathered into one target are named a+b+c
 
 Found = list[tuple[tuple, str]]  # (path, message)
 
@@ -157,6 +158,7 @@ def check_combinations(spec) -> Found:
         found.append((("training", "cpu_replicas"), "cpu_replicas splits the CPU for distribute: mirrored; set "
                                                     "training.distribute: mirrored or remove cpu_replicas"))
     found.extend(_streaming_problems(spec))
+    found.extend(target_problems(spec))
     if spec.model.is_graph and spec.loss is not None:
         found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))
     return found
@@ -180,4 +182,57 @@ def _streaming_problems(spec) -> Found:
     if spec.training.distribute == "mirrored":
         found.append((("training", "distribute"), "a streamed table is read by one process; MirroredStrategy is not "
                                                   "supported with data.streaming yet"))
+    return found
+
+
+def declared_targets(data) -> list[str] | None:
+    """The targets the run will see, as far as the spec tells them: data.target's columns, or the one
+    multilabel target they are gathered into (data/multilabel.py group_multilabel). None without
+    data.target: then the source names its one target (sklearn, npz, images, text, keras), which only
+    the data tells."""
+    columns = data.targets()
+    if not columns or data.label_separator is not None:
+        return columns or None
+    if len(columns) > 1 and data.task == "multilabel":
+        return [MULTILABEL_JOIN.join(columns)]
+    return columns
+
+
+def target_problems(spec) -> Found:
+    """Targets the model cannot take, known from the spec before any data is read; train finds the
+    same once it has read the data (model/heads.py find_heads, data/multilabel.py)."""
+    data, model = spec.data, spec.model
+    columns = data.targets()
+    if data.label_separator is not None and len(columns) > 1:
+        return [(("data", "label_separator"), f"data.label_separator reads the label sets of ONE target column, "
+                                              f"but data.target names {len(columns)} ({', '.join(columns)})")]
+    if data.task == "multilabel" and len(columns) < 2 and data.label_separator is None:
+        single = f"target column '{columns[0]}'" if columns else "target"
+        return [(("data", "task"), f"data.task is multilabel but there is a single {single}; name several 0/1 "
+                                   f"columns in data.target, or set data.label_separator for a column of label "
+                                   f"sets such as 'sports|tech'")]
+    targets = declared_targets(data)
+    if targets is None:
+        return []
+    if not model.is_graph:
+        if len(targets) == 1 or data.task == "auto":
+            return []  # auto: several 0/1 columns are one multilabel target, which the data tells
+        return [(("model", "layers"), f"a Sequential model has one output but data.target names {len(targets)} "
+                                      f"targets ({', '.join(targets)}) and data.task is {data.task}; use a graph "
+                                      f"model with one output per target (or data.task: multilabel for 0/1 columns "
+                                      f"that are labels of one set)")]
+    return _output_target_problems(model.outputs, targets, columns)
+
+
+def _output_target_problems(outputs, targets: list[str], columns: list[str]) -> Found:
+    found: Found = []
+    grouped = "" if targets == columns else f" — data.task multilabel gathers {', '.join(columns)} into one"
+    for index, output in enumerate(outputs):
+        if output.target is None and len(targets) > 1:
+            found.append((("model", "outputs", index), f"say which target this output predicts: target: one of "
+                                                       f"{', '.join(targets)}"))
+        elif output.target is not None and output.target not in targets:
+            found.append((("model", "outputs", index, "target"),
+                          f"'{output.target}' is not a target of the data (targets: {', '.join(targets)}{grouped})"
+                          f"{suggest(output.target, targets)}"))
     return found

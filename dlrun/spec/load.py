@@ -19,6 +19,7 @@ from dlrun.spec.checks import check_combinations, check_free_form
 from dlrun.spec.models import UNION_TAGS, ExperimentSpec
 from dlrun.spec.schema_walk import allowed_keys
 from dlrun.spec.split_forms import misplaced_key
+from dlrun.spec.sweep_forms import split_path
 from dlrun.spec.upgrade import upgrade_saved
 from dlrun.spec.yamlsource import Loc, Located, dotted, parse_located, read_located
 
@@ -118,12 +119,19 @@ def _with_extends(path: Path, shown: str, chain: tuple[Path, ...] = ()) -> Locat
     return _deep_merge(merged, located) if merged else located
 
 
+SET_USAGE = "expected KEY.PATH=VALUE, e.g. training.epochs=3"
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """'training.epochs=3' -> (['training', 'epochs'], 3); the value is read as YAML."""
+    """'training.epochs=3' -> (['training', 'epochs'], 3); the value is read as YAML. A list item is
+    `.N` or `[N]`: 'model.layers[0].Dense.units=8' -> (['model', 'layers', '0', 'Dense', 'units'], 8)."""
     key, sep, raw = text.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not key.strip() or any(not p for p in parts):
-        raise SpecError([Problem("--set", None, None, text, "expected KEY.PATH=VALUE, e.g. training.epochs=3")])
+    if not sep or not key.strip():
+        raise SpecError([Problem("--set", None, None, text, SET_USAGE)])
+    try:
+        parts = split_path(key.strip())
+    except ValueError as exc:
+        raise SpecError([Problem("--set", None, None, key.strip(), f"in '{text}': {exc}; {SET_USAGE}")]) from None
     try:
         value = parse_located(raw, "--set").data if raw.strip() else None  # aliases bounded as in a spec file
     except SpecError as exc:
@@ -139,7 +147,11 @@ def apply_overrides(located: Located, overrides: list[str]) -> None:
     """Apply `--set` overrides in place; an unknown key is an error naming it."""
     problems = []
     for text in overrides:
-        parts, value = parse_override(text)
+        try:
+            parts, value = parse_override(text)
+        except SpecError as exc:
+            problems.extend(exc.problems)  # every malformed --set at once, with the unknown keys
+            continue
         node: Any = located.data
         path: tuple = ()
         ok = True

@@ -11,7 +11,7 @@ import json
 from dlrun.errors import SpecError
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.split_forms import CV_PROTOCOLS
-from dlrun.spec.sweep_forms import SweepSpec, override_path
+from dlrun.spec.sweep_forms import SweepSpec, override_path, split_path
 
 Found = list[tuple[tuple, str]]
 
@@ -40,6 +40,11 @@ def check_sweep(loaded: LoadedSpec, overrides: list[str] = ()) -> SweepSpec:
 def _param_problems(loaded: LoadedSpec, sweep: SweepSpec, overrides: list[str]) -> Found:
     found: Found = []
     for path, param in sweep.params.items():
+        try:
+            split_path(path)
+        except ValueError as exc:
+            found.append((("sweep", "params", path), f"{path}: {exc}"))
+            continue
         for value in param.ends():
             try:
                 load_spec(loaded.path, [*overrides, *trial_overrides({path: value})])

@@ -13,7 +13,8 @@
         model.layers[0].Dense.units: {int: [4, 64], step: 4}
         training.batch_size: {choice: [16, 32, 64]}
 
-A parameter path is a `--set` path (`model.layers.0.Dense.units`; `[0]` is accepted for `.0`).
+A parameter path is a `--set` path: `model.layers[0].Dense.units` or `model.layers.0.Dense.units`;
+`split_path` below is the one reader of such paths, for `--set` (spec/load.py) and the sweep alike.
 """
 
 from __future__ import annotations
@@ -28,11 +29,38 @@ from dlrun.spec.section import Section
 ALGORITHMS = ("tpe", "random", "grid", "cmaes", "gp")
 PRUNERS = ("none", "median", "hyperband")
 KEEP = ("best", "top3", "all")
+_PART = re.compile(r"(?P<name>[^\[\]]+)(?P<indexes>(?:\[[0-9]+\])*)")  # one dotted part: name[0][1]...
+
+
+def split_path(path: str) -> list[str]:
+    """A dotted spec path, list items as `.N` or `[N]`, in its parts (list indexes as digit strings):
+    the one reader of `--set` keys and sweep parameter paths. A malformed path is a ValueError
+    saying which part is at fault.
+
+    Example:
+        >>> split_path("model.layers[0].Dense.units"), split_path("model.layers.0.Dense.units")
+        (['model', 'layers', '0', 'Dense', 'units'], ['model', 'layers', '0', 'Dense', 'units'])
+    """
+    parts: list[str] = []
+    for segment in path.split("."):
+        if not segment:
+            raise ValueError("the path has an empty part (two dots in a row, or a dot at an end)")
+        match = _PART.fullmatch(segment)
+        if match is None:
+            raise ValueError(f"malformed part '{segment}': a list index is a whole number in brackets after a "
+                             f"name, e.g. layers[0] (or layers.0)")
+        parts.append(match["name"])
+        parts.extend(re.findall(r"[0-9]+", match["indexes"]))
+    return parts
 
 
 def override_path(path: str) -> str:
-    """A parameter path in `--set` form: `model.layers[0].Dense.units` -> `model.layers.0.Dense.units`."""
-    return re.sub(r"\[(\d+)\]", r".\1", path)
+    """A parameter path in `--set` form: `model.layers[0].Dense.units` -> `model.layers.0.Dense.units`
+    (a malformed path is left as written, for `--set` to name it)."""
+    try:
+        return ".".join(split_path(path))
+    except ValueError:
+        return path
 
 
 class ParamRange(Section):

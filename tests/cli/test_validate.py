@@ -167,3 +167,133 @@ def test_validate_of_an_invalid_spec_does_not_import_tensorflow_or_keras(write_s
     assert result["exit"] == 2
     assert not result["loaded"]["tensorflow"]
     assert not result["loaded"]["keras"]
+
+
+# ---- spec/target mismatches found without building the model ----------------------------------------
+
+TARGETS_SEQUENTIAL = """
+    name: three-targets
+    data:
+      source: csv:table.csv
+      target: [a, b, c]
+      task: {task}
+    model:
+      layers:
+        - Dense: {{units: 8, activation: relu}}
+        - Dense: {{units: 3}}
+"""
+
+TARGETS_GRAPH = """
+    name: two-heads
+    data:
+      source: csv:table.csv
+      target: [positive, stars]
+    model:
+      inputs:
+        numbers: {{columns: [x, y]}}
+      nodes:
+        - {{name: hidden, inputs: numbers, Dense: {{units: 4, activation: relu}}}}
+        - {{name: positive_head, inputs: hidden, Dense: {{units: 1, activation: sigmoid}}}}
+        - {{name: stars_head, inputs: hidden, Dense: {{units: 1}}}}
+      outputs:
+        - {{node: positive_head, target: {first}}}
+        - {{node: stars_head{second}}}
+"""
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass", "binary"])
+def test_validate_refuses_a_sequential_model_for_several_targets_at_its_layers_line(write_spec, task):
+    path = write_spec(TARGETS_SEQUENTIAL.format(task=task))
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 2, output
+    assert f"{path}:{_line_of(path, 'layers:')}:" in output
+    assert "model.layers: a Sequential model has one output but data.target names 3 targets (a, b, c)" in output
+    assert "use a graph model with one output per target" in output
+    assert "Traceback" not in output
+
+
+def test_validate_refuses_a_sequential_model_for_several_targets_set_on_the_command_line(write_spec):
+    path = write_spec(TARGETS_SEQUENTIAL.format(task="auto"))
+    result, output = invoke("validate", str(path), "--set", "data.task=regression")
+    assert result.exit_code == 2, output
+    assert "a Sequential model has one output" in output
+
+
+@pytest.mark.parametrize("task", ["multilabel", "auto"])
+def test_several_target_columns_may_feed_one_sequential_output_as_multilabel(write_spec, task):
+    """multilabel gathers the columns into one target; with auto the data decides (0/1 columns are
+    multilabel), which only `--build` and `train` can see."""
+    result, output = invoke("validate", str(write_spec(TARGETS_SEQUENTIAL.format(task=task))))
+    assert result.exit_code == 0, output
+    assert "is valid" in output
+
+
+def test_validate_accepts_a_graph_model_whose_outputs_name_the_targets(write_spec):
+    result, output = invoke("validate", str(write_spec(TARGETS_GRAPH.format(first="positive",
+                                                                            second=", target: stars"))))
+    assert result.exit_code == 0, output
+
+
+def test_validate_refuses_an_output_target_that_is_not_a_data_target_at_its_line(write_spec):
+    path = write_spec(TARGETS_GRAPH.format(first="postive", second=", target: stars"))
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 2, output
+    assert f"{path}:{_line_of(path, 'target: postive')}:" in output
+    assert ("model.outputs[0].target: 'postive' is not a target of the data (targets: positive, stars) — did you "
+            "mean 'positive'?") in output
+
+
+def test_validate_asks_which_target_an_output_predicts_when_there_are_several(write_spec):
+    path = write_spec(TARGETS_GRAPH.format(first="positive", second=""))
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 2, output
+    assert "model.outputs[1]: say which target this output predicts: target: one of positive, stars" in output
+
+
+def test_a_graph_output_of_multilabel_columns_names_their_one_target(write_spec):
+    spec = TARGETS_GRAPH.format(first="positive", second=", target: stars").replace(
+        "target: [positive, stars]", "target: [positive, stars]\n      task: multilabel")
+    result, output = invoke("validate", str(write_spec(spec)))
+    assert result.exit_code == 2, output
+    assert "'positive' is not a target of the data (targets: positive+stars — data.task multilabel gathers " \
+           "positive, stars into one)" in output
+    one_output = spec.replace("        - {node: positive_head, target: positive}\n", "").replace(
+        "target: stars}", "target: positive+stars}")
+    result, output = invoke("validate", str(write_spec(one_output, "one.yaml")))
+    assert result.exit_code == 0, output
+
+
+def test_validate_refuses_a_label_separator_over_several_target_columns(write_spec):
+    spec = TARGETS_SEQUENTIAL.format(task="multilabel").replace("task: multilabel", "label_separator: '|'")
+    path = write_spec(spec)
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 2, output
+    assert f"{path}:{_line_of(path, 'label_separator')}:" in output
+    assert "data.label_separator: data.label_separator reads the label sets of ONE target column" in output
+
+
+def test_validate_refuses_multilabel_over_a_single_target_column(write_spec):
+    spec = TARGETS_SEQUENTIAL.format(task="multilabel").replace("target: [a, b, c]", "target: tags")
+    result, output = invoke("validate", str(write_spec(spec)))
+    assert result.exit_code == 2, output
+    assert "data.task: data.task is multilabel but there is a single target column 'tags'" in output
+    with_separator = spec.replace("task: multilabel", "task: multilabel\n      label_separator: '|'")
+    result, output = invoke("validate", str(write_spec(with_separator, "sep.yaml")))
+    assert result.exit_code == 0, output
+
+
+def test_the_spec_check_names_multilabel_targets_as_the_data_does():
+    from dlrun.data.multilabel import JOIN
+    from dlrun.spec.checks import MULTILABEL_JOIN
+
+    assert MULTILABEL_JOIN == JOIN
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_every_example_config_still_validates(config):
+    result, output = invoke("validate", str(ROOT / "configs" / config))
+    assert result.exit_code == 0, output

@@ -238,3 +238,25 @@ def test_input_names_every_runtime_accepts():
     taken: set[str] = set()
     assert [safe_name(c, taken) for c in ("sepal length (cm)", "a-b", "a_b", "9lives", "")] == \
         ["sepal_length_cm", "a_b", "a_b_2", "c_9lives", "column"]
+
+
+def test_a_regression_with_a_scaled_target_exports_in_the_targets_units(trained_run, tmp_path):
+    # price around 500: the model's fixed head layer undoes the scaling, so every format predicts
+    # in the target's own units, as dlrun predict does
+    import io
+
+    import pandas as pd
+
+    from tests.inference.samples import REGRESSION, houses_csv
+
+    frame = pd.read_csv(io.StringIO(houses_csv()))
+    frame["price"] = 500 + 10 * frame["price"]
+    run = trained_run(REGRESSION, files={"houses.csv": frame.to_csv(index=False)}).run
+    assert json.loads((run.path / "preprocessing.json").read_text())["target_scales"]["price"]["method"] == "standard"
+    result = export(run, parse_formats("keras,savedmodel,litert,onnx", "none"))
+    for name, check in result.report["formats"].items():
+        assert check["passed"], (name, check)
+        assert "price_value" in check["outputs"]
+    frame.drop(columns="price").to_csv(tmp_path / "new.csv", index=False)
+    predicted = predict(run, tmp_path / "new.csv")
+    assert 450 < float(predicted["price_predicted"].mean()) < 550
