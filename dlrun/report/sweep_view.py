@@ -13,7 +13,9 @@ from dlrun.spec.monitor import Direction
 
 def short_names(paths: list[str]) -> dict[str, str]:
     """A parameter path's last part as its column name (`Dense.units`), the whole path where two would clash."""
-    short = {p: ".".join(p.split(".")[-2:]) if p.split(".")[-2][:1].isupper() else p.split(".")[-1] for p in paths}
+    parts = {p: p.split(".") for p in paths}
+    short = {p: ".".join(bits[-2:]) if len(bits) > 1 and bits[-2][:1].isupper() else bits[-1]
+             for p, bits in parts.items()}
     clashes = {name for name in short.values() if list(short.values()).count(name) > 1}
     return {p: p if name in clashes else name for p, name in short.items()}
 
