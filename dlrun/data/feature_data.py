@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -66,6 +68,15 @@ class ArrayFeatures:
     def held(self):
         """The features as an in-memory object (a streamed part is read whole)."""
         return self.x
+
+    def linear_matrix(self, rows: np.ndarray, max_columns: int) -> np.ndarray | None:
+        """The preprocessed features of `rows` as one float matrix for a linear model, or None where
+        a linear model does not apply (texts, token ids and other integer codes, image files,
+        streamed tables, more than `max_columns` values per sample)."""
+        x = self.x
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or math.prod(x.shape[1:]) > max_columns:
+            return None
+        return np.asarray(x[rows], dtype=np.float64).reshape(len(rows), -1)
 
     def listed_files(self) -> list | None:
         """The files the rows are, for reports that name them (image folders)."""
@@ -136,6 +147,9 @@ class TableFeatures(ArrayFeatures):
 class TextFeatures(ArrayFeatures):
     """Texts in memory: an array of strings (object dtype)."""
 
+    def linear_matrix(self, rows: np.ndarray, max_columns: int) -> None:
+        return None
+
     def missing_counts(self) -> dict[str, int]:
         return {}
 
@@ -146,6 +160,9 @@ class TextFeatures(ArrayFeatures):
 
 class ImageFeatures(ArrayFeatures):
     """Image files: paths, each decoded as its row comes up (data/image_stream.py)."""
+
+    def linear_matrix(self, rows: np.ndarray, max_columns: int) -> None:
+        return None
 
     streams = True
 
@@ -191,6 +208,9 @@ class ImageFeatures(ArrayFeatures):
 
 class StreamedFeatures(ArrayFeatures):
     """A table read chunk by chunk from its file (data/table_stream.py); never held whole."""
+
+    def linear_matrix(self, rows: np.ndarray, max_columns: int) -> None:
+        return None
 
     streams = True
     sampled_for_export = True

@@ -53,7 +53,8 @@ def audit_of(prepared: Prepared) -> dict:
 
     first = prepared.heads[0].target
     parts = {p: getattr(prepared.splits, p) for p in ("train", "validation", "test")}
-    return audit_split(prepared.dataset.features, parts, prepared.targets[first], prepared.dataset.targets[first])
+    return audit_split(prepared.dataset.features, parts, prepared.targets[first], prepared.dataset.targets[first],
+                       preprocessor=prepared.preprocessor)
 
 
 def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", extra: dict | None = None) -> None:
@@ -170,6 +171,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     from dlrun.report.analysis import empty_columns_note
     from dlrun.report.fit_verdict import diagnose_fit, unscaled_targets
     from dlrun.report.evaluation import score_outputs, write_evaluation
+    from dlrun.report.linear_model import add_linear_models
     from dlrun.train.monitor import best_epoch
 
     spec, history = prepared.spec, trained.history
@@ -182,6 +184,8 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     raw = predict_outputs(model, inputs)
     truths = prepared.truths(part)
     results = score_outputs(raw, prepared.heads, prepared.targets, truths, base)
+    if role.linear_baseline:
+        add_linear_models(results, prepared, getattr(prepared.splits, part))
     best_row = next((row for row in history if row["epoch"] == best), history[-1])
     summary = {"run_id": run.run_id, "task": {n: t.task for n, t in prepared.targets.items()},
                "epochs_run": len(history), "best_epoch": best, "monitor": monitor,

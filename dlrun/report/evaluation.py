@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.report import plots
+from dlrun.report.linear_model import linear_lines
 from dlrun.report.metrics import baseline_verdict, probabilities, score
 from dlrun.report.multilabel_metrics import multilabel_lines
 from dlrun.runs.artifacts import plots_folder, write_metrics, write_report
@@ -114,6 +115,7 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
                       f"the model's margin over it: {_fmt(result['margin_over_baseline'])}.", ""]
         if result.get("warning"):
             lines += [f"**Warning:** {result['warning']}.", ""]
+        lines += linear_lines(result, _fmt)
         if "per_class" in result:
             lines += ["| class | precision | recall | f1 | support |", "| --- | --- | --- | --- | --- |"]
             lines += [f"| {c} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"

@@ -26,12 +26,13 @@ class FitRole:
     hold_test: bool = False        # score the validation part; the test rows take no part in a choice
     release_raw: bool = False      # free the raw features before the fit's peak (not needed again)
     curves_on_test: bool = False   # no validation part: pass the test rows to Keras for per-epoch curves only
+    linear_baseline: bool = True   # fit a linear model on the same rows for the report (report/linear_model.py)
 
     def with_curves_on_test(self, on: bool) -> "FitRole":
         return replace(self, curves_on_test=on)
 
 
 RUN = FitRole("run", resumable=True, stoppable=True, history_every=0.0, release_raw=True)
-TRIAL = FitRole("trial", stoppable=True, history_every=0.0, hold_test=True, release_raw=True)
+TRIAL = FitRole("trial", stoppable=True, history_every=0.0, hold_test=True, release_raw=True, linear_baseline=False)
 FOLD = FitRole("fold", plots=False)
 FINAL = FitRole("final")

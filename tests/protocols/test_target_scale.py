@@ -254,5 +254,9 @@ def test_a_small_regression_near_24_reaches_r2_07_where_unscaled_it_did_not(trai
     ridge = make_pipeline(StandardScaler(), Ridge()).fit(x[fit_rows], y[fit_rows]).score(x[splits["test"]],
                                                                                         y[splits["test"]])
     assert ridge > 0.85 and r2 > ridge - 0.15
+    # the report carries the same comparison: dlrun's own linear model on the same preprocessed rows
+    linear = json.loads((scaled / "metrics.json").read_text())["test"]["linear_model"]
+    assert linear["r2"] == pytest.approx(ridge, abs=0.05)
+    assert "Linear model — ridge regression" in (scaled / "report.md").read_text()
     verdict = json.loads((before / "metrics.json").read_text())["fit"]
     assert verdict["verdict"] == "unscaled target", verdict
