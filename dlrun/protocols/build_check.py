@@ -3,26 +3,27 @@ would, so shape errors surface (as located spec errors) before a run is started.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 from dlrun.protocols.stages import build_compiled, prepare
+from dlrun.report.model_summary import ModelSummary, model_summary
 from dlrun.spec.load import LoadedSpec
 
 
 @dataclass
 class BuildCheck:
     name: str
-    model_summary: str       # Keras's own summary table
-    parameters: int
+    model: ModelSummary      # each layer's name, type, output shape and parameters; the totals
     split: dict[str, int]    # rows per part
     losses: dict[str, str]   # output name -> loss
+
+    @property
+    def parameters(self) -> int:
+        return self.model.total
 
 
 def check_build(loaded: LoadedSpec) -> BuildCheck:
     prepared = prepare(loaded)
     model = build_compiled(prepared).model
-    buffer = io.StringIO()
-    model.summary(print_fn=lambda line, **_: buffer.write(line + "\n"), line_length=88)
-    return BuildCheck(prepared.spec.name, buffer.getvalue(), model.count_params(), prepared.splits.sizes(),
+    return BuildCheck(prepared.spec.name, model_summary(model), prepared.splits.sizes(),
                       {head.name: head.loss for head in prepared.heads})

@@ -92,6 +92,9 @@ def _trusted_start(run: RunDir) -> Start:
     """Where a resumed run continues: its saved state, checked against its history. A run with finished
     epochs but no usable state is refused (never silently trained again from epoch 1), as is a history
     shorter than the state."""
+    from dlrun.model.backend import import_keras
+
+    import_keras()  # quietly, before resume.py's own `import keras` (else TensorFlow's start-up lines show)
     from dlrun.train.resume import read_state  # imports Keras: only once load_resolved chose the backend
 
     checkpoints = artifacts.checkpoints_folder(run.path)

@@ -22,8 +22,8 @@ def _fmt(value) -> str:
 
 def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan")
-    table.add_column()
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")  # a long path folds rather than ending in '…'
     data = spec.data
     table.add_row("file", source)
     table.add_row("data", f"{data.source}" + (f"  target={data.target}" if data.target else "")
@@ -115,12 +115,15 @@ def train_summary(result) -> Panel:
 
 
 def build_panel(check) -> Panel:
-    """`dlrun validate --build`: the model summary, parameter count, rows per part and losses."""
+    """`dlrun validate --build`: the model's layers as a table (report/model_summary.py), the parameter
+    counts, rows per part and losses."""
+    from dlrun.report.model_summary import summary_table
+
     split = check.split
     heads = ", ".join(f"{name}: {loss}" for name, loss in check.losses.items())
-    text = (f"{check.model_summary}\nparameters: {check.parameters:,}   rows: {sum(split.values())} "
-            f"(train {split['train']}, validation {split['validation']}, test {split['test']})   loss: {heads}")
-    return Panel(text, title=f"[bold]{check.name}[/] builds", expand=False)
+    text = (f"rows: {sum(split.values())} (train {split['train']}, validation {split['validation']}, "
+            f"test {split['test']})\nloss: {heads}")
+    return Panel(Group(summary_table(check.model), text), title=f"[bold]{check.name}[/] builds", expand=False)
 
 
 def fold_line(result: dict, total: int) -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Group, RenderableType
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from dlrun.runs.artifacts import MANIFEST, read_config, report_path
 from dlrun.runs.config_diff import config_differences
@@ -24,8 +28,65 @@ def fmt(value) -> str:
 
 
 def scored_once(test: dict) -> str:
-    """The headline test metrics of a model scored once (k-fold's final model, a sweep's retrained best)."""
-    return "  ".join(f"{k}={fmt(test[k])}" for k in ("accuracy", "balanced_accuracy", "mae", "rmse") if k in test)
+    """The headline test metrics of a model scored once (k-fold's final model, a sweep's retrained best);
+    with several outputs, each output's, after its name."""
+    return "; ".join(f"{name}: " * bool(name) + "  ".join(f"{k}={fmt(result[k])}" for k in
+                                                        ("accuracy", "balanced_accuracy", "mae", "rmse") if k in result)
+                     for name, result in _outputs(test).items())
+
+
+class AtWidth:
+    """A renderable laid out for the width it is printed at: rich asks `layout(width)` for it when it
+    measures it (a panel that fits its content) and when it renders it."""
+
+    def __init__(self, layout: Callable[[int], RenderableType]):
+        self.layout = layout
+
+    def __rich_console__(self, console, options):
+        yield self.layout(options.max_width)
+
+    def __rich_measure__(self, console, options):
+        return Measurement.get(console, options, self.layout(options.max_width))
+
+
+def _span(cells: list[str]) -> tuple[int, int]:
+    """(longest word, longest line) of a column's cells (rich markup), in terminal cells."""
+    plain = [Text.from_markup(cell).plain for cell in cells]
+    words = [cell_len(word) for text in plain for word in text.split()]
+    lines = [cell_len(line) for text in plain for line in text.splitlines()]
+    return max(words, default=1), max(lines, default=1)
+
+
+def fitted_table(header: list[str], rows: list[list[str]], width: int, right: tuple = (), **options) -> Table | None:
+    """A table of these cells (rich markup) at most `width` wide, each column at least as wide as its
+    longest word, so that a narrow console wraps cells between words instead of cutting them to '…'.
+    The room left goes first to the columns that need least of it to show their cells on one line.
+    None when the longest words alone do not fit (the caller then drops columns or transposes)."""
+    spans = [_span([name, *(row[index] for row in rows)]) for index, name in enumerate(header)]
+    widths = [low for low, _ in spans]
+    room = width - (3 * len(header) + 1) - sum(widths)  # per column: padding 2 and a rule; one edge more
+    if room < 0:
+        return None
+    for index in sorted(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0]):
+        extra = min(room, spans[index][1] - spans[index][0])
+        widths[index] += extra
+        room -= extra
+    table = Table(show_header=True, header_style="bold", **options)
+    for name, column_width in zip(header, widths):
+        table.add_column(name, width=column_width, justify="right" if name in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def folded_table(header: list[str], rows: list[list[str]], right: tuple = (), **options) -> Table:
+    """The last resort of a console too narrow even for the longest words: cells fold, never end in '…'."""
+    table = Table(show_header=True, header_style="bold", **options)
+    for name in header:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _duration(info: dict) -> str:
@@ -45,26 +106,46 @@ def backend_of(info: dict) -> str:
     return str(info.get("backend") or info.get("runtime", {}).get("backend") or "tensorflow")
 
 
-def runs_table(runs: list[dict]) -> Table:
-    table = Table(show_header=True, header_style="bold", title=f"{len(runs)} run(s)")
-    for column in ("id", "name", "status", "backend", "started", "duration", "headline"):
-        table.add_column(column, justify="right" if column in ("duration", "headline") else "left",
-                         no_wrap=column in ("id", "status"))
-    for info in runs:
-        status = info.get("status", "?")
-        headline = info.get("headline") or {}
-        shown = f"{headline.get('name', '')} {fmt(headline.get('value'))}" if headline else "—"
-        table.add_row(info.get("run_id", "?"), str(info.get("name", "?")),
-                      f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", backend_of(info),
-                      str(info.get("started", "—"))[:19],
-                      _duration(info), shown)
-    return table
+RUN_COLUMNS = ("id", "name", "status", "backend", "started", "duration", "headline")
+# The layouts `dlrun runs` tries, widest first; "status/headline" is one column: the headline under the status.
+RUN_LAYOUTS = (RUN_COLUMNS, ("id", "status", "backend", "started", "duration", "headline"),
+               ("id", "status", "backend", "duration", "headline"), ("id", "status", "duration", "headline"),
+               ("id", "status", "headline"), ("id", "status/headline"), ("id/status/headline",))
+
+
+def runs_table(runs: list[dict]) -> AtWidth:
+    """`dlrun runs`, at the console's width: the first of RUN_LAYOUTS whose columns' longest words fit;
+    the caption names what it leaves out (the run id holds the start and the name)."""
+    cells = [_run_cells(info) for info in runs]
+    return AtWidth(lambda width: _runs_at(cells, width, f"{len(runs)} run(s)"))
+
+
+def _run_cells(info: dict) -> dict[str, str]:
+    status = info.get("status", "?")
+    headline = info.get("headline") or {}
+    return {"id": str(info.get("run_id", "?")), "name": str(info.get("name", "?")),
+            "status": f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", "backend": backend_of(info),
+            "started": str(info.get("started", "—"))[:19].replace("T", " "), "duration": _duration(info),
+            "headline": f"{headline.get('name', '')} {fmt(headline.get('value'))}" if headline else "—"}
+
+
+def _runs_at(cells: list[dict], width: int, title: str) -> Table:
+    right = ("duration", "headline")
+    for layout in RUN_LAYOUTS:
+        rows = [["\n".join(row[key] for key in column.split("/")) for column in layout] for row in cells]
+        shown = "/".join(layout).split("/")
+        left_out = [c for c in RUN_COLUMNS if c not in shown]
+        caption = f"not shown at this width: {', '.join(left_out)} (see dlrun show RUN)" if left_out else None
+        table = fitted_table(list(layout), rows, width, right, title=title, caption=caption)
+        if table is not None:
+            return table
+    return folded_table(list(layout), rows, right, title=title, caption=caption)
 
 
 def run_card(info: dict, metrics: dict | None) -> Panel:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan")
-    table.add_column()
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")  # a long path folds rather than ending in '…'
     status = info.get("status", "?")
     table.add_row("status", f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
                   + (f" — {info['error']}" if info.get("error") else ""))
@@ -193,19 +274,7 @@ def kfold_card(info: dict, summary: dict | None) -> Panel:
 
 
 def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: str, notes: list = ()) -> Panel:
-    keys = [k for k in summary["stats"] if not k.split(".")[-1].startswith(("precision", "recall", "mse"))][:7]
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("fold")
-    for key in keys:
-        table.add_column(key, justify="right")
-    for row in summary["folds"]:
-        table.add_row(str(row["fold"]), *(fmt(row.get(k)) for k in keys))
-    stats = summary["stats"]
-    table.add_row("[bold]mean[/]", *(fmt(stats[k]["mean"]) for k in keys))
-    table.add_row("[bold]std[/]", *(fmt(stats[k]["std"]) for k in keys))
-    table.add_row("[bold]95% CI[/]", *("—" if not stats[k]["ci95"] else f"{stats[k]['ci95'][0]:.3f}–{stats[k]['ci95'][1]:.3f}"
-                                        for k in keys))
-    items: list = [table]
+    items: list = _fold_blocks(summary)
     if skipped:
         items.append(f"resumed: folds {', '.join(map(str, skipped))} were already finished")
     final = summary.get("final_model")
@@ -216,6 +285,35 @@ def _kfold_view(summary: dict, skipped: list, run_id: str, path: str, status: st
     items.extend(f"[yellow]note:[/] {note}" for note in notes)
     style = STATUS_STYLE.get(status, "white")
     return Panel(Group(*items), title=f"[bold {style}]{status}[/] {run_id} — {summary['protocol']}", expand=False)
+
+
+def _fold_blocks(summary: dict) -> list[AtWidth]:
+    """The fold table: one block per output (the target's name as its title when there are several),
+    folds as rows where the metrics fit side by side, else transposed: metrics as rows."""
+    keys = [k for k in summary["stats"] if not k.rpartition(".")[2].startswith(("precision", "recall", "mse"))]
+    outputs: dict[str, list[str]] = {}
+    for key in keys:
+        outputs.setdefault(key.rpartition(".")[0], []).append(key)
+    return [AtWidth(lambda width, name=name, keys=keys: _fold_block(summary, name, keys[:7], width))
+            for name, keys in outputs.items()]
+
+
+def _fold_block(summary: dict, output: str, keys: list[str], width: int) -> Table:
+    stats, folds = summary["stats"], summary["folds"]
+    metrics = [key.rpartition(".")[2] for key in keys]
+    ci = ["—" if not stats[k]["ci95"] else f"{stats[k]['ci95'][0]:.3f} – {stats[k]['ci95'][1]:.3f}" for k in keys]
+    rows = [[str(row["fold"]), *(fmt(row.get(k)) for k in keys)] for row in folds]
+    rows += [["[bold]mean[/]", *(fmt(stats[k]["mean"]) for k in keys)],
+             ["[bold]std[/]", *(fmt(stats[k]["std"]) for k in keys)], ["[bold]95% CI[/]", *ci]]
+    title = f"[bold]{output}[/]" if output else None
+    wide = fitted_table(["fold", *metrics], rows, width, tuple(metrics), title=title)
+    if wide is not None:
+        return wide
+    header = ["metric", "mean", "std", "95% CI", f"folds {folds[0]['fold']}–{folds[-1]['fold']}" if folds else "folds"]
+    turned = [[metric, fmt(stats[k]["mean"]), fmt(stats[k]["std"]), interval, " ".join(fmt(r.get(k)) for r in folds)]
+              for metric, k, interval in zip(metrics, keys, ci)]
+    return fitted_table(header, turned, width, ("mean", "std"), title=title) or \
+        folded_table(header, turned, ("mean", "std"), title=title)
 
 
 def overview_card(overview: dict) -> Panel:
