@@ -146,7 +146,9 @@ def validate(
     from dlrun.report.console import build_panel, spec_summary
     from dlrun.spec import load_spec
 
-    loaded = load_spec(config, set_ or [])
+    from dlrun.data.peek import check_targets_against_data
+
+    loaded = check_targets_against_data(load_spec(config, set_ or []))
     if loaded.spec.sweep is not None:
         from dlrun.spec.sweep_checks import check_sweep
 
@@ -263,6 +265,8 @@ def predict(
     from dlrun.runs.lookup import resolve_run
 
     table = predict_rows(resolve_run(run, runs_dir), data, output, backend)
+    for note in table.attrs.get("notes", []):  # on stderr: stdout may be the predictions' CSV
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if output is None:
         sys.stdout.write(table.to_csv(index=False))
     else:
@@ -340,9 +344,13 @@ def compare(
     runs_dir: RunsDir = Path("runs"),
     as_json: Json = False,
     plot: Annotated[bool, typer.Option("--plot", help="Write one PNG with the runs' per-epoch --metric curves "
-                                                      "overlaid, legend by run id, and print its path.")] = False,
-    metric: Annotated[str, typer.Option("--metric", help="With --plot: the history column to plot (a run without "
-                                                         "validation falls back from val_X to X).")] = "val_loss",
+                                                      "overlaid, legend by run (a sweep's trial as SWEEP:N with its "
+                                                      "parameters), and print its path.")] = False,
+    metric: Annotated[str, typer.Option("--metric", help="With --plot: the history column to plot, or several "
+                                                         "comma-separated, a panel each (loss,val_loss: training and "
+                                                         "validation side by side). A run without validation is drawn "
+                                                         "from X in a training panel instead of val_X; a k-fold run as "
+                                                         "its folds' mean with a min-max band.")] = "val_loss",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="With --plot: the PNG to write "
                                                    "(default: RUNS_DIR/comparisons/<timestamp>-<metric>.png).")] = None,
 ) -> None:
@@ -377,6 +385,40 @@ def schema(
     check_writable(output)
     write_text(output, text)
     out.print(f"wrote {output}")
+
+
+@app.command()
+@reports_errors
+def smoke(
+    paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (searched recursively for dlrun specs: "
+                                                     "*.yaml / *.yml with top-level data: and model:, or extends:).",
+                                                show_default=False)],
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write the results as JUnit XML to this file "
+                                                                  "(one testcase per spec), for CI.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Run the specs in this many worker processes (each "
+                                                           "starts the backend once).")] = 1,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="Run every spec on this Keras backend "
+                                                                     "(tensorflow or jax).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="A spec whose data needs a download that is not possible "
+                                                          "offline fails instead of being skipped.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the runs, in each spec's runs dir (default: a temporary "
+                                                      "folder, removed at the end).")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Smoke-run every spec found (train, kfold or sweep, as each spec says; small sample, 1 epoch, 2 folds,
+    2 trials) in one process; a table, optional JUnit XML; exit 2 if a spec is invalid, 1 if a run failed."""
+    _quiet(verbose)
+    from dlrun.protocols.smoke import SmokeOptions, smoke as smoke_specs
+    from dlrun.report.smoke_view import result_line, smoke_table
+
+    report = smoke_specs(paths, SmokeOptions(jobs, backend, strict, keep, verbose, junit),
+                         on_result=lambda result: out.print(result_line(result), soft_wrap=True))
+    for path in report.ignored:
+        err.print(f"note: {path} is not a dlrun spec; ignored", markup=False, highlight=False, soft_wrap=True)
+    out.print(smoke_table(report.results, report.seconds))
+    if junit is not None:
+        out.print(f"wrote {junit}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
 
 
 def main() -> None:

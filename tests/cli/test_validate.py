@@ -297,3 +297,38 @@ def test_the_spec_check_names_multilabel_targets_as_the_data_does():
 def test_every_example_config_still_validates(config):
     result, output = invoke("validate", str(ROOT / "configs" / config))
     assert result.exit_code == 0, output
+
+
+SEQUENTIAL_THREE_TARGETS = """
+name: seq3
+data: {source: "csv:body.csv", target: [weight, waist, pulse]}
+model:
+  layers:
+    - Dense: {units: 8, activation: relu}
+    - Dense: {units: 1}
+"""
+
+
+def test_validate_reads_the_first_rows_to_refuse_a_sequential_model_with_several_targets(write_spec):
+    # data.task auto: three target columns could be one multilabel target; a value other than 0/1 says not
+    path = write_spec(SEQUENTIAL_THREE_TARGETS)
+    (path.parent / "body.csv").write_text("x,weight,waist,pulse\n1,180.5,35,60\n2,170,33,55\n")
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 2, output
+    assert "spec.yaml:4:3" in output and "3 targets (weight, waist, pulse)" in output
+    assert "'weight' holds 180.5" in output and "graph model" in output
+    # the same columns holding 0/1 are one multilabel target: valid
+    (path.parent / "body.csv").write_text("x,weight,waist,pulse\n1,1,0,0\n2,0,1,1\n")
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 0, output
+
+
+def test_validate_knows_a_bundled_data_set_with_several_targets(write_spec):
+    path = write_spec('name: l\ndata: {source: "sklearn:linnerud"}\nmodel:\n  layers:\n    - Dense: {units: 1}\n')
+    result, output = invoke("validate", str(path))
+    assert result.exit_code == 2 and "3 targets (Weight, Waist, Pulse)" in output, output
+    from sklearn.datasets import load_linnerud
+
+    from dlrun.data.peek import SKLEARN_TARGETS
+
+    assert SKLEARN_TARGETS["linnerud"] == list(load_linnerud(as_frame=True).target.columns)
