@@ -171,7 +171,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     from dlrun.report.analysis import empty_columns_note
     from dlrun.report.fit_verdict import diagnose_fit, unscaled_targets
     from dlrun.report.evaluation import score_outputs, write_evaluation
-    from dlrun.report.linear_model import add_linear_models
+    from dlrun.report.linear_model import add_linear_models, linear_notes
     from dlrun.train.monitor import best_epoch
 
     spec, history = prepared.spec, trained.history
@@ -197,7 +197,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     info = {"fit_seconds": round(trained.fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
             "epoch_seconds": trained.epoch_seconds, "headline": headline(metrics, prepared)}
     empty = audit.get("empty_in_train")
-    notes = [empty_columns_note(empty)] if empty else []
+    notes = ([empty_columns_note(empty)] if empty else []) + linear_notes(results, part)
     return Fitted(TrainResult(run, "completed", len(history), best, monitor, history, metrics, notes), info)
 
 

@@ -10,6 +10,8 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dlrun.report.linear_model import linear_margin
+
 from dlrun.spec.model_forms import layer_entry
 from dlrun.spec.models import ExperimentSpec
 
@@ -109,6 +111,9 @@ def train_summary(result) -> Panel:
         if base:
             key = next(k for k in ("accuracy", "subset_accuracy", "mae") if k in base)
             table.add_row(prefix + f"baseline {key}", _fmt(base[key]))
+        margin = linear_margin(values)
+        if margin is not None:
+            table.add_row(prefix + f"linear model {margin[0]}", _fmt(values["linear_model"][margin[0]]))
     items = [table, f"run directory: [bold]{result.run.path}[/]"]
     items.extend(f"[yellow]note:[/] {note}" for note in result.notes)
     return Panel(Group(*items), title=f"[bold green]completed[/] {result.run.run_id}", expand=False)

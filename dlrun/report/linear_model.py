@@ -101,3 +101,16 @@ def add_linear_models(results: dict[str, dict], prepared, rows: np.ndarray) -> N
     for head in prepared.heads:
         if head.target in scores and results[head.name].get("n"):
             results[head.name]["linear_model"] = scores[head.target]
+
+
+def linear_notes(results: dict[str, dict], part: str) -> list[str]:
+    """One console note per output that a linear model scores better than the network on `part`."""
+    notes = []
+    for name, result in results.items():
+        margin = linear_margin(result)
+        if margin is not None and margin[1] < 0:
+            measure = margin[0]
+            notes.append(f"a linear model does better than the network on the {part} rows"
+                         f"{'' if len(results) == 1 else f' for {name}'} ({measure} "
+                         f"{result['linear_model'][measure]:.4g} against {result[measure]:.4g}); see report.md")
+    return notes
