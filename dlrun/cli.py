@@ -143,16 +143,10 @@ def validate(
     verbose: Verbose = False,
 ) -> None:
     """Check a spec: print its resolved summary, or every problem with file:line:col."""
+    from dlrun.protocols.build_check import checked_spec
     from dlrun.report.console import build_panel, spec_summary
-    from dlrun.spec import load_spec
 
-    from dlrun.data.peek import check_targets_against_data
-
-    loaded = check_targets_against_data(load_spec(config, set_ or []))
-    if loaded.spec.sweep is not None:
-        from dlrun.spec.sweep_checks import check_sweep
-
-        check_sweep(loaded, set_ or [])
+    loaded = checked_spec(config, set_ or [])
     out.print(spec_summary(loaded.spec, str(config)))
     if build:
         _quiet(verbose)
@@ -403,6 +397,8 @@ def smoke(
                                                           "offline fails instead of being skipped.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the runs, in each spec's runs dir (default: a temporary "
                                                       "folder, removed at the end).")] = False,
+    plots: Annotated[bool, typer.Option("--plots", help="Draw each run's plots as its spec says (default: none, "
+                                                        "about a quarter of the time).")] = False,
     verbose: Verbose = False,
 ) -> None:
     """Smoke-run every spec found (train, kfold or sweep, as each spec says; small sample, 1 epoch, 2 folds,
@@ -411,8 +407,8 @@ def smoke(
     from dlrun.protocols.smoke import SmokeOptions, smoke as smoke_specs
     from dlrun.report.smoke_view import result_line, smoke_table
 
-    report = smoke_specs(paths, SmokeOptions(jobs, backend, strict, keep, verbose, junit),
-                         on_result=lambda result: out.print(result_line(result), soft_wrap=True))
+    report = smoke_specs(paths, SmokeOptions(jobs, backend, strict, keep, verbose, junit, plots),
+                         on_result=lambda result: out.print(result_line(result)))
     for path in report.ignored:
         err.print(f"note: {path} is not a dlrun spec; ignored", markup=False, highlight=False, soft_wrap=True)
     out.print(smoke_table(report.results, report.seconds))

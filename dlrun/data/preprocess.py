@@ -4,6 +4,12 @@
 statistics and one-hot categories from the training part; `transform` applies exactly
 that to any rows (validation, test, new data), so evaluation and prediction see the
 same transform as training.
+
+A categorical column's cells name their categories by `category_text` (1, 1.0 and '1.0' are one
+category). A column missing on some training rows gets a category of its own, MISSING_CATEGORY, as the
+last of its one-hot block (data.missing_category: indicator, the default), or is refused (error). A
+value training never had, or a gap in a column training was never missing, gets an all-zero block;
+`category_surprises` counts them, and `category_notes` says so, for predict and evaluate.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.table_columns import check_finite
-from dlrun.data.table_stats import most_frequent, streamed_statistics, usable_scaling
+from dlrun.data.table_stats import category_text, most_frequent, streamed_statistics, usable_scaling
 from dlrun.data.table_stream import StreamedTable
 from dlrun.errors import DataError
 from dlrun.spec.catalog import suggest
 from dlrun.spec.models import DataSpec
+
+
+MISSING_CATEGORY = "<missing>"  # the category of a missing cell, in a column missing on some training rows
+EXAMPLES = 3                    # values named in a note on categories training never saw
 
 
 def _expand(patterns: list[str], columns: list[str]) -> list[str]:
@@ -48,6 +58,7 @@ class FeaturePreprocessor:
     missing_seen: dict[str, int] = field(default_factory=dict)
     image: dict = field(default_factory=dict)   # images: the decoding recipe (size, color_mode, resize)
     text: dict = field(default_factory=dict)    # text: TextVectorization's settings, vocabulary and idf weights
+    missing_category: str = "indicator"         # a missing categorical cell: indicator (or zeros) | error
 
     # ---- fitting -------------------------------------------------------------------------
     @classmethod
@@ -69,8 +80,7 @@ class FeaturePreprocessor:
         fill, center, spread = _statistics(values, spec.impute, spec.scale)
         categories = {}
         for column in categorical:
-            seen = frame[column].dropna().astype(str).unique().tolist()
-            categories[column] = sorted(seen)
+            categories[column] = sorted({v for v in category_text(frame[column]) if v is not None})
         missing = {c: int(n) for c, n in frame.isna().sum().items() if n}
         return cls._of_table(columns, numeric, categories, passthrough, spec, (fill, center, spread), missing)
 
@@ -84,11 +94,13 @@ class FeaturePreprocessor:
 
     @classmethod
     def _of_table(cls, columns, numeric, categories, passthrough, spec, statistics, missing) -> "FeaturePreprocessor":
+        categories = _with_missing(categories, missing, spec.missing_category)
         origin: list[str] = []
         for column in columns:
             origin.extend([column] * (len(categories[column]) if column in categories else 1))
         return cls("table", columns, numeric, categories, passthrough, spec.impute, spec.scale,
-                   *statistics, _sample_shape(len(origin), spec.reshape), origin, missing)
+                   *statistics, _sample_shape(len(origin), spec.reshape), origin, missing,
+                   missing_category=spec.missing_category)
 
     @classmethod
     def _fit_array(cls, array: np.ndarray, spec: DataSpec) -> "FeaturePreprocessor":
@@ -198,9 +210,7 @@ class FeaturePreprocessor:
             if column in numeric_values:
                 parts.append(numeric_values[column][:, None])
             elif column in self.categories:
-                seen = frame[column].astype(str).where(frame[column].notna(), None).to_numpy()
-                cats = self.categories[column]
-                parts.append((seen[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64))
+                parts.append(self._one_hot(column, frame[column], where))
             else:
                 values = pd.to_numeric(frame[column], errors="coerce")
                 bad = values.isna() & frame[column].notna()
@@ -210,6 +220,43 @@ class FeaturePreprocessor:
                                     f"({frame[column].iloc[row]!r}); passthrough columns must hold numbers")
                 parts.append(values.to_numpy(dtype=np.float64)[:, None])
         return np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0))
+
+    def _one_hot(self, column: str, values: pd.Series, where: str) -> np.ndarray:
+        """A categorical column's one-hot block: a missing cell is MISSING_CATEGORY where training had
+        one, refused with data.missing_category: error, else all zeros, as a value training never saw."""
+        seen = category_text(values)
+        names = self.category_names(column)
+        gaps = pd.isna(seen)
+        if gaps.any() and self.missing_category == "error":
+            row = int(np.flatnonzero(gaps)[0])
+            raise DataError(f"{where}: categorical column '{column}' is missing on data row {row + 1}, and this "
+                            f"model was trained with data.missing_category: error; fill the gap first")
+        if gaps.any() and MISSING_CATEGORY in names:
+            seen = np.where(gaps, MISSING_CATEGORY, seen)
+        return (seen[:, None] == np.asarray(names, dtype=object)[None, :]).astype(np.float64)
+
+    def category_names(self, column: str) -> list[str]:
+        """The categories of a column as `category_text` names values (a run saved before it, with '1.0'
+        for the code 1, still matches)."""
+        return category_text(pd.Series(self.categories[column], dtype=object)).tolist()
+
+    def category_surprises(self, features) -> dict[str, dict]:
+        """Per categorical column of raw rows (a table, or a streamed table read chunk by chunk): how many
+        rows hold a value no training row had ("unseen", with up to EXAMPLES "examples") or miss a value
+        where training never did ("missing"); both get an all-zero one-hot block. Columns with neither are
+        left out; other kinds of data give {}."""
+        if self.kind != "table" or not self.categories:
+            return {}
+        frames = (frame for _, frame in features.frames()) if isinstance(features, StreamedTable) else [features]
+        found: dict[str, dict] = {}
+        for frame in frames:
+            if not isinstance(frame, pd.DataFrame):
+                return {}
+            for column in self.categories:
+                if column in frame.columns:
+                    _count_surprises(frame[column], self.category_names(column), found.setdefault(
+                        column, {"unseen": 0, "examples": [], "missing": 0}))
+        return {c: got for c, got in found.items() if got["unseen"] or got["missing"]}
 
     def output_columns_for(self, patterns: list[str]) -> list[int]:
         """Positions of the transformed columns that come from input columns matching `patterns`."""
@@ -223,6 +270,55 @@ class FeaturePreprocessor:
     @classmethod
     def from_json(cls, data: dict) -> "FeaturePreprocessor":
         return cls(**data)
+
+
+def category_notes(surprises: dict[str, dict]) -> list[str]:
+    """One line per categorical column of `FeaturePreprocessor.category_surprises`: what the model could
+    not place, how often, a few examples.
+
+        >>> category_notes({"color": {"unseen": 2, "examples": ["teal"], "missing": 0}})
+        ["categorical column 'color': a value no training row had on 2 rows (e.g. 'teal') — given no category (all zeros)"]
+    """
+    notes = []
+    for column, got in surprises.items():
+        said = []
+        if got["unseen"]:
+            examples = ", ".join(repr(v) for v in got["examples"])
+            said.append(f"a value no training row had on {_rows(got['unseen'])} (e.g. {examples})")
+        if got["missing"]:
+            said.append(f"no value on {_rows(got['missing'])}, which no training row lacked")
+        notes.append(f"categorical column '{column}': {'; '.join(said)} — given no category (all zeros)")
+    return notes
+
+
+def _rows(n: int) -> str:
+    return f"{n} row{'s' if n != 1 else ''}"
+
+
+def _count_surprises(values: pd.Series, names: list[str], got: dict) -> None:
+    """Add one frame's unseen values and uncategorised gaps of a column to `got`."""
+    seen = pd.Series(category_text(values), dtype=object)
+    gaps = seen.isna()
+    unseen = ~gaps & ~seen.isin(names)
+    got["unseen"] += int(unseen.sum())
+    if MISSING_CATEGORY not in names:
+        got["missing"] += int(gaps.sum())
+    for value in seen[unseen].unique()[:EXAMPLES]:
+        if len(got["examples"]) < EXAMPLES and value not in got["examples"]:
+            got["examples"].append(value)
+
+
+def _with_missing(categories: dict[str, list[str]], missing: dict[str, int], how: str) -> dict[str, list[str]]:
+    """A categorical column missing on some training rows: MISSING_CATEGORY as its last category, or
+    (data.missing_category: error) a DataError naming the columns."""
+    gaps = {c: int(missing[c]) for c in categories if missing.get(c)}
+    if gaps and how == "error":
+        named = ", ".join(f"'{c}' on {n} row{'s' if n != 1 else ''}" for c, n in gaps.items())
+        raise DataError(f"data.categorical: the training rows miss a value of {named}, and data.missing_category "
+                        f"is error — fill the gaps in the file, or set data.missing_category: indicator to give "
+                        f"a missing value a category of its own")
+    return {c: [*cats, MISSING_CATEGORY] if c in gaps and MISSING_CATEGORY not in cats else cats
+            for c, cats in categories.items()}
 
 
 def _roles(columns: list[str], spec: DataSpec) -> tuple[list[str], list[str], list[str], list[str]]:

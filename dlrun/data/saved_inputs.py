@@ -9,6 +9,9 @@ preprocessing runs in the graph, never which kind it is.
     images        ImageInputs   one decoded image, pixels 0-255 (image files)
     text          TextInputs    the raw text, string formats only (text files)
 
+New rows of a table meet one rule of columns, `new_table_columns`, in `dlrun predict` and in
+`dlrun evaluate --data`: every training column must be there; any other is ignored, with a note.
+
 Example:
     >>> from types import SimpleNamespace
     >>> saved_inputs(SimpleNamespace(kind="text")).strings_only
@@ -27,12 +30,36 @@ import pandas as pd
 
 from dlrun.data.class_folders import files_named
 from dlrun.data.image_files import SUFFIXES, ImageFiles, checked_files
-from dlrun.data.preprocess import FeaturePreprocessor
+from dlrun.data.preprocess import MISSING_CATEGORY, FeaturePreprocessor
 from dlrun.data.sources import read_table_file
+from dlrun.data.table_stats import category_text
 from dlrun.data.text_files import read_texts, text_files
 from dlrun.errors import DataError
+from dlrun.spec.catalog import suggest
 
 UNSEEN_CODE = -1  # the category code of a value training never saw (its one-hot block is all zeros)
+NAMED_COLUMNS = 12  # ignored columns a note names before it counts the rest
+
+
+def new_table_columns(present: list[str], expected: list[str], where: str, used: list[str] = ()) -> list[str]:
+    """The one rule for the columns of new rows (`dlrun predict`, `dlrun evaluate --data`): every column
+    the model was trained on (`expected`) must be there, else a DataError names the missing ones; any
+    other column (the target, an identifier) is ignored. Returns the note naming the ignored columns
+    ([] when none); `used`: columns the caller reads besides the features (evaluate's targets).
+
+        >>> new_table_columns(["a", "id", "b", "y"], ["a", "b"], "new.csv", used=["y"])
+        ['new.csv: ignored column(s) the model was not trained on: id']
+    """
+    missing = [c for c in expected if c not in present]
+    ignored = [c for c in present if c not in expected and c not in used]
+    if missing:
+        hint = suggest(missing[0], ignored)
+        raise DataError(f"{where}: missing column(s) the model was trained on: {', '.join(missing)}{hint} "
+                        f"(training columns: {', '.join(expected)})")
+    if not ignored:
+        return []
+    named = ", ".join(ignored[:NAMED_COLUMNS]) + (f", … ({len(ignored)} in all)" if len(ignored) > NAMED_COLUMNS else "")
+    return [f"{where}: ignored column(s) the model was not trained on: {named}"]
 
 
 @dataclass
@@ -144,26 +171,29 @@ class TableInputs(ArrayInputs):
             name = safe_name(column, taken)
             if column in pre.categories:
                 described.append(RawInput(name, column, "categorical", "string" if strings else "int32", [],
-                                          list(pre.categories[column])))
+                                          pre.category_names(column)))
             else:
                 kind = "numeric" if column in pre.numeric else "passthrough"
                 described.append(RawInput(name, column, kind, "float32", []))
         return described
 
     def raw_feed(self, inputs: list[RawInput], features) -> dict[str, np.ndarray]:
-        """Numbers as float32 (missing: NaN), categories as strings (missing: "") or as int32 codes
-        (a value training never saw: -1)."""
+        """Numbers as float32 (missing: NaN), categories as strings named as `category_text` names them
+        (missing: "") or as int32 codes (missing: the code of MISSING_CATEGORY where training had one;
+        a value training never saw: -1)."""
         feed = {}
         for raw in inputs:
             column = features[raw.column]
             if raw.kind != "categorical":
                 feed[raw.name] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float32)
                 continue
-            text = column.astype(str).where(column.notna(), "")
+            text = pd.Series(category_text(column), dtype=object).fillna("").to_numpy(dtype=object)
             if raw.dtype == "string":
-                feed[raw.name] = text.to_numpy(dtype=object)
+                feed[raw.name] = text
             else:
                 position = {value: i for i, value in enumerate(raw.categories)}
+                if MISSING_CATEGORY in position:
+                    position[""] = position[MISSING_CATEGORY]
                 feed[raw.name] = np.array([position.get(v, UNSEEN_CODE) for v in text], dtype=np.int32)
         return feed
 
@@ -175,8 +205,9 @@ class TableInputs(ArrayInputs):
         ops, pre = keras.ops, self.pre
         if raw.kind == "categorical":
             count = len(raw.categories)
-            if raw.dtype == "string":
-                lookup = keras.layers.StringLookup(vocabulary=list(raw.categories), num_oov_indices=1,
+            if raw.dtype == "string":  # a missing value comes as "": the MISSING_CATEGORY column, if training had one
+                vocabulary = ["" if c == MISSING_CATEGORY else c for c in raw.categories]
+                lookup = keras.layers.StringLookup(vocabulary=vocabulary, num_oov_indices=1,
                                                    output_mode="one_hot", name=f"{raw.name}_categories")
                 return ops.cast(lookup(tensor)[:, 1:], "float32")  # position 0 is the unseen-category slot
             codes = ops.expand_dims(tensor, -1)

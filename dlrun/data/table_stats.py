@@ -4,6 +4,10 @@ Means, variances (merged chunk by chunk with Chan's rule), minima, maxima, missi
 categories are exact. The median and the most frequent value need every value at once: they come from
 a seeded sample of at most SAMPLE_ROWS training rows, kept during the same pass (exact when the
 training part is no larger).
+
+Also here, because both fits (in memory and streamed) use them: `category_text`, the one way a cell
+of a categorical column names its category, and `column_spread`, how many values each feature column
+takes (the leakage audit asks it whether repeated rows are to be expected).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dlrun.data.image_files import ImageFiles
 from dlrun.data.table_stream import StreamedTable
 
 SAMPLE_ROWS = 100_000
+SPREAD_ROWS = 20_000  # rows the spread of the feature columns is measured on
 
 
 class _Moments:
@@ -67,7 +73,7 @@ def streamed_statistics(table: StreamedTable, numeric: list[str], categorical: l
                 hit = np.isin(positions, keep, assume_unique=True)
                 sampled.append(values[hit])
         for column in categorical:
-            seen[column].update(frame[column].dropna().astype(str).unique().tolist())
+            seen[column].update(v for v in category_text(frame[column]) if v is not None)
     sample = np.concatenate(sampled) if sampled else None
     fill, center, spread = _finish(moments, len(rows), impute, scale, sample)
     return {"fill": fill, "center": center, "spread": spread, "categories": {c: sorted(v) for c, v in seen.items()},
@@ -131,3 +137,58 @@ def _pick(column: np.ndarray, how: str) -> float:
         return most_frequent(column)
     column = column[~np.isnan(column)]
     return float(np.median(column)) if len(column) else 0.0
+
+
+def category_text(values: pd.Series) -> np.ndarray:
+    """Each cell of a categorical column as the text that names its category (None where it is missing):
+    a number by its value — 1, 1.0 and '1.0' are the category '1', 0.5 is '0.5' — anything else as
+    written. So a column of codes names the same categories whether a file was read as numbers or as
+    text (a streamed chunk, a file with a gap, which pandas reads as floats).
+
+        >>> category_text(pd.Series([1.0, None, "red", "2", 0.5])).tolist()
+        ['1', None, 'red', '2', '0.5']
+    """
+    present = values.notna().to_numpy()
+    text = values.astype(str).to_numpy(dtype=object)
+    if pd.api.types.is_bool_dtype(values):
+        numbers = np.full(len(values), np.nan)
+    elif pd.api.types.is_numeric_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:  # text, or numbers and text mixed; True and False stay words (pandas would read them as 1 and 0)
+        truth = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values.to_numpy(dtype=object)), bool, len(values))
+        numbers = pd.to_numeric(values.where(~truth), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        number = np.isfinite(numbers)
+        whole = number & (numbers == np.round(numbers)) & (np.abs(numbers) < 1e15)
+    if number.any():
+        text[number] = [repr(float(v)) for v in numbers[number]]
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+    text[~present] = None
+    return text
+
+
+def column_spread(x, rows_at_most: int = SPREAD_ROWS) -> list[tuple[int, float]] | None:
+    """Per feature column (a table's columns, an array's positions), over at most `rows_at_most` rows
+    spread evenly through `x` (a streamed table: its first rows, so that one chunk is read): how many
+    distinct values it takes, and the chance that two rows picked at random agree on it (the sum of the
+    squared shares of its values; a missing cell counts as a value). None for features without columns
+    (image files, texts): a repeated picture or text is a copy."""
+    if isinstance(x, ImageFiles):
+        return None
+    n = len(x) if isinstance(x, (StreamedTable, pd.DataFrame)) else len(np.asarray(x)) if np.ndim(x) else 0
+    rows = np.unique(np.linspace(0, max(n - 1, 0), min(n, rows_at_most)).astype(np.int64))
+    if isinstance(x, StreamedTable):
+        frame = x[np.arange(min(n, rows_at_most))].read()
+    elif isinstance(x, pd.DataFrame):
+        frame = x.iloc[rows]
+    else:
+        array = np.asarray(x)
+        if array.ndim < 1 or (array.dtype == object and array.ndim == 1):
+            return None
+        frame = pd.DataFrame(array[rows].reshape(len(rows), -1))
+    spread = []
+    for _, column in frame.items():
+        counts = column.value_counts(dropna=False).to_numpy(dtype=np.float64)
+        share = counts / max(counts.sum(), 1.0)
+        spread.append((len(counts), float((share ** 2).sum())))
+    return spread

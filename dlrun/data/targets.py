@@ -10,6 +10,7 @@ import pandas as pd
 from dlrun.errors import DataError
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 30  # more distinct integer values than this reads as regression
+MIN_ROWS_TO_JUDGE = 20               # from this many rows, whole numbers that are mostly all different are measurements
 
 
 @dataclass
@@ -115,14 +116,16 @@ def _check_values(name: str, series: pd.Series, where: str) -> None:
 
 def infer_task(series: pd.Series) -> str:
     """Text or booleans → classification; integers with few distinct values (at most
-    MAX_CLASSES_FOR_INTEGER_TARGET, and on average at least two rows each) → classification; else
-    regression. 20 rows holding 16 different whole numbers are measurements, not 16 classes."""
+    MAX_CLASSES_FOR_INTEGER_TARGET, and from MIN_ROWS_TO_JUDGE rows on, at least two rows per value on
+    average) → classification; else regression. 20 rows holding 16 different whole numbers are
+    measurements, not 16 classes."""
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         n = series.nunique()
         return "binary" if n == 2 else "multiclass"
     values = series.to_numpy(dtype=np.float64)
     distinct = np.unique(values)
-    few = len(distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET and len(distinct) * 2 <= len(values)
+    mostly_distinct = len(values) >= MIN_ROWS_TO_JUDGE and len(distinct) * 2 > len(values)
+    few = len(distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET and not mostly_distinct
     if np.all(values == np.round(values)) and (few or len(distinct) == 2):
         return "binary" if len(distinct) == 2 else "multiclass"
     return "regression"

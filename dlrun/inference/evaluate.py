@@ -15,6 +15,7 @@ from dlrun.data.feature_data import feature_data
 from dlrun.data.inputs import model_inputs
 from dlrun.data.multilabel import regroup
 from dlrun.data.new_data import read_labelled
+from dlrun.data.preprocess import category_notes
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
@@ -37,10 +38,11 @@ class EvaluationResult:
     notes: list[str]
 
 
-def load_file_dataset(path: Path, saved: SavedRun) -> Dataset:
+def load_file_dataset(path: Path, saved: SavedRun) -> tuple[Dataset, list[str]]:
     """A new labelled data file (or, for an image or text run, a folder of class subfolders) read with
-    the run's data settings and target names."""
-    return read_labelled(Path(path), saved.spec.data, saved.targets)
+    the run's data settings and target names, and the notes of reading it (a table's columns meet the
+    rule of new rows that `dlrun predict` applies: data/saved_inputs.py)."""
+    return read_labelled(Path(path), saved.spec.data, saved.targets, saved.preprocessor.columns)
 
 
 def own_dataset(saved: SavedRun) -> tuple[Dataset, list[str]]:
@@ -90,7 +92,7 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
 
 def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) -> EvaluationResult:
     from dlrun.report.analysis import audit_data, audit_split
-    from dlrun.report.fit_verdict import diagnose_fit
+    from dlrun.report.fit_verdict import diagnose_fit, unscaled_targets
     from dlrun.report.evaluation import score_outputs, write_evaluation
 
     if part not in PARTS:
@@ -98,15 +100,17 @@ def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) ->
     saved = load_saved_run(run)
     backend = saved.use_backend(backend)
     spec, notes = saved.spec, []
+    first = saved.heads[0].target
     if data is not None:
-        dataset = load_file_dataset(Path(data), saved)
+        dataset, notes = load_file_dataset(Path(data), saved)
         missing = [t for t in saved.targets if t not in dataset.targets]
         if missing:
             raise DataError(f"{data}: evaluation needs the target column(s) {', '.join(missing)}; "
                             f"for rows without targets use `dlrun predict`")
         rows = np.arange(dataset.n_rows)
         part_name = "data"
-        audit = audit_data(dataset.features, {"data": rows}, None, None)
+        audit = audit_data(dataset.features, {"data": rows}, None, None, targets=dataset.targets[first],
+                           preprocessor=saved.preprocessor)
     else:
         dataset, notes = own_dataset(saved)
         splits = saved.splits()
@@ -114,10 +118,10 @@ def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) ->
         if not len(rows):
             raise UserError(f"run {run.run_id} has no {part} rows (split.{part} was 0)")
         part_name = part
-        first = saved.heads[0].target
         audit = audit_split(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, saved.targets[first],
-                            dataset.targets[first])
+                            dataset.targets[first], preprocessor=saved.preprocessor)
     features = dataset.features_at(rows)
+    notes += category_notes(saved.preprocessor.category_surprises(features))
     where = str(data) if data is not None else dataset.name
     x = saved.preprocessor.transform(features, where=where)
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
@@ -129,7 +133,9 @@ def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) ->
     summary = {"run_id": run.run_id, "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "data": str(Path(data).resolve()) if data is not None else spec.data.source,
                "task": {n: t.task for n, t in saved.targets.items()},
-               "fit": diagnose_fit(history, info.get("best_epoch")), "audit": audit, "notes": notes,
+               "fit": diagnose_fit(history, info.get("best_epoch"),
+                                   unscaled_targets(saved.baselines, set(saved.scaled_targets))),
+               "audit": audit, "notes": notes,
                "backend": backend}
     folder = _new_folder(run)
     document = write_evaluation(folder, summary, part_name, per_output, raw, saved.heads, saved.targets, truths,

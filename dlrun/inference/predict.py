@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from dlrun.data.inputs import model_inputs
-from dlrun.data.multilabel import source_columns
-from dlrun.data.saved_inputs import saved_inputs
-from dlrun.errors import DataError
+from dlrun.data.preprocess import category_notes
+from dlrun.data.saved_inputs import new_table_columns, saved_inputs
 from dlrun.report.metrics import probabilities
 from dlrun.report.multilabel_metrics import THRESHOLD, predicted_sets
 from dlrun.inference.saved_run import SavedRun, load_saved_run
@@ -21,34 +20,21 @@ from dlrun.runs.kinds import the_model
 from dlrun.runs.rundir import RunDir
 
 
-def check_columns(frame: pd.DataFrame, expected: list[str], ignorable: set[str], path: Path) -> pd.DataFrame:
-    """The frame's training columns, in training order; a missing or unexpected column is an error."""
-    present = [str(c) for c in frame.columns]
-    missing = [c for c in expected if c not in present]
-    extra = [c for c in present if c not in expected and c not in ignorable]
-    problems = []
-    if missing:
-        problems.append(f"missing column(s) the model was trained on: {', '.join(missing)}")
-    if extra:
-        problems.append(f"column(s) the model has never seen: {', '.join(extra)} — remove them")
-    if problems:
-        raise DataError(f"{path}: " + "; ".join(problems) + f" (training columns: {', '.join(expected)})")
-    return frame[expected]
-
-
-def read_features(saved: SavedRun, data: Path | list[Path]) -> tuple[object, list[str] | None]:
-    """New rows' features, and for image and text runs the file of each row: a CSV's training columns
-    (checked against the schema), an NPZ's array, image files, or texts (folders: every file in them,
-    at any depth)."""
+def read_features(saved: SavedRun, data: Path | list[Path]) -> tuple[object, list[str] | None, list[str]]:
+    """New rows' features, for image and text runs the file of each row, and notes: a table's training
+    columns (by the rule of new rows, data/saved_inputs.py: a missing one is an error, others are ignored
+    with a note), an NPZ's array, image files, or texts (folders: every file in them, at any depth)."""
     pre = saved.preprocessor
     paths = [Path(p) for p in data] if isinstance(data, (list, tuple)) else [Path(data)]
+    notes: list[str] = []
 
     def checked(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-        ignorable = set(source_columns(saved.targets)) | ({saved.spec.split.group} if saved.spec.split.group else set())
-        return check_columns(frame, pre.columns, ignorable, path)
+        notes.extend(new_table_columns([str(c) for c in frame.columns], pre.columns, str(path)))
+        return frame[pre.columns]
 
     key = saved.spec.data.features[0] if saved.spec.data.features else "x"
-    return saved_inputs(pre).read_new(paths, checked, key)
+    features, files = saved_inputs(pre).read_new(paths, checked, key)
+    return features, files, notes
 
 
 def predictions(saved: SavedRun, features, backend: str, model=None, where: str = "data") -> dict[str, dict]:
@@ -76,15 +62,20 @@ def predictions(saved: SavedRun, features, backend: str, model=None, where: str 
 def predict(run: RunDir, data: Path | list[Path], output: Path | None = None, backend: str | None = None) -> pd.DataFrame:
     """A table of predictions: for each output, the predicted class and its probabilities, or the value
     (on `backend`, default: the one the run was trained on). A k-fold run predicts with its final
-    model, a sweep with its retrained best (runs/kinds.py)."""
+    model, a sweep with its retrained best (runs/kinds.py). `table.attrs["notes"]`: what the command
+    line says besides (columns ignored, categories the model could not place, one line each);
+    `table.attrs["categories"]`: those categories' counts by column (FeaturePreprocessor.category_surprises)."""
     if output is not None:
         check_writable(output)  # before any work
     saved = load_saved_run(RunDir(the_model(run.path, run.read_info(), "predict with")))
     backend = saved.use_backend(backend)
-    features, files = read_features(saved, data)
+    features, files, notes = read_features(saved, data)
     where = ", ".join(map(str, data)) if isinstance(data, (list, tuple)) else str(data)
     arrays = predictions(saved, features, backend, where=where)
+    surprises = saved.preprocessor.category_surprises(features)
     table = pd.DataFrame(index=range(len(features)))
+    table.attrs["notes"] = notes + category_notes(surprises)  # for the command line to print
+    table.attrs["categories"] = surprises
     if files is not None:
         table["file"] = files
     for head in saved.heads:

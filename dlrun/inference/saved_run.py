@@ -31,6 +31,7 @@ class SavedRun:
     heads: list[OutputHead]
     infos: dict[str, InputInfo]
     baselines: dict[str, dict]
+    scaled_targets: tuple = ()   # regression targets fitted with data.target_scale (preprocessing.json)
 
     @property
     def data_dir(self) -> Path:
@@ -88,6 +89,7 @@ def load_saved_run(run: RunDir) -> SavedRun:
             heads=[OutputHead.from_json(h) for h in pre["outputs"]],
             infos={name: InputInfo(tuple(i["shape"]), i["dtype"]) for name, i in pre["inputs"].items()},
             baselines=pre["baselines"],
+            scaled_targets=tuple(pre.get("target_scales") or ()),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise artifacts.damaged(artifacts.preprocessing_path(run.path),

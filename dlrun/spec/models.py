@@ -21,14 +21,14 @@ from dlrun.spec.source_kinds import SOURCE_SCHEMES, SOURCES, SourceKind
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
-SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
+SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes", "linnerud")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
 
 
 class DataSpec(Section):
     """Where the data comes from and how it is prepared (fitted on the training part only)."""
 
-    source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes, csv:PATH, parquet:PATH "
+    source: str = Field(description="sklearn:iris|digits|wine|breast_cancer|diabetes|linnerud (3 targets), csv:PATH, parquet:PATH "
                                     "(globs allowed: parquet:data/part-*.parquet), npz:PATH, images:FOLDER (one "
                                     "subfolder of images per class, streamed from disk), text:FOLDER (one subfolder "
                                     "of .txt files per class) "
@@ -52,6 +52,15 @@ class DataSpec(Section):
                                                                                "decoded to (3, 1 or 4).")
     impute: Literal["mean", "median", "most_frequent", "none"] = Field(
         "median", description="How missing feature values are filled (statistics from the training part).")
+    missing_category: Literal["indicator", "error"] = Field(
+        "indicator", description="A missing value in a data.categorical column: indicator gives it a category of "
+                                 "its own, '<missing>' (one more one-hot column, for each column the training part "
+                                 "misses values of); error refuses the data, naming the column.")
+    target_scale: Literal["standard", "minmax", "none"] | None = Field(
+        None, description="Regression targets: scaling fitted on the training part (standard: mean and std; minmax: "
+                          "range), undone by a fixed layer at the model's head, so predictions, metrics and history "
+                          "stay in the target's own units. Default: standard for a linear regression output; an "
+                          "output with another activation (relu, sigmoid) keeps its own range.")
     reshape: list[Annotated[int, Field(ge=1)]] | None = Field(
         None, description="Per-sample tensor shape for the features, e.g. [8, 8, 1] for digits as images.")
     task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = Field(
@@ -191,6 +200,10 @@ class TrainingSpec(Section):
     distribute: Literal["none", "mirrored"] = Field(
         "none", description="mirrored: one model replica per GPU on this machine (TensorFlow's MirroredStrategy); "
                             "batch_size is then the global batch, split across the replicas.")
+    init_output_bias: bool = Field(True, description="Start each output's bias where the training targets are: "
+                                                    "their mean for regression (in scaled units), the log of the "
+                                                    "class shares for classification; false: zeros (Keras's default). "
+                                                    "A bias_initializer written on the output layer is kept.")
     cpu_replicas: int = Field(1, ge=1, le=64, description="With distribute: mirrored on a machine without GPUs: split "
                                                           "the CPU into this many logical devices, one replica each "
                                                           "(to check a mirrored spec without GPUs, e.g. in CI).")

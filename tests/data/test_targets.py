@@ -43,7 +43,16 @@ def test_two_integer_values_are_binary():
 def test_many_distinct_integers_are_regression():
     values = np.arange(MAX_CLASSES_FOR_INTEGER_TARGET + 1)
     assert fit(values).task == "regression"
-    assert fit(values[:MAX_CLASSES_FOR_INTEGER_TARGET]).task == "multiclass"
+    assert fit(np.repeat(values[:MAX_CLASSES_FOR_INTEGER_TARGET], 2)).task == "multiclass"
+
+
+def test_whole_numbers_that_are_mostly_all_different_are_measurements():
+    # 20 rows, 16 different body weights: regression, not 16 classes; a handful of rows is not judged
+    weights = np.array([191, 189, 193, 162, 189, 182, 211, 167, 176, 154, 169, 166, 154, 247, 193, 202, 176, 157,
+                        156, 138])
+    assert fit(weights).task == "regression"
+    assert fit(np.repeat(np.arange(10), 2)).task == "multiclass"
+    assert fit([0, 1, 2, 1]).task == "multiclass"
 
 
 def test_non_integer_floats_are_regression():

@@ -434,12 +434,16 @@ def test_predict_with_a_csv_missing_a_training_column_names_it(trained, tmp_path
                         runs_dir=trained.runs_dir, completed_before=before)
 
 
-def test_predict_with_a_column_the_model_never_saw_names_it(trained, tmp_path):
+def test_predict_ignores_a_column_the_model_never_saw_with_a_note_and_refuses_a_missing_one(trained, tmp_path):
     before = completed_runs(trained.runs_dir)
     rows = write(tmp_path / "new.csv", "sepal_length,sepal_width,petal_length,petal_width,colour\n5.1,3.5,1.4,0.2,red\n")
     result, output = dlrun("predict", trained.run_id, rows, "--runs-dir", trained.runs_dir)
-    assert_user_mistake(result, output, "new.csv", "column(s) the model has never seen: colour",
-                        runs_dir=trained.runs_dir, completed_before=before)
+    assert result.exit_code == 0, output
+    assert "ignored column(s) the model was not trained on: colour" in output
+    rows = write(tmp_path / "short.csv", "sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
+    result, output = dlrun("predict", trained.run_id, rows, "--runs-dir", trained.runs_dir)
+    assert_user_mistake(result, output, "short.csv", "petal_width", runs_dir=trained.runs_dir,
+                        completed_before=before)
 
 
 def test_predict_with_a_missing_data_file_names_it(trained, tmp_path):

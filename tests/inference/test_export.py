@@ -54,7 +54,8 @@ def test_the_manifest_describes_inputs_outputs_classes_and_every_file(shop_expor
     assert list(keras_inputs) == ["weight", "price", "color"]
     assert keras_inputs["color"]["dtype"] == "string" and keras_inputs["weight"]["dtype"] == "float32"
     codes = {i["name"]: i for i in manifest["formats"]["onnx"]["inputs"]}["color"]
-    assert codes["dtype"] == "int32" and codes["categories"] == ["blue", "green", "red"]
+    # the training rows had colours missing: a "<missing>" category of its own, last
+    assert codes["dtype"] == "int32" and codes["categories"] == ["blue", "green", "red", "<missing>"]
     for fmt in manifest["formats"].values():
         for entry in fmt["files"]:
             path = shop_export.folder / entry["path"]
@@ -77,9 +78,11 @@ PLAIN = textwrap.dedent("""
         values = frame[spec["column"]]
         if spec["dtype"] == "string":
             return values.astype(str).where(values.notna(), "").to_numpy(dtype=str)
-        if spec["dtype"] == "int32":
+        if spec["dtype"] == "int32":  # a gap is the "<missing>" category where training had one, else -1
             position = {c: i for i, c in enumerate(spec["categories"])}
-            return np.array([position.get(v, -1) for v in values.astype(str)], dtype=np.int32)
+            gap = position.get("<missing>", -1)
+            return np.array([position.get(v, -1) if ok else gap for v, ok in zip(values.astype(str), values.notna())],
+                            dtype=np.int32)
         return values.to_numpy(dtype=np.float32)
 
     model = keras.models.load_model(f"{folder}/model.keras")
@@ -91,6 +94,7 @@ PLAIN = textwrap.dedent("""
     print(json.dumps({"keras": [labels[i] for i in np.asarray(got["label_class"])],
                       "keras_p": np.asarray(got["label_probabilities"]).tolist(),
                       "onnx": [labels[i] for i in onnx["label_class"]],
+                      "onnx_p": np.asarray(onnx["label_probabilities"]).tolist(),
                       "dlrun_imported": "dlrun" in sys.modules}))
 """)
 
@@ -111,6 +115,7 @@ def test_a_plain_process_without_dlrun_predicts_what_dlrun_predict_does(shop, sh
     assert got["keras"] == expected["label_predicted"].tolist()
     assert got["onnx"] == expected["label_predicted"].tolist()
     assert np.allclose(got["keras_p"], expected[["label_p_kept", "label_p_returned"]].to_numpy(), atol=1e-5)
+    assert np.allclose(got["onnx_p"], expected[["label_p_kept", "label_p_returned"]].to_numpy(), atol=1e-5)
 
 
 def test_int8_litert_of_the_digits_cnn_agrees_with_predict(trained_run):

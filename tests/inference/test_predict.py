@@ -61,15 +61,14 @@ def test_predict_with_a_missing_column_is_a_data_error_naming_it(binary, tmp_pat
     assert "missing column(s) the model was trained on: b" in message
 
 
-def test_predict_with_an_extra_column_is_a_data_error_naming_it(binary, tmp_path):
+def test_predict_ignores_an_extra_column_with_a_note_naming_it(binary, tmp_path):
     path = tmp_path / "extra.csv"
     frame = pets_frame(n=5).drop(columns=["label"])
     frame["colour"] = 1.0
     frame.to_csv(path, index=False)
-    with pytest.raises(DataError) as caught:
-        predict(binary.run, path)
-    assert "column(s) the model has never seen: colour" in str(caught.value)
-    assert "missing" not in str(caught.value)
+    table = predict(binary.run, path)
+    assert len(table) == 5
+    assert any("ignored column(s) the model was not trained on: colour" in note for note in table.attrs["notes"])
 
 
 def test_predict_writes_the_table_to_the_output_csv(regression, tmp_path):
