@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from dlrun import __version__
+from dlrun.cli_smoke import Junit, Keep, Plots, SmokeJobs, SpecPaths, Strict, print_result, show_smoke
 from dlrun.errors import DlrunError, Interrupted
 
 # dlrun uses no pydantic plugins; looking them up scans every installed package's metadata,
@@ -383,38 +384,12 @@ def schema(
 
 @app.command()
 @reports_errors
-def smoke(
-    paths: Annotated[list[Path], typer.Argument(help="Spec files or folders (searched recursively for dlrun specs: "
-                                                     "*.yaml / *.yml with top-level data: and model:, or extends:).",
-                                                show_default=False)],
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write the results as JUnit XML to this file "
-                                                                  "(one testcase per spec), for CI.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Run the specs in this many worker processes (each "
-                                                           "starts the backend once).")] = 1,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="Run every spec on this Keras backend "
-                                                                     "(tensorflow or jax).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="A spec whose data needs a download that is not possible "
-                                                          "offline fails instead of being skipped.")] = False,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the runs, in each spec's runs dir (default: a temporary "
-                                                      "folder, removed at the end).")] = False,
-    plots: Annotated[bool, typer.Option("--plots", help="Draw each run's plots as its spec says (default: none, "
-                                                        "about a quarter of the time).")] = False,
-    verbose: Verbose = False,
-) -> None:
-    """Smoke-run every spec found (train, kfold or sweep, as each spec says; small sample, 1 epoch, 2 folds,
-    2 trials) in one process; a table, optional JUnit XML; exit 2 if a spec is invalid, 1 if a run failed."""
-    _quiet(verbose)
+def smoke(paths: SpecPaths, junit: Junit = None, jobs: SmokeJobs = 1, backend: Backend = None, strict: Strict = False,
+          keep: Keep = False, plots: Plots = False, verbose: Verbose = False) -> None:
+    """Smoke-run every spec found: train, kfold or sweep as each says; small sample, 1 epoch, 2 folds, 2 trials."""
     from dlrun.protocols.smoke import SmokeOptions, smoke as smoke_specs
-    from dlrun.report.smoke_view import result_line, smoke_table
-
-    report = smoke_specs(paths, SmokeOptions(jobs, backend, strict, keep, verbose, junit, plots),
-                         on_result=lambda result: out.print(result_line(result)))
-    for path in report.ignored:
-        err.print(f"note: {path} is not a dlrun spec; ignored", markup=False, highlight=False, soft_wrap=True)
-    out.print(smoke_table(report.results, report.seconds))
-    if junit is not None:
-        out.print(f"wrote {junit}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(report.exit_code)
+    report = smoke_specs(paths, SmokeOptions(jobs, backend, strict, keep, verbose, junit, plots), print_result(out))
+    raise typer.Exit(show_smoke(report, out, err))
 
 
 def main() -> None:

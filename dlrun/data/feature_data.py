@@ -18,20 +18,43 @@ Example:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.table_stream import StreamedTable
+from dlrun.data.windows import SeriesWindows
 
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 IMAGE_BATCH = 64   # images: a batch of decoded pictures is large
 
 
 def as_structure(value):
-    """Several arrays (a multi-output y) as a tuple, the structure tf.data and Keras take."""
+    """Several arrays (a multi-output y) as a tuple, the structure tf.data and Keras take; windows as
+    an object that indexes like the array of their gathered inputs (NumPy batches on JAX)."""
+    if isinstance(value, SeriesWindows):
+        return GatheredWindows(value)
     return tuple(value) if isinstance(value, list) else value
+
+
+class GatheredWindows:
+    """Windows indexed as if they were the array (windows, lookback, columns): rows are gathered
+    when asked for, never all at once."""
+
+    def __init__(self, windows: SeriesWindows):
+        self.windows = windows
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.windows), self.windows.lookback, self.windows.width)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, rows):
+        return self.windows.gather(np.asarray(rows))
 
 
 def _hash_flat(values) -> np.ndarray:
@@ -125,6 +148,36 @@ class ArrayFeatures:
 
     def predict(self, model):
         return model.predict(self.x, verbose=0, batch_size=EVAL_BATCH)
+
+    # The preprocessing and split steps, which a kind whose rows are not samples of one table (windows
+    # over a series) answers its own way.
+    windows = None         # the SeriesWindows behind windowed features
+
+    def whole(self):
+        """The features as one object Keras takes whole (windows: every window gathered)."""
+        return self.x
+
+    def fit_table(self):
+        """What the feature preprocessing is fitted on, for these (training) rows."""
+        return self.x
+
+    def transformed(self, pre, where: str):
+        """Every row through the fitted preprocessing."""
+        return pre.transform(self.x, where=where)
+
+    def sample_shape(self, pre) -> tuple:
+        """The shape of one sample the model takes."""
+        return tuple(pre.sample_shape)
+
+    def split_holdout(self, split, seed: int, labels, source_test):
+        """Train / validation / test rows for `dlrun train` (data/split.py holdout_split)."""
+        from dlrun.data.split import holdout_split
+
+        return holdout_split(self.rows, split, seed, labels, source_test)
+
+    def split_record(self, splits) -> dict:
+        """What splits.json keeps besides the row numbers (windows: each part's time range)."""
+        return {}
 
 
 class TableFeatures(ArrayFeatures):
@@ -246,8 +299,95 @@ class StreamedFeatures(ArrayFeatures):
         return model.predict(self.ordered_batches(None, EVAL_BATCH), verbose=0)
 
 
+class WindowFeatures(ArrayFeatures):
+    """Windows over a time-ordered table (data/windows.py): steps held once, each batch gathered."""
+
+    streams = True   # fed as batches gathered from the steps, never as one array of every window
+
+    @property
+    def windows(self):
+        return self.x
+
+    @property
+    def rows(self) -> int:
+        return len(self.x)
+
+    def take(self, rows: np.ndarray):
+        return self.x[rows]
+
+    def row_keys(self) -> np.ndarray:
+        """(series, last step) per window: windows are positions in time, never copies of each other."""
+        return self.x.series * (len(self.x.times) + 1) + self.x.ends
+
+    def missing_counts(self) -> dict[str, int]:
+        return TableFeatures(self.x.steps.iloc[self.x.covered()]).missing_counts()
+
+    def fingerprint(self, digest) -> None:
+        TableFeatures(self.x.steps).fingerprint(digest)
+        digest.update(self.x.ends.tobytes())
+
+    def linear_matrix(self, rows: np.ndarray, max_columns: int) -> np.ndarray | None:
+        if self.x.lookback * self.x.width > max_columns:
+            return None
+        return self.x.gather(rows).reshape(len(rows), -1).astype(np.float64)
+
+    def whole(self):
+        return self.x.gather()
+
+    def fit_table(self):
+        return self.x.steps.iloc[self.x.covered()]
+
+    def transformed(self, pre, where: str):
+        return replace(self.x, steps=np.ascontiguousarray(pre.transform(self.x.steps, where=where), dtype=np.float32))
+
+    def sample_shape(self, pre) -> tuple:
+        return (self.x.lookback, *pre.sample_shape)
+
+    def split_holdout(self, split, seed: int, labels, source_test):
+        from dlrun.data.split import Splits
+        from dlrun.data.windows import split_in_time
+
+        return Splits(*split_in_time(self.x, split.test, split.validation))
+
+    def split_record(self, splits) -> dict:
+        parts = {part: self.x[getattr(splits, part)].time_range() for part in ("train", "validation", "test")}
+        return {"time_ranges": {part: span for part, span in parts.items() if span},
+                "window": {"lookback": self.x.lookback, "horizon": self.x.horizon, "sampling_rate": self.x.rate}}
+
+    def _gathered(self, y, rows_batches):
+        import tensorflow as tf
+
+        from dlrun.data.tf_data import settled
+
+        steps = tf.convert_to_tensor(self.x.matrix())
+        ends, offsets = tf.convert_to_tensor(self.x.ends), tf.convert_to_tensor(self.x.offsets)
+        targets = None if y is None else tf.nest.map_structure(tf.convert_to_tensor, as_structure(y))
+
+        def gather(rows):
+            x = tf.gather(steps, tf.gather(ends, rows)[:, None] + offsets)
+            return (x,) if targets is None else (x, tf.nest.map_structure(lambda t: tf.gather(t, rows), targets))
+
+        return settled(rows_batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                       .prefetch(tf.data.AUTOTUNE))
+
+    def ordered_batches(self, y, batch_size: int):
+        import tensorflow as tf
+
+        return self._gathered(y, tf.data.Dataset.range(self.rows).batch(batch_size))
+
+    def training_batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
+        from dlrun.data.tf_data import epoch_row_batches
+
+        return self._gathered(y, epoch_row_batches(self.rows, batch_size, shuffle, seed, epochs, start_epoch))
+
+    def predict(self, model):
+        return model.predict(self.ordered_batches(None, EVAL_BATCH), verbose=0)
+
+
 def feature_data(x) -> ArrayFeatures:
     """The interface object for features `x`: the only place that tells the kinds apart."""
+    if isinstance(x, SeriesWindows):
+        return WindowFeatures(x)
     if isinstance(x, ImageFiles):
         return ImageFeatures(x)
     if isinstance(x, StreamedTable):

@@ -23,12 +23,16 @@ class InputInfo:
     dtype: str = "float32"
 
 
-def input_infos(model: ModelSpec, pre: FeaturePreprocessor) -> dict[str, InputInfo]:
-    """Shape and dtype of each model input, from the fitted preprocessor."""
+def input_infos(model: ModelSpec, pre: FeaturePreprocessor, sample_shape: tuple | None = None) -> dict[str, InputInfo]:
+    """Shape and dtype of each model input, from the fitted preprocessor (`sample_shape`: one sample's
+    shape where it is not the preprocessor's, as for windows of steps)."""
     if not model.is_graph:
         first = (layer_entry(model.layers[0]) or ("",))[0]
         dtype = "int32" if first == "Embedding" else "float32"
-        return {"features": InputInfo(tuple(pre.sample_shape), dtype)}
+        return {"features": InputInfo(tuple(sample_shape or pre.sample_shape), dtype)}
+    if sample_shape is not None and tuple(sample_shape) != tuple(pre.sample_shape):
+        raise DataError("model.inputs: windows (data.window) feed a Sequential model (layers:); graph models over "
+                        "windows are not supported yet")
     infos = {}
     for name, spec in model.inputs.items():
         if spec.columns is None:

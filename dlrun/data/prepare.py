@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.data.balance import Balance, decide_balance
 from dlrun.data.dataset import Dataset
+from dlrun.data.feature_data import feature_data
 from dlrun.data.inputs import InputInfo, input_infos, model_inputs
 from dlrun.data.multilabel import group_multilabel
 from dlrun.data.preprocess import FeaturePreprocessor
@@ -107,8 +108,11 @@ class Prepared:
 
 
 def fit_targets(dataset: Dataset, spec: ExperimentSpec) -> dict[str, TargetEncoder]:
-    return {name: TargetEncoder.fit(name, values, spec.data.task, dataset.class_names.get(name), where=dataset.name,
-                                    separator=spec.data.label_separator)
+    def declared(values) -> str:  # windows' forecast targets are (windows, horizon) arrays of numbers
+        return "regression" if spec.data.window is not None and np.ndim(values) == 2 else spec.data.task
+
+    return {name: TargetEncoder.fit(name, values, declared(values), dataset.class_names.get(name),
+                                    where=dataset.name, separator=spec.data.label_separator)
             for name, values in dataset.targets.items()}
 
 
@@ -163,10 +167,10 @@ def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     new data will look like. data.resample and training.class_weight then decide what the fit sees.
     """
     spec, dataset = resolved.spec, resolved.dataset
-    train_features = dataset.features_at(splits.train)
+    train_features = feature_data(dataset.features_at(splits.train)).fit_table()
     pre = FeaturePreprocessor.fit(train_features, spec.data)
-    x = pre.transform(dataset.features, where=dataset.name)
-    infos = input_infos(spec.model, pre)
+    x = dataset.data.transformed(pre, dataset.name)
+    infos = input_infos(spec.model, pre, feature_data(x).sample_shape(pre))
     heads = output_heads(spec, list(resolved.targets))
     encoded = [encode_for_loss(resolved.targets[h.target], dataset.targets[h.target], h.loss) for h in heads]
     y = encoded[0] if len(encoded) == 1 else encoded

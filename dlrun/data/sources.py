@@ -134,7 +134,12 @@ def _from_csv(spec: DataSpec, path: Path, group: str | None) -> Dataset:
 
 
 def from_table(spec: DataSpec, frame: pd.DataFrame, path: Path, group: str | None, name: str) -> Dataset:
-    """A Dataset from a table read whole (CSV, Parquet): targets, group and checked feature columns."""
+    """A Dataset from a table read whole (CSV, Parquet): targets, group and checked feature columns;
+    with data.window, windows over it (data/windows.py)."""
+    if spec.window is not None:
+        from dlrun.data.window_source import windowed_dataset
+
+        return windowed_dataset(spec, frame, name)
     columns = list(frame.columns)
     needed = needed_columns(spec, columns, str(path), group)
     targets = spec.targets()

@@ -88,6 +88,8 @@ def needed_columns(spec: DataSpec, columns: list[str], where: str, group: str | 
             raise DataError(f"{where}: data.target names column '{target}', which is not there"
                             f"{suggest(target, columns)}{_other_delimiter(columns)}")
     reserved = set(targets) | ({group} if group else set())
+    if spec.window is not None:  # the time and series columns order the rows into windows
+        reserved |= {c for c in (spec.window.time, spec.window.series) if c and c in columns}
     if group and group not in columns:
         raise DataError(f"{where}: split.group names column '{group}', which is not there{suggest(group, columns)}")
     if spec.features:

@@ -31,6 +31,7 @@ class TargetEncoder:
     low: float | None = None        # regression: the smallest and largest value, and how many fall outside [0, 1]
     high: float | None = None
     outside_unit: int | None = None
+    steps: int | None = None        # forecasting (data.window): the horizon, one output unit per step
 
     @property
     def n_classes(self) -> int:
@@ -39,9 +40,10 @@ class TargetEncoder:
     @classmethod
     def fit(cls, name: str, values: np.ndarray, declared: str, class_names: list[str] | None = None,
             where: str = "data", separator: str | None = None) -> "TargetEncoder":
-        if np.ndim(values) == 2 or separator is not None:
+        if (np.ndim(values) == 2 and declared != "regression") or separator is not None:
             return cls._fit_multilabel(name, values, class_names, separator, where)
-        series = pd.Series(values)
+        steps = int(np.shape(values)[1]) if np.ndim(values) == 2 else None  # a forecast: (windows, horizon)
+        series = pd.Series(np.ravel(values))
         _check_values(name, series, where)
         task = declared if declared != "auto" else infer_task(series)
         if task == "regression":
@@ -49,7 +51,7 @@ class TargetEncoder:
                 raise DataError(f"{where}: target '{name}' holds text, so it cannot be a regression target")
             numbers = series.to_numpy(dtype=np.float64)
             return cls(name, task, low=float(numbers.min()), high=float(numbers.max()),
-                       outside_unit=int(((numbers < 0) | (numbers > 1)).sum()))
+                       outside_unit=int(((numbers < 0) | (numbers > 1)).sum()), steps=steps)
         classes = sorted(series.unique().tolist(), key=lambda v: (str(type(v)), v))
         classes = [c.item() if hasattr(c, "item") else c for c in classes]
         if len(classes) < 2:
@@ -145,5 +147,5 @@ def encode_for_loss(encoder: TargetEncoder, values: np.ndarray, loss: str | None
     if encoder.task == "binary" and loss in BINARY_COLUMN_LOSSES:
         return y.astype(np.float32)[:, None]
     if encoder.task == "regression":
-        return y[:, None]
+        return y[:, None] if y.ndim == 1 else y
     return y

@@ -181,17 +181,17 @@ def _declared_shape(class_name: str, args: dict | None) -> tuple | None:
 UNITS_LAYER = "in_target_units"   # a Sequential model's scaled output: the layer that undoes the scaling
 
 
-def units_layer(name: str):
+def units_layer(name: str, units: int = 1):
     """The fixed layer that turns a scaled regression output back into the target's units: a
-    1-unit Dense that is never trained (model/output_init.py sets its kernel to the scale and its
-    bias to the offset), in float32 even under mixed precision. A plain Keras layer, so a saved or
+    Dense of the output's width that is never trained (model/output_init.py sets its kernel to the
+    scale on the diagonal and its bias to the offset), in float32 even under mixed precision. A plain Keras layer, so a saved or
     exported model needs nothing of dlrun's to load."""
     import keras
 
-    return keras.layers.Dense(1, trainable=False, dtype="float32", name=name)
+    return keras.layers.Dense(units, trainable=False, dtype="float32", name=name)
 
 
-def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: bool):
+def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: dict):
     import keras
 
     (info,) = inputs.values()
@@ -208,7 +208,7 @@ def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, 
         layer = make_layer(path, class_name, args, modules=modules)
         x = _call(layer, x, path, class_name, args)
     if scaled:
-        x = units_layer(UNITS_LAYER)(x)
+        x = units_layer(UNITS_LAYER, next(iter(scaled.values())))(x)
     return keras.Model(tensor, x, name=name)
 
 
@@ -227,7 +227,7 @@ def _call(layer, x, path: tuple, class_name: str, args: dict | None = None):
                                               f"{first_line(exc)}") from None
 
 
-def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: set[str]):
+def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: dict):
     import keras
 
     tensors: dict[str, Any] = {}
@@ -249,15 +249,16 @@ def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: l
             layer = make_layer(path, class_name, args, name=own, modules=modules)
         layers[node.name] = layer
         tensors[node.name] = _call(layer, x, path, class_name, None if node.shared else args)
-    outputs = [units_layer(o.node)(tensors[o.node]) if o.node in scaled else tensors[o.node] for o in spec.outputs]
+    outputs = [units_layer(o.node, scaled[o.node])(tensors[o.node]) if o.node in scaled else tensors[o.node]
+               for o in spec.outputs]
     return keras.Model(model_inputs, outputs, name=name)
 
 
 def build_model(spec: ModelSpec, inputs: dict[str, InputInfo], name: str = "model", modules: list = (),
-                scaled: tuple = ()):
-    """A keras.Model for the spec, fed by `inputs` (one entry for Sequential). `scaled`: the outputs
-    (by output name) whose regression target is scaled for the fit: each gets a `units_layer`."""
+                scaled: dict | None = None):
+    """A keras.Model for the spec, fed by `inputs` (one entry for Sequential). `scaled`: {output name:
+    its units} of the outputs whose regression target is scaled for the fit: each gets a `units_layer`."""
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     if spec.is_graph:
-        return _graph(spec, inputs, safe, list(modules), set(scaled))
-    return _sequential(spec, inputs, safe, list(modules), bool(scaled))
+        return _graph(spec, inputs, safe, list(modules), dict(scaled or {}))
+    return _sequential(spec, inputs, safe, list(modules), dict(scaled or {}))

@@ -50,7 +50,7 @@ def expected(target: TargetEncoder) -> str:
         return (f"Dense(units: {target.n_classes}, activation: softmax) with loss sparse_categorical_crossentropy")
     if target.task == "multilabel":
         return f"Dense(units: {target.n_classes}, activation: sigmoid) with loss binary_crossentropy"
-    return "Dense(units: 1) with a linear activation and loss mse (or mae, huber)"
+    return f"Dense(units: {target.steps or 1}) with a linear activation and loss mse (or mae, huber)"
 
 
 def default_activation(head: Head) -> str:
@@ -111,7 +111,8 @@ class _Where:
     def of(cls, head: Head) -> _Where:
         target, task = head.target, head.target.task
         kind = "labels" if task == "multilabel" else "classes"
-        what = f"target '{target.name}' is {task}" + (f" with {target.n_classes} {kind}" if task != "regression" else "")
+        what = f"target '{target.name}' is {task}" + (f" with {target.n_classes} {kind}" if task != "regression" else
+                                                       f", forecast {target.steps} steps ahead" if target.steps else "")
         return cls((*head.layer_path, head.layer_name, "units"),
                    head.activation_path or (*head.layer_path, head.layer_name, "activation"), what)
 
@@ -171,7 +172,7 @@ def _multiclass(head: Head, where: _Where) -> Found:
 
 def _regression(head: Head, where: _Where) -> Found:
     found: Found = []
-    if head.args.get("units") != 1:
+    if head.args.get("units") != (head.target.steps or 1):  # a forecast: one unit per step ahead
         found.append(_wrong_units(head, where))
     if head.activation not in REGRESSION_ACTIVATIONS:
         found.append((where.activation, f"{where.what}: activation {head.activation} squashes the output; "

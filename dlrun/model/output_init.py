@@ -36,13 +36,17 @@ def init_outputs(model, prepared: Prepared) -> None:
         layer, node = _producer(tensor)
         scale = prepared.target_scales.get(head.target)
         if scale is not None and layer is not None and layer.name in (head.name, UNITS_LAYER):
-            layer.set_weights([np.array([[scale.scale]], dtype=np.float32), np.array([scale.offset], dtype=np.float32)])
+            units = layer.units
+            layer.set_weights([np.eye(units, dtype=np.float32) * np.float32(scale.scale),
+                               np.full(units, scale.offset, dtype=np.float32)])
             layer, node = _producer(layer._inbound_nodes[node].input_tensors[0])
         spec_head = written.get(head.name)
         if not prepared.spec.training.init_output_bias or spec_head is None or "bias_initializer" in spec_head.args:
             continue
         dense = _biased_layer(layer, node)
         bias = output_bias(prepared, head, spec_head.activation)
+        if dense is not None and bias is not None and bias.size == 1:  # one level for every step of a forecast
+            bias = np.full(tuple(dense.bias.shape), bias.item())
         if dense is not None and bias is not None and tuple(dense.bias.shape) == bias.shape:
             dense.bias.assign(bias.astype(np.float32))
 

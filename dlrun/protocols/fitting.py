@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dlrun.data.feature_data import feature_data
 from dlrun.data.prepare import Prepared, Resolved, prepare_rows
 from dlrun.errors import Diverged, Interrupted
 from dlrun.protocols.lifecycle import resume_at, run_status, start_sub_run
@@ -65,6 +66,7 @@ def write_inputs(folder: RunDir, prepared: Prepared, protocol: str = "holdout", 
     artifacts.write_splits(folder.path, {"protocol": protocol, "n_rows": prepared.dataset.n_rows,
                                          **(extra or {}), **prepared.splits.to_json(), **sample,
                                          **prepared.dataset.file_list(),
+                                         **feature_data(prepared.x).split_record(prepared.splits),
                                          "resample": {"method": prepared.spec.data.resample,
                                                       "fit_rows": int(len(prepared.fit_rows))}})
     write_fitted(folder, prepared)
@@ -172,6 +174,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     from dlrun.report.fit_verdict import diagnose_fit, unscaled_targets
     from dlrun.report.evaluation import score_outputs, write_evaluation
     from dlrun.report.linear_model import add_linear_models, linear_notes
+    from dlrun.report.window_forecast import add_window_forecasts
     from dlrun.train.monitor import best_epoch
 
     spec, history = prepared.spec, trained.history
@@ -186,6 +189,8 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     results = score_outputs(raw, prepared.heads, prepared.targets, truths, base)
     if role.linear_baseline:
         add_linear_models(results, prepared, getattr(prepared.splits, part))
+    add_window_forecasts(results, prepared, getattr(prepared.splits, part), raw,
+                         run.path if spec.output.plots and role.plots else None)
     best_row = next((row for row in history if row["epoch"] == best), history[-1])
     summary = {"run_id": run.run_id, "task": {n: t.task for n, t in prepared.targets.items()},
                "epochs_run": len(history), "best_epoch": best, "monitor": monitor,

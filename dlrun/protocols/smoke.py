@@ -68,6 +68,7 @@ class SmokeReport:
     results: list[SmokeResult]     # in the order the specs were found
     seconds: float
     ignored: list[Path]            # files named on the command line that are not dlrun specs
+    junit: Path | None = None      # the JUnit XML file written
 
     @property
     def exit_code(self) -> int:
@@ -111,7 +112,7 @@ def smoke(paths: list[Path], options: SmokeOptions = SmokeOptions(),
             run_cases(cases, options.jobs, finished)
         except KeyboardInterrupt:
             raise Interrupted(f"smoke run stopped after {len(by_spec)} of {len(specs)} specs") from None
-    report = SmokeReport([by_spec[str(path)] for path in specs], time.perf_counter() - started, ignored)
+    report = SmokeReport([by_spec[str(path)] for path in specs], time.perf_counter() - started, ignored, options.junit)
     if options.junit is not None:
         write_text(options.junit, junit_xml(report.results, report.seconds))
     return report

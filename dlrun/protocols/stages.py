@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlrun.data.prepare import Prepared, Resolved, load_data, prepare_rows, take_smoke_sample
-from dlrun.data.split import holdout_split
 from dlrun.errors import Problem, SpecError
 from dlrun.model.heads import output_activations, resolve_for_data
 from dlrun.spec.load import LoadedSpec
@@ -42,8 +41,8 @@ def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
         raise loaded.error([(("split", "protocol"), f"{spec.split.protocol} is a cross-validation protocol, run by "
                                                     f"`dlrun kfold`; `dlrun train` uses protocol: holdout")])
     resolved = load_resolved(loaded, smoke)
-    splits = holdout_split(resolved.dataset.n_rows, resolved.spec.split, resolved.spec.seed, resolved.labels(),
-                           resolved.dataset.source_test)
+    splits = resolved.dataset.data.split_holdout(resolved.spec.split, resolved.spec.seed, resolved.labels(),
+                                                 resolved.dataset.source_test)
     return prepare_rows(resolved, splits)
 
 
@@ -68,9 +67,11 @@ def _compile_key(prepared: Prepared) -> str:
                       sort_keys=True, default=str)
 
 
-def scaled_outputs(prepared: Prepared) -> tuple:
-    """The outputs (by name) whose regression target is scaled for the fit."""
-    return tuple(head.name for head in prepared.heads if head.target in prepared.target_scales)
+def scaled_outputs(prepared: Prepared) -> dict[str, int]:
+    """{output name: units} of the outputs whose regression target is scaled for the fit (a forecast
+    has one unit per step ahead)."""
+    return {head.name: prepared.targets[head.target].steps or 1 for head in prepared.heads
+            if head.target in prepared.target_scales}
 
 
 @dataclass

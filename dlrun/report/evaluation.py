@@ -12,6 +12,7 @@ import numpy as np
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.report import plots
+from dlrun.report.forecast import forecast_section
 from dlrun.report.linear_model import linear_lines
 from dlrun.report.metrics import baseline_verdict, probabilities, score
 from dlrun.report.multilabel_metrics import multilabel_lines
@@ -62,7 +63,7 @@ def write_evaluation(folder: Path, summary: dict, part: str, per_output: dict[st
         truth = truths[encoder.name]
         if encoder.task == "regression":
             sub = plots_folder(folder) / head.name if not single else plots_folder(folder)
-            images += plots.regression_plots(np.asarray(truth, float), np.asarray(raw, float).reshape(-1), sub)
+            images += plots.regression_plots(np.asarray(truth, float).reshape(-1), np.asarray(raw, float).reshape(-1), sub)
         elif "confusion_matrix" in result:  # a multilabel output has per-label counts instead
             images.append(plots.confusion_matrix_plot(result["confusion_matrix"], result["labels"],
                                                       plots_folder(folder) / f"confusion_matrix{suffix}.png"))
@@ -116,6 +117,8 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
         if result.get("warning"):
             lines += [f"**Warning:** {result['warning']}.", ""]
         lines += linear_lines(result, _fmt)
+        if result.get("forecast"):
+            lines += forecast_section(result["forecast"], _fmt)
         if "per_class" in result:
             lines += ["| class | precision | recall | f1 | support |", "| --- | --- | --- | --- | --- |"]
             lines += [f"| {c} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"

@@ -95,6 +95,8 @@ def add_linear_models(results: dict[str, dict], prepared, rows: np.ndarray) -> N
     data = feature_data(prepared.x)
     tasks = {head.target: prepared.targets[head.target].task for head in prepared.heads}
     fit_rows = prepared.fit_rows
+    if len(fit_rows) > MAX_FIT_ROWS:  # sampled before any row is gathered (windows are gathered per row)
+        fit_rows = np.sort(np.random.default_rng(prepared.spec.seed).choice(fit_rows, MAX_FIT_ROWS, replace=False))
     scores = linear_scores(data.linear_matrix(fit_rows, MAX_COLUMNS), data.linear_matrix(rows, MAX_COLUMNS),
                            {name: prepared.codes(name, fit_rows) for name in tasks},
                            {name: prepared.codes(name, rows) for name in tasks}, tasks, prepared.spec.seed)

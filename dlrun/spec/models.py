@@ -25,6 +25,27 @@ SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes", "linn
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters", "boston_housing")
 
 
+class WindowSpec(Section):
+    """Windows over a time-ordered table (csv, parquet): each sample is `lookback` steps of inputs;
+    a regression target is forecast `horizon` steps ahead, a classification target is the label at
+    the window's last step."""
+
+    time: str | None = Field(None, description="The column that orders the rows (numbers or dates); checked sorted, "
+                                               "without duplicates, in regular steps (see fill). Default: file order.")
+    series: str | None = Field(None, description="A column naming the series, for many series in one table; windows "
+                                                 "never cross from one series into another.")
+    lookback: int = Field(ge=1, description="Input steps per window.")
+    horizon: int = Field(1, ge=1, description="Forecasting: steps predicted after the window (the output layer has "
+                                              "this many units). Classification: must be 1.")
+    stride: int = Field(1, ge=1, description="Steps between the ends of two windows.")
+    sampling_rate: int = Field(1, ge=1, description="Steps between two inputs of a window.")
+    fill: Literal["error", "forward", "interpolate"] = Field(
+        "error", description="Missing steps in the time column: an error, or filled with the previous row (forward) "
+                             "or linearly (interpolate).")
+    season: int | None = Field(None, ge=2, description="The season in steps (e.g. 7 for daily data with a weekly "
+                                                       "pattern): the report's seasonal-naive baseline and MASE use it.")
+
+
 class DataSpec(Section):
     """Where the data comes from and how it is prepared (fitted on the training part only)."""
 
@@ -84,6 +105,8 @@ class DataSpec(Section):
         "multi_hot", description="keras:imdb|reuters and text:FOLDER: multi-hot vectors (one 0/1 column per word) or padded "
                                  "sequences of word ids; tf_idf (text:FOLDER only) weighs counts by inverse document "
                                  "frequency from the training files.")
+    window: WindowSpec | None = Field(None, description="Time series: windows over a time-ordered csv or parquet "
+                                                        "table, split in time order with gaps (see WindowSpec).")
     maxlen: int = Field(200, ge=1, description="keras:imdb|reuters and text:FOLDER with vectorize: sequence — padded "
                                                "length.")
 

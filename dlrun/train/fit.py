@@ -60,6 +60,13 @@ def compile_model(model, spec: ExperimentSpec, heads: list[OutputHead], locate, 
                   jit_compile=jit)
 
 
+def _held(validation):
+    """Validation data as arrays Keras takes whole (windows gathered; everything else as it is)."""
+    if validation is None:
+        return None
+    return feature_data(validation[0]).whole(), validation[1]
+
+
 def _single(y):
     return y[0] if isinstance(y, (list, tuple)) else y
 
@@ -93,7 +100,7 @@ def fit(model, spec: ExperimentSpec, x_train, y_train, validation, callbacks: li
         if training.backend == "jax":
             weights = None if class_weight is None else pipeline.row_weights(_single(y_train), class_weight)
             train_data = pipeline.numpy_batches(x_train, y_train, *stream, weights=weights)
-            val_data, class_weight, val_batch = validation, None, eval_batch
+            val_data, class_weight, val_batch = _held(validation), None, eval_batch
         else:
             train_data = features.training_batches(y_train, *stream)
             val_data = None if validation is None else feature_data(validation[0]).ordered_batches(validation[1],

@@ -167,7 +167,9 @@ def test_target_columns_that_are_not_zero_one(tmp_path):
     inferred = _write(tmp_path / "inferred", COLUMNS_SPEC, frame)  # not multilabel: one Sequential output is refused
     result = CliRunner().invoke(app, ["validate", str(inferred), "--build"], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
-    assert "a Sequential model has one output but the data has 3 targets" in result.output
+    # validate sees it in the first rows already, before --build reads the data
+    assert "a Sequential model has one output but there are 3 targets" in result.output
+    assert "'tech' holds 3" in result.output
 
 
 def test_the_cli_trains_and_shows_a_multilabel_run(tmp_path):
