@@ -179,6 +179,15 @@ class ArrayFeatures:
         """What splits.json keeps besides the row numbers (windows: each part's time range)."""
         return {}
 
+    def separate(self, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+        """The `later` rows that may be held out after `earlier` ones (windows: those that do not reach
+        back into their steps)."""
+        return later
+
+    def separated(self, splits):
+        """`splits` with each later part kept clear of the earlier ones (windows: data/windows.py)."""
+        return splits
+
 
 class TableFeatures(ArrayFeatures):
     """A pandas table in memory (raw columns, before preprocessing)."""
@@ -348,6 +357,17 @@ class WindowFeatures(ArrayFeatures):
         from dlrun.data.windows import split_in_time
 
         return Splits(*split_in_time(self.x, split.test, split.validation))
+
+    def separate(self, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+        from dlrun.data.windows import separate
+
+        return separate(self.x, earlier, later)
+
+    def separated(self, splits):
+        from dlrun.data.split import Splits
+
+        validation = self.separate(splits.train, splits.validation)
+        return Splits(splits.train, validation, self.separate(np.concatenate([splits.train, validation]), splits.test))
 
     def split_record(self, splits) -> dict:
         parts = {part: self.x[getattr(splits, part)].time_range() for part in ("train", "validation", "test")}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dlrun.data.windows import SeriesWindows, window_ends
+from dlrun.data.windows import SeriesWindows, time_order, window_ends
 from dlrun.errors import DataError
 
 
@@ -49,6 +49,10 @@ def windowed_dataset(spec, frame: pd.DataFrame, name: str):
             raise DataError(f"{name}: data.window.{what} names column '{column}', which is not there"
                             f"{suggest(column, list(frame.columns))}")
     forecasting = is_forecast(spec, frame)
+    if not forecasting and window.horizon != 1:
+        raise DataError(f"{name}: data.window.horizon is {window.horizon}, but target "
+                        f"'{spec.targets()[0]}' is a class label: a window is classified by the label at its last "
+                        f"step — leave horizon at 1, or set data.task: regression to forecast numbers")
     labels = () if forecasting else spec.targets()  # class labels are carried forward into a filled step
     ordered = order_series(frame, window.time, window.series, window.fill, name, forward_columns=labels)
     table = ordered.frame
@@ -67,4 +71,5 @@ def windowed_dataset(spec, frame: pd.DataFrame, name: str):
             targets[target] = values[ends]
     windows = SeriesWindows(steps, ends, window.lookback, window.sampling_rate, window.horizon if forecasting else 0,
                             series, np.asarray(ordered.times), list(ordered.names), target_steps, ordered.step)
-    return Dataset(windows, targets, name)
+    order = time_order(windows, ordered.starts, window.time is not None)
+    return Dataset(windows[order], {t: values[order] for t, values in targets.items()}, name)

@@ -137,3 +137,21 @@ def steps_ahead(windows: SeriesWindows, rows: np.ndarray) -> np.ndarray:
     """The time of each window's first forecast step (the step after its last input)."""
     nxt = np.minimum(windows.ends[rows] + 1, len(windows.times) - 1)
     return windows.times[nxt]
+
+
+def separate(windows: SeriesWindows, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """The `later` windows that reach back into none of the steps the `earlier` windows use (inputs
+    and targets), series by series: what a later part may hold without the past seeing its future."""
+    if not len(earlier) or not len(later):
+        return later
+    reached = np.full(len(windows.names), -1, dtype=np.int64)
+    np.maximum.at(reached, windows.series[earlier], windows.ends[earlier] + windows.horizon)
+    keep = windows.first_steps()[later] > reached[windows.series[later]]
+    return later[keep]
+
+
+def time_order(windows: SeriesWindows, starts: np.ndarray, timed: bool) -> np.ndarray:
+    """The windows' order by the time of their last input step, then series (with no time column,
+    by the step's position in its own series): folds over windows walk forward in time."""
+    when = windows.times[windows.ends] if timed else windows.ends - starts[windows.series]
+    return np.lexsort((windows.series, when))

@@ -68,6 +68,7 @@ def run_fold(job: FoldJob) -> dict:
     limit_threads(spec.training, job.threads)
     folder = RunDir(job.folder)
     splits = fold_splits(fold, spec.split, spec.seed, resolved.labels(), resolved.dataset.groups)
+    splits = resolved.dataset.data.separated(splits)  # windows: no part reaches into an earlier one
     prepared = prepare_rows(resolved, splits)
     start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat, executor=job.executor,
                   node=socket.gethostname())
@@ -117,6 +118,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
     spec, dataset = resolved.spec, resolved.dataset
     cv_rows, test_rows = held_out_test(dataset.n_rows, spec.split, spec.seed, resolved.labels(), dataset.groups,
                                        dataset.source_test)
+    test_rows = dataset.data.separate(cv_rows, test_rows)  # windows: the final test part starts after a gap
     folds = make_folds(cv_rows, spec.split, spec.seed, resolved.labels(), dataset.groups)
     run = resume or open_new(loaded, folder)
     with hold(run.path), term_as_interrupt():  # one writer per run: a second exits 2 naming the holder

@@ -158,10 +158,29 @@ def check_combinations(spec) -> Found:
         found.append((("training", "cpu_replicas"), "cpu_replicas splits the CPU for distribute: mirrored; set "
                                                     "training.distribute: mirrored or remove cpu_replicas"))
     found.extend(_streaming_problems(spec))
+    found.extend(_window_problems(spec))
     found.extend(target_problems(spec))
     if spec.model.is_graph and spec.loss is not None:
         found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))
     return found
+
+
+def _window_problems(spec) -> Found:
+    """data.window turns a time-ordered csv or parquet table into windows for a Sequential model; only
+    the time_series protocol cross-validates them (any other fold would train on the future)."""
+    data = spec.data
+    if data.window is None:
+        return []
+    checks = [(data.scheme not in ("csv", "parquet"), ("data", "window"),
+               f"windows are made from a csv or parquet table, not a {data.scheme}: source"),
+              (data.streaming, ("data", "streaming"), "windows over a streamed table are not supported yet; "
+                                                      "remove data.streaming"),
+              (spec.model.is_graph, ("model",), "windows (data.window) feed a Sequential model (layers:); graph "
+                                                "models over windows are not supported yet"),
+              (spec.split.protocol not in ("holdout", "time_series"), ("split", "protocol"),
+               f"windows are cross-validated with protocol time_series, which walks forward in time; "
+               f"{spec.split.protocol} would train on windows later than the ones it tests")]
+    return [(path, message) for failed, path, message in checks if failed]
 
 
 def _streaming_problems(spec) -> Found:
