@@ -179,13 +179,13 @@ class ArrayFeatures:
         """What splits.json keeps besides the row numbers (windows: each part's time range)."""
         return {}
 
-    def separate(self, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
-        """The `later` rows that may be held out after `earlier` ones (windows: those that do not reach
-        back into their steps)."""
-        return later
+    def before(self, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+        """The `earlier` rows a part may hold when `later` rows are held out after it (windows: those
+        whose steps all come before the later ones', data/windows.py)."""
+        return earlier
 
     def separated(self, splits):
-        """`splits` with each later part kept clear of the earlier ones (windows: data/windows.py)."""
+        """`splits` with each earlier part kept clear of the later ones (windows: gaps before them)."""
         return splits
 
 
@@ -358,16 +358,16 @@ class WindowFeatures(ArrayFeatures):
 
         return Splits(*split_in_time(self.x, split.test, split.validation))
 
-    def separate(self, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
-        from dlrun.data.windows import separate
+    def before(self, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+        from dlrun.data.windows import before
 
-        return separate(self.x, earlier, later)
+        return before(self.x, earlier, later)
 
     def separated(self, splits):
         from dlrun.data.split import Splits
 
-        validation = self.separate(splits.train, splits.validation)
-        return Splits(splits.train, validation, self.separate(np.concatenate([splits.train, validation]), splits.test))
+        validation = self.before(splits.validation, splits.test)
+        return Splits(self.before(splits.train, np.concatenate([validation, splits.test])), validation, splits.test)
 
     def split_record(self, splits) -> dict:
         parts = {part: self.x[getattr(splits, part)].time_range() for part in ("train", "validation", "test")}

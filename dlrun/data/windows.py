@@ -105,49 +105,45 @@ def window_ends(starts, stops, window, forecasting: bool, where: str, names: lis
 
 
 def split_in_time(windows: SeriesWindows, test: float, validation: float) -> tuple[np.ndarray, ...]:
-    """Train, validation and test windows of each series in time order — train first, test last —
-    leaving out the windows whose inputs would reach back into the previous part's targets."""
+    """Train, validation and test windows of each series in time order: the test part is the last
+    windows, validation the ones just before it that end (targets included) before the test's first
+    input step, and train every window that ends before validation's first one. The parts keep their
+    sizes; the gaps come out of the training part."""
     from dlrun.data.split import part_size
 
     parts: list[list[np.ndarray]] = [[], [], []]
     for number in np.unique(windows.series):
-        rows = np.flatnonzero(windows.series == number)
-        n_test, n_val = part_size(len(rows), test), part_size(len(rows), validation)
-        cut = [rows[:len(rows) - n_test - n_val], rows[len(rows) - n_test - n_val:len(rows) - n_test],
-               rows[len(rows) - n_test:]]
-        reached = -1  # the last step a previous part's window used (inputs or targets)
-        for index, part in enumerate(cut):
-            kept = part[windows.first_steps()[part] > reached] if index else part
-            parts[index].append(kept)
-            if len(part):
-                reached = max(reached, int(windows.ends[part].max()) + windows.horizon)
-    train, validation_rows, test_rows = (np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts)
+        rows = np.flatnonzero(windows.series == number)  # in time order
+        test_rows = rows[len(rows) - part_size(len(rows), test):]
+        earlier = before(windows, rows[:len(rows) - len(test_rows)], test_rows)
+        validation_rows = earlier[len(earlier) - part_size(len(rows), validation):]
+        train = before(windows, earlier[:len(earlier) - len(validation_rows)],
+                       np.concatenate([validation_rows, test_rows]))
+        for index, part in enumerate((train, validation_rows, test_rows)):
+            parts[index].append(part)
+    train, validation_rows, test_rows = (np.concatenate(p) for p in parts)
     if not len(train):
-        raise DataError(f"split: no window is left to train on ({len(windows)} windows; test {test}, "
-                        f"validation {validation}, and the gaps between the parts)")
-    for name, rows, fraction in (("validation", validation_rows, validation), ("test", test_rows, test)):
-        if fraction and not len(rows):
-            raise DataError(f"split: no {name} window is left once the gap after the previous part is kept "
-                            f"(lookback + horizon is long for this series); use a larger split.{name} or a "
-                            f"shorter data.window.lookback")
+        raise DataError(f"split: no window is left to train on ({len(windows)} windows; test {test}, validation "
+                        f"{validation}, and a gap of {windows.lookback * windows.rate + windows.horizon - 1} steps "
+                        f"before each later part); use a longer series or a shorter data.window.lookback")
     return train, validation_rows, test_rows
+
+
+def before(windows: SeriesWindows, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """The `earlier` windows whose steps (inputs and targets) all come before the first input step of
+    the `later` windows of the same series: what a part may hold without seeing a later part's data."""
+    if not len(earlier) or not len(later):
+        return earlier
+    first = np.full(len(windows.names), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, windows.series[later], windows.first_steps()[later])
+    keep = windows.ends[earlier] + windows.horizon < first[windows.series[earlier]]
+    return earlier[keep]
 
 
 def steps_ahead(windows: SeriesWindows, rows: np.ndarray) -> np.ndarray:
     """The time of each window's first forecast step (the step after its last input)."""
     nxt = np.minimum(windows.ends[rows] + 1, len(windows.times) - 1)
     return windows.times[nxt]
-
-
-def separate(windows: SeriesWindows, earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
-    """The `later` windows that reach back into none of the steps the `earlier` windows use (inputs
-    and targets), series by series: what a later part may hold without the past seeing its future."""
-    if not len(earlier) or not len(later):
-        return later
-    reached = np.full(len(windows.names), -1, dtype=np.int64)
-    np.maximum.at(reached, windows.series[earlier], windows.ends[earlier] + windows.horizon)
-    keep = windows.first_steps()[later] > reached[windows.series[later]]
-    return later[keep]
 
 
 def time_order(windows: SeriesWindows, starts: np.ndarray, timed: bool) -> np.ndarray:

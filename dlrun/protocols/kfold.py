@@ -118,7 +118,7 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
     spec, dataset = resolved.spec, resolved.dataset
     cv_rows, test_rows = held_out_test(dataset.n_rows, spec.split, spec.seed, resolved.labels(), dataset.groups,
                                        dataset.source_test)
-    test_rows = dataset.data.separate(cv_rows, test_rows)  # windows: the final test part starts after a gap
+    cv_rows = dataset.data.before(cv_rows, test_rows)  # windows: a gap before the final test part
     folds = make_folds(cv_rows, spec.split, spec.seed, resolved.labels(), dataset.groups)
     run = resume or open_new(loaded, folder)
     with hold(run.path), term_as_interrupt():  # one writer per run: a second exits 2 naming the holder
