@@ -25,7 +25,7 @@ import pandas as pd
 
 from dlrun.data.image_files import ImageFiles
 from dlrun.data.table_stream import StreamedTable
-from dlrun.data.windows import SeriesWindows
+from dlrun.data.windows import GatheredWindows, SeriesWindows
 
 EVAL_BATCH = 1024  # evaluation batches do not change results, only speed
 IMAGE_BATCH = 64   # images: a batch of decoded pictures is large
@@ -37,24 +37,6 @@ def as_structure(value):
     if isinstance(value, SeriesWindows):
         return GatheredWindows(value)
     return tuple(value) if isinstance(value, list) else value
-
-
-class GatheredWindows:
-    """Windows indexed as if they were the array (windows, lookback, columns): rows are gathered
-    when asked for, never all at once."""
-
-    def __init__(self, windows: SeriesWindows):
-        self.windows = windows
-
-    @property
-    def shape(self) -> tuple:
-        return (len(self.windows), self.windows.lookback, self.windows.width)
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, rows):
-        return self.windows.gather(np.asarray(rows))
 
 
 def _hash_flat(values) -> np.ndarray:
@@ -374,31 +356,19 @@ class WindowFeatures(ArrayFeatures):
         return {"time_ranges": {part: span for part, span in parts.items() if span},
                 "window": {"lookback": self.x.lookback, "horizon": self.x.horizon, "sampling_rate": self.x.rate}}
 
-    def _gathered(self, y, rows_batches):
-        import tensorflow as tf
-
-        from dlrun.data.tf_data import settled
-
-        steps = tf.convert_to_tensor(self.x.matrix())
-        ends, offsets = tf.convert_to_tensor(self.x.ends), tf.convert_to_tensor(self.x.offsets)
-        targets = None if y is None else tf.nest.map_structure(tf.convert_to_tensor, as_structure(y))
-
-        def gather(rows):
-            x = tf.gather(steps, tf.gather(ends, rows)[:, None] + offsets)
-            return (x,) if targets is None else (x, tf.nest.map_structure(lambda t: tf.gather(t, rows), targets))
-
-        return settled(rows_batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                       .prefetch(tf.data.AUTOTUNE))
-
     def ordered_batches(self, y, batch_size: int):
         import tensorflow as tf
 
-        return self._gathered(y, tf.data.Dataset.range(self.rows).batch(batch_size))
+        from dlrun.data.windows import window_batches
+
+        return window_batches(self.x, as_structure(y), tf.data.Dataset.range(self.rows).batch(batch_size))
 
     def training_batches(self, y, batch_size: int, shuffle: bool, seed: int, epochs: int, start_epoch: int = 0):
         from dlrun.data.tf_data import epoch_row_batches
+        from dlrun.data.windows import window_batches
 
-        return self._gathered(y, epoch_row_batches(self.rows, batch_size, shuffle, seed, epochs, start_epoch))
+        rows = epoch_row_batches(self.rows, batch_size, shuffle, seed, epochs, start_epoch)
+        return window_batches(self.x, as_structure(y), rows)
 
     def predict(self, model):
         return model.predict(self.ordered_batches(None, EVAL_BATCH), verbose=0)

@@ -151,3 +151,40 @@ def time_order(windows: SeriesWindows, starts: np.ndarray, timed: bool) -> np.nd
     by the step's position in its own series): folds over windows walk forward in time."""
     when = windows.times[windows.ends] if timed else windows.ends - starts[windows.series]
     return np.lexsort((windows.series, when))
+
+
+class GatheredWindows:
+    """Windows indexed as if they were the array (windows, lookback, columns): rows are gathered
+    when asked for, never all at once (NumPy batches on JAX)."""
+
+    def __init__(self, windows: SeriesWindows):
+        self.windows = windows
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.windows), self.windows.lookback, self.windows.width)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, rows):
+        return self.windows.gather(np.asarray(rows))
+
+
+def window_batches(windows: SeriesWindows, y, rows_batches):
+    """A tf.data pipeline of (inputs, targets) — or (inputs,) without `y` — for batches of window
+    numbers: the steps become one tensor, each batch's windows are gathered from it."""
+    import tensorflow as tf
+
+    from dlrun.data.tf_data import settled
+
+    steps = tf.convert_to_tensor(windows.matrix())
+    ends, offsets = tf.convert_to_tensor(windows.ends), tf.convert_to_tensor(windows.offsets)
+    targets = None if y is None else tf.nest.map_structure(tf.convert_to_tensor, y)
+
+    def gather(rows):
+        x = tf.gather(steps, tf.gather(ends, rows)[:, None] + offsets)
+        return (x,) if targets is None else (x, tf.nest.map_structure(lambda t: tf.gather(t, rows), targets))
+
+    return settled(rows_batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                   .prefetch(tf.data.AUTOTUNE))
