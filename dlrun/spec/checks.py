@@ -171,7 +171,7 @@ def _window_problems(spec) -> Found:
     data = spec.data
     if data.window is None:
         return []
-    checks = [(data.scheme not in ("csv", "parquet"), ("data", "window"),
+    checks = [(not data.kind.windowed, ("data", "window"),
                f"windows are made from a csv or parquet table, not a {data.scheme}: source"),
               (data.streaming, ("data", "streaming"), "windows over a streamed table are not supported yet; "
                                                       "remove data.streaming"),

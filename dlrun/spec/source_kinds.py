@@ -23,12 +23,13 @@ class SourceKind:
     texts: bool = False                # rows are texts: tf_idf vectorizing applies
     needs: tuple[str, str] | None = None   # (module, how to install it) it is read with
     whole_note: str = "whole"          # how it is read when not streamed (for messages)
+    windowed: bool = False             # data.window: a time-ordered table that windows are made from
 
 
 SOURCES: dict[str, SourceKind] = {kind.scheme: kind for kind in (
     SourceKind("sklearn"),
-    SourceKind("csv", streamable=True),
-    SourceKind("parquet", streamable=True, needs=("pyarrow", 'pip install "dlrun[parquet]"')),
+    SourceKind("csv", streamable=True, windowed=True),
+    SourceKind("parquet", streamable=True, windowed=True, needs=("pyarrow", 'pip install "dlrun[parquet]"')),
     SourceKind("npz"),
     SourceKind("images", folder_of_files=True, backends=("tensorflow",), read_with_keras=True,
                whole_note="file by file already"),
