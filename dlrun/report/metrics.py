@@ -103,6 +103,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: float, medi
     from sklearn import metrics as skm
 
     median = mean if median is None else median  # runs written before the median was kept
+    rows = int(np.shape(y_true)[0]) if np.ndim(y_true) else 0  # samples (a forecast's windows), not cells
     y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
     kind = f"always predict the training median {median:.4g} (mae) or mean {mean:.4g} (mse)"
@@ -113,7 +114,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: float, medi
     mse = float(skm.mean_squared_error(y_true, y_pred))
     base_mae = float(np.mean(np.abs(y_true - median)))
     out = {
-        "n": int(len(y_true)),
+        "n": rows,
         "mae": float(skm.mean_absolute_error(y_true, y_pred)),
         "mse": mse,
         "rmse": float(np.sqrt(mse)),
