@@ -32,7 +32,7 @@ from dlrun.protocols.smoke_find import KFOLD, SWEEP, TRAIN, find_specs, guess_ki
 from dlrun.report.junit import junit_xml
 from dlrun.report.smoke_view import FAILED, INVALID, PASSED, SKIPPED, SmokeResult
 from dlrun.runs.atomic import check_writable, write_text
-from dlrun.spec.backends import missing_backend
+from dlrun.spec.backends import BACKENDS, missing_backend
 from dlrun.spec.load import LoadedSpec, load_spec
 
 SMOKE_EPOCHS, SMOKE_FOLDS, SMOKE_TRIALS = 1, 2, 2
@@ -61,6 +61,7 @@ class SmokeCase:
     backend: str
     threads: int | None = None
     verbose: bool = False
+    process: str = ""              # cases with the same key may share a process (default: the backend's name)
 
 
 @dataclass
@@ -101,16 +102,16 @@ def smoke(paths: list[Path], options: SmokeOptions = SmokeOptions(),
         heard(result)
 
     with _runs_folder(options.keep) as runs_dir:
-        cases = []
-        for path in specs:
-            planned = plan(path, options, runs_dir)
-            if isinstance(planned, SmokeResult):
-                finished(planned)
-            else:
-                cases.append(planned)
         try:
+            cases = []
+            for path in specs:  # mistakes and offline specs are known before anything trains
+                planned = plan(path, options, runs_dir)
+                if isinstance(planned, SmokeResult):
+                    finished(planned)
+                else:
+                    cases.append(planned)
             run_cases(cases, options.jobs, finished)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):  # the run's own resume hint would name the temporary folder
             raise Interrupted(f"smoke run stopped after {len(by_spec)} of {len(specs)} specs") from None
     report = SmokeReport([by_spec[str(path)] for path in specs], time.perf_counter() - started, ignored, options.junit)
     if options.junit is not None:
@@ -165,14 +166,22 @@ def plan(path: Path, options: SmokeOptions, runs_dir: Path | None) -> SmokeCase 
             from dlrun.spec.sweep_checks import check_sweep
 
             check_sweep(loaded, overrides)
-    except DlrunError as exc:
+    except Exception as exc:  # noqa: BLE001 - a mistake (DlrunError) or a loader's own failure: this spec's result
         return failure(shown, kind or guess_kind(path), exc, time.perf_counter() - started)
     offline = needs_download(loaded.spec.data)
     if offline is not None:
         message = f"offline: {loaded.spec.data.source} needs a download"
         return SmokeResult(shown, kind, FAILED if options.strict else SKIPPED, 0.0, message, offline, shown)
-    threads = threads_per_worker(options.jobs)
-    return SmokeCase(shown, kind, tuple(overrides), loaded.spec.training.backend, threads, options.verbose)
+    return SmokeCase(shown, kind, tuple(overrides), loaded.spec.training.backend, threads_per_worker(options.jobs),
+                     options.verbose, process_key(loaded.spec.training))
+
+
+def process_key(training) -> str:
+    """Which specs can share a process: those on one backend; a mirrored spec's devices (its CPU replicas)
+    are fixed when TensorFlow starts, so mirrored specs share one only with the same replicas."""
+    if training.distribute == "mirrored":
+        return f"{training.backend}, mirrored on {training.cpu_replicas} CPU device(s)"
+    return training.backend
 
 
 def failure(spec: str, kind: str, exc: BaseException, seconds: float) -> SmokeResult:
@@ -245,11 +254,15 @@ def run_case(case: SmokeCase) -> SmokeResult:
 
 
 def _clear_session() -> None:
-    """Free the finished spec's models and graphs before the next (layer names start again too)."""
+    """Reset Keras's global state (layer names, the dtype policy) after a spec, so the next starts clean."""
     import sys
 
     keras = sys.modules.get("keras")
-    if keras is not None:
+    if keras is None:
+        return
+    try:
+        keras.backend.clear_session(free_memory=False)  # Python's full collection would cost 0.3 s a spec
+    except TypeError:  # a Keras before 3.5 has no free_memory
         keras.backend.clear_session()
 
 
@@ -275,16 +288,18 @@ RUNNERS: dict[str, Callable[[SmokeCase], None]] = {TRAIN: _train, KFOLD: _kfold,
 
 
 def run_cases(cases: list[SmokeCase], jobs: int, on_result: OnResult) -> None:
-    """The cases, a backend at a time: with jobs 1 those on this process's backend here, one after
-    another, and any on another backend in a worker process of their own (a process cannot switch
-    backends); with jobs N in N worker processes per backend, each taking the next case when free."""
+    """The cases, a process key at a time (`process_key`): with jobs 1, those on this process's backend
+    here, one after another, and the others in a worker process per key (a process cannot switch
+    backends); with jobs N, in N worker processes per key, each taking the next case when free."""
     from dlrun.model.backend import running_backend
 
-    backends = list(dict.fromkeys(case.backend for case in cases))
-    here = running_backend() or (backends[0] if backends else None)
-    for backend in backends:
-        group = [case for case in cases if case.backend == backend]
-        if jobs == 1 and backend == here:
+    groups: dict[str, list[SmokeCase]] = {}
+    for case in cases:
+        groups.setdefault(case.process or case.backend, []).append(case)
+    running = running_backend()
+    here = next((key for key in groups if key in BACKENDS and running in (None, key)), None)
+    for key, group in groups.items():
+        if jobs == 1 and key == here:
             for case in group:
                 on_result(run_case(case))
         else:

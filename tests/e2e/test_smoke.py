@@ -336,3 +336,15 @@ def test_dlrun_smoke_configs_passes_every_offline_config(tmp_path):
             assert children == [], (path.name, ET.tostring(case, encoding="unicode"))
     assert suite.get("failures") == suite.get("errors") == "0"
     print(f"dlrun smoke configs/: {seconds:.1f} s")
+
+
+@pytest.mark.slow
+def test_a_mirrored_spec_gets_a_process_whose_cpu_devices_it_chose(tmp_path):
+    """training.cpu_replicas is fixed when TensorFlow starts: such a spec cannot share a process that
+    started with one CPU device, so it runs in a worker of its own."""
+    write_dedented(tmp_path / "a_plain.yaml", TINY_IRIS)
+    write_dedented(tmp_path / "b_mirrored.yaml", TINY_IRIS.replace(
+        "training: {", "training: {distribute: mirrored, cpu_replicas: 2, "))
+    code, output = smoke(tmp_path)
+    assert code == 0, output
+    assert "2 passed in" in output, output
