@@ -33,8 +33,12 @@ def read_labelled(path: Path, data_spec, targets: dict, columns: list[str] | Non
     if scheme != "npz":  # the run's own target names (a sklearn source calls its target 'target')
         update["target"] = source_columns(targets)
         header = _header(path.resolve(), scheme, data_spec.delimiter) if columns else []
+        window = data_spec.window
+        keys = [c for c in (window.time, window.series) if c] if window is not None else []
+        if window is not None:  # windows are built as training built them: a forecast stays one on any file
+            update["task"] = next(iter(targets.values())).task
         if header:
-            notes = new_table_columns(header, columns, str(path), used=list(update["target"]))
+            notes = new_table_columns(header, columns, str(path), used=[*update["target"], *keys])
             update["features"] = [_literal(c) for c in columns]  # exactly the training columns, no others
     return regroup(load_dataset(data_spec.model_copy(update=update), path.parent), targets), notes
 

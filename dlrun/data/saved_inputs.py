@@ -68,10 +68,11 @@ class RawInput:
 
     name: str                       # the input's name in every format
     column: str | None              # the training column (None: the one array input of an NPZ/array source)
-    kind: str                       # numeric | categorical | passthrough | array | image | text
+    kind: str                       # numeric | categorical | passthrough | array | image | text | window
     dtype: str                      # float32 | string | int32 (category codes)
     shape: list[int]                # per row: [] for a column, the sample's shape for an array
     categories: list[str] | None = None
+    columns: list[str] | None = None  # a window (data.window): its columns, in order on the last axis
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

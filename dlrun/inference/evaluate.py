@@ -19,6 +19,7 @@ from dlrun.data.preprocess import category_notes
 from dlrun.data.sources import load_dataset
 from dlrun.errors import DataError, UserError
 from dlrun.inference.saved_run import SavedRun, load_saved_run
+from dlrun.inference.window_scores import NEW_DATA_SCALE, add_saved_forecasts
 from dlrun.model.io import predict_outputs
 from dlrun.runs import artifacts
 from dlrun.runs.atomic import unwritable
@@ -90,8 +91,51 @@ def evaluate(run: RunDir, data: Path | None = None, part: str = "test", backend:
         return _evaluate(run, data, part, backend)
 
 
+@dataclass
+class _Scored:
+    """What one evaluation scores: the data, its rows, the part's name, the audit, the notes, and the rows
+    whose steps scale a forecast's MASE (a window run: the training windows, or every window of a new file)."""
+
+    dataset: Dataset
+    rows: np.ndarray
+    part: str
+    audit: dict
+    notes: list[str]
+    scale_rows: np.ndarray
+
+
+def _new_data(saved: SavedRun, data: Path) -> _Scored:
+    """A labelled file (a window run: every window over it, built as training builds them)."""
+    from dlrun.report.analysis import audit_data
+
+    dataset, notes = load_file_dataset(Path(data), saved)
+    missing = [t for t in saved.targets if t not in dataset.targets]
+    if missing:
+        raise DataError(f"{data}: evaluation needs the target column(s) {', '.join(missing)}; "
+                        f"for rows without targets use `dlrun predict`")
+    rows = np.arange(dataset.n_rows)
+    first = saved.heads[0].target
+    audit = audit_data(dataset.features, {"data": rows}, None, None, targets=dataset.targets[first],
+                       preprocessor=saved.preprocessor)
+    return _Scored(dataset, rows, "data", audit, notes, rows)
+
+
+def _own_part(saved: SavedRun, part: str) -> _Scored:
+    """The run's own data, re-split exactly as splits.json says."""
+    from dlrun.report.analysis import audit_split
+
+    dataset, notes = own_dataset(saved)
+    splits = saved.splits()
+    rows = getattr(splits, part)
+    if not len(rows):
+        raise UserError(f"run {saved.run.run_id} has no {part} rows (split.{part} was 0)")
+    first = saved.heads[0].target
+    audit = audit_split(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, saved.targets[first],
+                        dataset.targets[first], preprocessor=saved.preprocessor)
+    return _Scored(dataset, rows, part, audit, notes, splits.train)
+
+
 def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) -> EvaluationResult:
-    from dlrun.report.analysis import audit_data, audit_split
     from dlrun.report.fit_verdict import diagnose_fit, unscaled_targets
     from dlrun.report.evaluation import score_outputs, write_evaluation
 
@@ -99,48 +143,33 @@ def _evaluate(run: RunDir, data: Path | None, part: str, backend: str | None) ->
         raise UserError(f"--split must be one of {', '.join(PARTS)}, not '{part}'")
     saved = load_saved_run(run)
     backend = saved.use_backend(backend)
-    spec, notes = saved.spec, []
-    first = saved.heads[0].target
-    if data is not None:
-        dataset, notes = load_file_dataset(Path(data), saved)
-        missing = [t for t in saved.targets if t not in dataset.targets]
-        if missing:
-            raise DataError(f"{data}: evaluation needs the target column(s) {', '.join(missing)}; "
-                            f"for rows without targets use `dlrun predict`")
-        rows = np.arange(dataset.n_rows)
-        part_name = "data"
-        audit = audit_data(dataset.features, {"data": rows}, None, None, targets=dataset.targets[first],
-                           preprocessor=saved.preprocessor)
-    else:
-        dataset, notes = own_dataset(saved)
-        splits = saved.splits()
-        rows = getattr(splits, part)
-        if not len(rows):
-            raise UserError(f"run {run.run_id} has no {part} rows (split.{part} was 0)")
-        part_name = part
-        audit = audit_split(dataset.features, {p: getattr(splits, p) for p in PARTS[::-1]}, saved.targets[first],
-                            dataset.targets[first], preprocessor=saved.preprocessor)
+    spec = saved.spec
+    scored = _new_data(saved, Path(data)) if data is not None else _own_part(saved, part)
+    dataset, rows, notes = scored.dataset, scored.rows, scored.notes
     features = dataset.features_at(rows)
-    notes += category_notes(saved.preprocessor.category_surprises(features))
+    notes += category_notes(saved.preprocessor.category_surprises(feature_data(features).fit_table()))
     where = str(data) if data is not None else dataset.name
-    x = saved.preprocessor.transform(features, where=where)
+    x = feature_data(features).transformed(saved.preprocessor, where)  # a table's rows, or windows over steps
     inputs = model_inputs(x, spec.model, saved.preprocessor, saved.infos)
     truths = {name: enc.encode(dataset.targets[name][rows]) for name, enc in saved.targets.items()}
     raw = predict_outputs(saved.model(backend), inputs)
     per_output = score_outputs(raw, saved.heads, saved.targets, truths, saved.baselines)
     history = artifacts.read_history(run.path)
     info = saved.info
+    folder = _new_folder(run)
+    if add_saved_forecasts(per_output, saved, dataset.features, rows, scored.scale_rows, raw, truths, folder) \
+            and data is not None:
+        notes.append(NEW_DATA_SCALE)
     summary = {"run_id": run.run_id, "evaluated": time.strftime("%Y-%m-%dT%H:%M:%S"),
                "data": str(Path(data).resolve()) if data is not None else spec.data.source,
                "task": {n: t.task for n, t in saved.targets.items()},
                "fit": diagnose_fit(history, info.get("best_epoch"),
                                    unscaled_targets(saved.baselines, set(saved.scaled_targets))),
-               "audit": audit, "notes": notes,
+               "audit": scored.audit, "notes": notes,
                "backend": backend}
-    folder = _new_folder(run)
-    document = write_evaluation(folder, summary, part_name, per_output, raw, saved.heads, saved.targets, truths,
+    document = write_evaluation(folder, summary, scored.part, per_output, raw, saved.heads, saved.targets, truths,
                                 history or None, files=feature_data(x).listed_files())
-    return EvaluationResult(run, folder, part_name, document, notes)
+    return EvaluationResult(run, folder, scored.part, document, notes)
 
 
 def evaluate_any(run: RunDir, data: Path | None = None, part: str = "test",

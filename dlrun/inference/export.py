@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.feature_data import feature_data
-from dlrun.data.saved_inputs import saved_inputs
 from dlrun.did_you_mean import suggest
 from dlrun.errors import RunFailed, UserError
 from dlrun.inference import export_formats
@@ -94,7 +93,7 @@ def export(run: RunDir, formats: list[Format], quantize: str = "none", out: Path
 
 def _export(run: RunDir, formats: list[Format], quantize: str, out: Path | None) -> ExportResult:
     saved = load_saved_run(run)
-    source = saved_inputs(saved.preprocessor)
+    source = saved.inputs()
     no_strings = [f.name for f in formats if not f.strings]
     if source.strings_only and no_strings:
         raise UserError(f"a text run's model takes the raw text, and {', '.join(no_strings)} cannot take strings; "
@@ -104,6 +103,7 @@ def _export(run: RunDir, formats: list[Format], quantize: str, out: Path | None)
     trained = saved.model("tensorflow")
     reference = predictions(saved, features, "tensorflow", model=trained, where=part)
     sample_shape = source.sample_shape(features)
+    source.raw_inputs(sample_shape, False)  # what cannot be exported is refused before anything is written
     outputs = raw_outputs(saved)
     folder = Path(out) if out is not None else artifacts.export_folder(run.path)
     if folder.exists() and not folder.is_dir():
@@ -249,6 +249,7 @@ def _manifest(saved: SavedRun, outputs: list[RawOutput], described: dict) -> dic
         "trained_on_backend": saved.spec.training.backend, "exported_on_backend": "tensorflow",
         "preprocessing": {"impute": pre.impute, "scale": pre.scale, "categorical": sorted(pre.categories),
                           "passthrough": list(pre.passthrough)},
+        **({"window": saved.spec.data.window.model_dump(mode="json")} if saved.spec.data.window is not None else {}),
         "formats": described,
         "outputs": [o.to_json() for o in outputs],
         "classes": {o.target: o.labels for o in outputs if o.labels is not None},

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from dlrun.data.saved_inputs import RawInput, safe_name, saved_inputs
+from dlrun.data.saved_inputs import RawInput, safe_name
 from dlrun.report.multilabel_metrics import THRESHOLD
 
 __all__ = ["RawInput", "RawOutput", "build_raw_model", "raw_outputs", "safe_name"]
@@ -62,8 +62,9 @@ def build_raw_model(saved, trained, inputs: list[RawInput], outputs: list[RawOut
     keras = import_keras()
     pre = saved.preprocessor
     tensors = {raw.name: keras.Input(shape=tuple(raw.shape), dtype=raw.dtype, name=raw.name) for raw in inputs}
-    features = saved_inputs(pre).graph_features(keras, tensors, inputs)
-    features = keras.ops.reshape(features, (-1, *pre.sample_shape))
+    features = saved.inputs().graph_features(keras, tensors, inputs)
+    shape = pre.sample_shape if saved.spec.data.window is None else saved.infos["features"].shape  # (lookback, width)
+    features = keras.ops.reshape(features, (-1, *shape))
     # inference mode fixed in the graph: augmentation layers (RandomFlip, ...) and dropout are off whoever calls it
     raw_out = trained(_model_inputs(keras, features, saved), training=False)
     if isinstance(raw_out, dict):

@@ -10,7 +10,7 @@ import numpy as np
 
 from dlrun.data.inputs import InputInfo
 from dlrun.data.preprocess import FeaturePreprocessor
-from dlrun.data.saved_inputs import saved_inputs
+from dlrun.data.window_inputs import run_inputs
 from dlrun.data.split import Splits
 from dlrun.data.targets import TargetEncoder
 from dlrun.errors import RunLookupError, UserError
@@ -49,11 +49,15 @@ class SavedRun:
             hint = "" if requested else ", or pass --backend with one that is (a model runs on either)"
             raise UserError(f"run {self.run.run_id} is scored on {name}: {problem}{hint}")
         activate(name)
-        if saved_inputs(self.preprocessor).reads_with_keras:  # read with TensorFlow/Keras: import it now, quietly
+        if self.inputs().reads_with_keras:  # read with TensorFlow/Keras: import it now, quietly
             from dlrun.model.backend import import_keras
 
             import_keras()
         return name
+
+    def inputs(self):
+        """How new rows reach the model (data/saved_inputs.py; a window run's: data/window_inputs.py)."""
+        return run_inputs(self.preprocessor, self.spec.data.window)
 
     def model(self, backend: str):
         """The run's final model on `backend` (see `use_backend`)."""
