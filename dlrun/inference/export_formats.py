@@ -83,9 +83,24 @@ def _write(fmt: Format, model, path: Path, quantization: str, calibration) -> No
 
 
 def _litert_bytes(model, scratch: Path, quantization: str, calibration: dict[str, np.ndarray] | None) -> bytes:
+    """The LiteRT file. A recurrent layer (LSTM, GRU) over a batch of any size needs TensorList ops,
+    which plain LiteRT has no kernels for; such a model is converted for one row at a time instead
+    (its input's batch fixed at 1; `_litert` feeds it row by row)."""
+    try:
+        return _litert_convert(model, scratch, quantization, calibration, None)
+    except Exception as exc:  # noqa: BLE001 - the converter raises its own error types
+        if "TensorList" not in str(exc):
+            raise
+        return _litert_convert(model, scratch.with_name("one_row"), quantization, calibration, 1)
+
+
+def _litert_convert(model, scratch: Path, quantization: str, calibration: dict[str, np.ndarray] | None,
+                    batch: int | None) -> bytes:
     import tensorflow as tf
 
-    model.export(str(scratch), format="tf_saved_model", verbose=False)
+    signature = None if batch is None else \
+        [{name: tf.TensorSpec((batch, *t.shape[1:]), t.dtype, name=name) for name, t in model.input.items()}]
+    model.export(str(scratch), format="tf_saved_model", verbose=False, input_signature=signature)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(scratch))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no flex ops: plain LiteRT runs it
     if quantization != "none":
@@ -165,7 +180,15 @@ def _litert(path: Path) -> Predictor:
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
-    return lambda feed: _numpy(runner(**feed))
+    if all(d["shape_signature"][0] != 1 for d in runner.get_input_details().values()):
+        return lambda feed: _numpy(runner(**feed))
+
+    def row_by_row(feed):  # converted for one row at a time (a recurrent layer: see _litert_bytes)
+        rows = [_numpy(runner(**{name: values[i:i + 1] for name, values in feed.items()}))
+                for i in range(len(next(iter(feed.values()))))]
+        return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]} if rows else {}
+
+    return row_by_row
 
 
 def _onnx(path: Path) -> Predictor:

@@ -269,3 +269,16 @@ def test_a_window_with_a_categorical_column_is_refused_for_export():
     pre = SimpleNamespace(columns=["sales", "weekday"], categories={"weekday": ["mon", "tue"]})
     with pytest.raises(UserError, match="categorical input column.*weekday"):
         WindowInputs(pre, SimpleNamespace(lookback=7)).raw_inputs([7, 2], False)
+
+
+def test_an_lstm_exports_to_litert_one_row_at_a_time(trained_run):
+    # a recurrent layer over a batch of any size needs TensorList ops that plain LiteRT lacks: the
+    # file is converted for one row at a time and fed row by row, matching predict all the same
+    spec = STORES.replace("    - Conv1D: {filters: 4, kernel_size: 3, activation: relu}\n    - Flatten: {}\n",
+                          "    - LSTM: {units: 4}\n")
+    assert "LSTM" in spec
+    run = trained_run(spec, "training.epochs=1", files={"stores.csv": stores_frame().to_csv(index=False)}).run
+    result = export(run, parse_formats("litert", "none"))
+    check = result.report["formats"]["litert"]
+    assert check["passed"], check
+    assert check["outputs"]["sales_value"]["max_abs_difference"] <= 1e-3
