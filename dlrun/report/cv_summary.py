@@ -53,6 +53,10 @@ def fold_scalars(metrics: dict) -> dict[str, float]:
         for key in ("accuracy", "mae", "subset_accuracy", "hamming_loss"):
             if key in base:
                 out[f"{prefix}baseline_{key}"] = float(base[key])
+        forecast = result.get("forecast") or {}  # windows: the MASE and the margin over the best naive forecast
+        for key, value in (("mase", forecast.get("mase")), ("naive_margin", forecast.get("margin_over_baseline"))):
+            if value is not None:
+                out[prefix + key] = float(value)
     return out
 
 

@@ -210,3 +210,13 @@ def test_average_curves_skip_non_finite_values():
 def test_average_curves_of_no_histories_is_empty():
     assert average_curves([]) == []
     assert average_curves([[], []]) == []
+
+
+def test_a_forecast_fold_adds_its_mase_and_margin_over_the_naive_forecasts():
+    from dlrun.report.cv_summary import fold_scalars
+
+    metrics = {"task": "regression", "mae": 1.0, "baseline": {"mae": 2.0},
+               "forecast": {"mase": 0.8, "margin_over_baseline": 0.3}}
+    scalars = fold_scalars(metrics)
+    assert scalars["mase"] == 0.8 and scalars["naive_margin"] == 0.3 and scalars["mae"] == 1.0
+    assert "mase" not in fold_scalars({"task": "regression", "mae": 1.0, "baseline": {"mae": 2.0}})
