@@ -3,13 +3,11 @@ comment says how to run it, and (slow) each one trains end to end on a small sam
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dlrun.runs.artifacts import read_info
 from dlrun.spec import load_spec
 from tests.support import CONFIGS
 
@@ -66,7 +64,7 @@ def test_example_config_header_says_how_to_run_it(path):
     assert f"configs/{path.name}" in text, f"the header of {path.name} names another file to run"
 
 
-# ---- every config trains (slow: one model per holdout config, one per fold for k-fold) ----------------
+# ---- which command each config is for (every config is run by tests/e2e/test_smoke.py, `dlrun smoke configs/`) ----
 
 def _holdout(path: Path) -> bool:
     """Whether a config is for `dlrun train` (split.protocol holdout), not a cross-validation protocol."""
@@ -74,16 +72,6 @@ def _holdout(path: Path) -> bool:
 
 
 OFFLINE = sorted(p.name for p in CONFIGS.glob("*.yaml") if "keras:" not in p.read_text() and _holdout(p))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("config", OFFLINE)
-def test_every_offline_config_passes_smoke(config, trained_run):
-    result = trained_run(CONFIGS / config, "training.epochs=1", smoke=True)
-    info = read_info(result.run.path)  # the status the run recorded, not the one the result object carries
-    assert info["status"] == "completed", info.get("error")
-    assert info["smoke"] is True
-    assert result.epochs_run == 1 and info["epochs_run"] == 1
 
 
 def _cv_configs() -> list[str]:
@@ -100,37 +88,8 @@ def test_the_cross_validation_configs_are_found():
     assert not set(CV_CONFIGS) & set(OFFLINE)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("config", CV_CONFIGS)
-def test_every_cross_validation_config_passes_a_smoke_kfold(config, runs_dir):
-    from dlrun.protocols.kfold import kfold
-
-    loaded = load_spec(CONFIGS / config, [f"output.runs_dir={runs_dir}", "training.epochs=1"])
-    result = kfold(loaded, smoke=True)
-    info = json.loads((result.run.path / "run.json").read_text(encoding="utf-8"))
-    assert info["status"] == "completed" and info["smoke"] is True
-    assert len(result.folds) == loaded.spec.split.folds * max(1, loaded.spec.split.repeats)
-    assert all(f["epochs_run"] == 1 for f in result.folds)
-    assert (result.run.path / "summary.json").is_file()
-    if loaded.spec.split.final_model:
-        assert (result.run.path / "final" / "model.keras").is_file()
-
-
 SWEEP_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.yaml") if load_spec(p).spec.sweep is not None)
 
 
 def test_the_sweep_configs_are_found():
     assert "iris_sweep.yaml" in SWEEP_CONFIGS
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("config", SWEEP_CONFIGS)
-def test_every_sweep_config_passes_a_smoke_sweep_of_two_trials(config, runs_dir):
-    from dlrun.protocols.sweep import sweep_or_resume
-
-    result = sweep_or_resume(CONFIGS / config, [f"output.runs_dir={runs_dir}", "training.epochs=1", "sweep.trials=2"],
-                             smoke=True)
-    info = json.loads((result.run.path / "run.json").read_text(encoding="utf-8"))
-    assert info["status"] == "completed" and info["smoke"] is True
-    assert [row["status"] for row in result.trials] == ["completed", "completed"]
-    assert (result.run.path / "report.md").is_file() and result.best is not None

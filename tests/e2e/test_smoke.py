@@ -320,7 +320,7 @@ def test_dlrun_smoke_configs_passes_every_offline_config(tmp_path):
     the keras: ones are skipped (unless their dataset is in the Keras cache: then they pass too)."""
     junit = tmp_path / "smoke.xml"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "dlrun", "smoke", "configs/", "--junit", str(junit)],
+    proc = subprocess.run([sys.executable, "-m", "dlrun", "smoke", "configs/", "--jobs", "2", "--junit", str(junit)],
                           capture_output=True, text=True, cwd=ROOT, env={**child_env(), "COLUMNS": "80"}, timeout=600)
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout + proc.stderr
