@@ -19,7 +19,7 @@ from rich.console import Console
 from dlrun import __version__
 from dlrun.cli_options import (Config, ConfigOrResume, AllowChanged, NewRunsDir, RunName, Smoke, Verbose, Sets,
                                Resume, Jobs, Backend, RunsDir, ExecutorName, Address, CpusPerTrial, GpusPerTrial,
-                               RunRef, Json)
+                               RunRef, Json, InitFromRun)
 from dlrun.cli_smoke import Junit, Keep, Plots, SmokeJobs, SpecPaths, Strict, print_result, show_smoke
 from dlrun.errors import DlrunError, Interrupted
 
@@ -70,9 +70,11 @@ def _print_json(data) -> None:
 
 
 def _overrides(set_: list[str] | None, runs_dir: Path | None, name: str | None, smoke: bool,
-               backend: str | None = None) -> list[str]:
+               backend: str | None = None, init_from: str | None = None) -> list[str]:
     """--set values plus the options that are spec values in disguise."""
     overrides = list(set_ or [])
+    if init_from is not None:
+        overrides.append(f"init_from.run={json.dumps(init_from)}")
     if backend is not None:
         overrides.append(f"training.backend={json.dumps(backend)}")
     if runs_dir is not None:
@@ -130,15 +132,15 @@ def validate(
 @reports_errors
 def train(config: ConfigOrResume = None, set_: Sets = None, resume: Resume = None, allow_changed: AllowChanged = False,
           runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, backend: Backend = None,
-          verbose: Verbose = False) -> None:
+          init_from: InitFromRun = None, verbose: Verbose = False) -> None:
     """Train the experiment, evaluate it on held-out data, and write a run directory."""
     _quiet(verbose)
     from dlrun.protocols.holdout import train_or_resume
     from dlrun.report.console import TrainConsole, train_summary
 
     with TrainConsole(out) as console:
-        result = train_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend), console, resume=resume,
-                                 runs_dir=runs_dir, allow_changed=allow_changed, smoke=smoke)
+        result = train_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend, init_from), console,
+                                 resume=resume, runs_dir=runs_dir, allow_changed=allow_changed, smoke=smoke)
     out.print(train_summary(result))
 
 

@@ -24,6 +24,9 @@ Resume = Annotated[Optional[str], typer.Option("--resume", help="Continue an int
                                                                 "kfold from its first unfinished fold.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Folds run in parallel processes "
                                                         "(the backend's threads divided among them).")]
+InitFromRun = Annotated[Optional[str], typer.Option("--init-from", help="Warm start: begin with the weights of this run "
+                                                                         "(id, prefix, SWEEP:best, path) or model file "
+                                                                         "(sets init_from.run).")]
 Backend = Annotated[Optional[str], typer.Option("--backend", help="Keras backend: tensorflow or jax (default: the "
                                                                   "spec's training.backend; for a run, the one it "
                                                                   "was trained on).")]

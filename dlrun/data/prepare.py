@@ -7,6 +7,7 @@ preprocessing on one split's training rows only and transforms every row. No Ten
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from dlrun.data.inputs import InputInfo, input_infos, model_inputs
 from dlrun.data.multilabel import group_multilabel
 from dlrun.data.preprocess import FeaturePreprocessor
 from dlrun.data.sources import load_dataset
+from dlrun.data.parent_fit import Parent, find_parent
 from dlrun.data.split import Splits
 from dlrun.data.target_scale import TargetScale, fit_target_scales, scaled_method
 from dlrun.data.targets import TargetEncoder, encode_for_loss
@@ -38,6 +40,7 @@ class Resolved:
     targets: dict[str, TargetEncoder]
     sample: np.ndarray | None = None   # --smoke: the source rows kept
     activations: dict = field(default_factory=dict)  # {target: its output's activation}, once the heads are checked
+    parent: Parent | None = None       # init_from: the run (or file) the weights start from
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -70,6 +73,7 @@ class Prepared:
     sample: np.ndarray | None = None   # --smoke: the source rows kept
     balance: Balance | None = None     # data.resample / training.class_weight on the training part
     target_scales: dict[str, TargetScale] = field(default_factory=dict)  # regression targets scaled for the fit
+    parent: Parent | None = None       # init_from: the run (or file) the weights start from
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -149,7 +153,10 @@ def load_data(loaded: LoadedSpec) -> Resolved:
     """Read the spec's data source and fit the target encodings."""
     spec = loaded.spec
     dataset = group_multilabel(load_dataset(spec.data, loaded.base_dir, spec.split.group), spec)
-    return Resolved(loaded, dataset, fit_targets(dataset, spec))
+    if spec.init_from is None:
+        return Resolved(loaded, dataset, fit_targets(dataset, spec))
+    parent = find_parent(spec.init_from, Path(spec.output.runs_dir), loaded.base_dir)
+    return Resolved(loaded, dataset, parent.targets(fit_targets(dataset, spec), dataset.targets), parent=parent)
 
 
 def take_smoke_sample(resolved: Resolved) -> Resolved:
@@ -167,8 +174,10 @@ def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     new data will look like. data.resample and training.class_weight then decide what the fit sees.
     """
     spec, dataset = resolved.spec, resolved.dataset
-    train_features = feature_data(dataset.features_at(splits.train)).fit_table()
-    pre = FeaturePreprocessor.fit(train_features, spec.data)
+    parent = resolved.parent
+    pre = parent.preprocessor() if parent is not None else None
+    if pre is None:  # fitted here, on the training rows (else: a warm start reuses its parent's)
+        pre = FeaturePreprocessor.fit(feature_data(dataset.features_at(splits.train)).fit_table(), spec.data)
     x = dataset.data.transformed(pre, dataset.name)
     infos = input_infos(spec.model, pre, feature_data(x).sample_shape(pre))
     heads = output_heads(spec, list(resolved.targets))
@@ -179,5 +188,8 @@ def prepare_rows(resolved: Resolved, splits: Splits) -> Prepared:
     codes = first.encode(dataset.targets[first.name][splits.train]) if single_label else None
     balance = decide_balance(resolved.loaded, first, splits.train, codes, len(heads))
     scales = fit_target_scales(resolved.target_scale_methods(), dataset.targets, splits.train)
+    reused = parent.target_scales() if parent is not None else None
+    if reused is not None:
+        scales = {name: reused.get(name, scale) for name, scale in scales.items()}
     return Prepared(resolved.loaded, dataset, resolved.targets, splits, pre, infos, heads, x, y, resolved.sample,
-                    balance, scales)
+                    balance, scales, parent)

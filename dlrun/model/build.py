@@ -12,8 +12,10 @@ from typing import Any
 
 from dlrun.data.inputs import InputInfo
 from dlrun.errors import first_line
+from dlrun.model.fixed_layers import fixed
 from dlrun.spec.model_forms import layer_entry
 from dlrun.spec.models import GraphModel, ModelSpec, SequentialModel
+from dlrun.spec.transfer import APPLICATION
 
 
 class BuildError(Exception):
@@ -188,10 +190,54 @@ def units_layer(name: str, units: int = 1):
     exported model needs nothing of dlrun's to load."""
     import keras
 
-    return keras.layers.Dense(units, trainable=False, dtype="float32", name=name)
+    return fixed(keras.layers.Dense(units, trainable=False, dtype="float32", name=name))
 
 
-def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: dict):
+def snake_name(class_name: str) -> str:
+    """A layer class's name as Keras names its first instance: Conv2D -> conv2d, BatchNormalization ->
+    batch_normalization."""
+    import re
+
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _stable_names(layers: list) -> list[str | None]:
+    """The name of each Sequential layer: the one its arguments give, else the class's snake name with
+    _1, _2 ... for later ones of the class, as Keras names them in a fresh process. Set explicitly, so a
+    model built twice in one process (k-fold, tests) and a warm start's parent have the same names."""
+    names: list[str | None] = []
+    taken: set[str] = set()
+    for item in layers:
+        class_name, args = layer_entry(item)
+        given = (args or {}).get("name") if isinstance(args, dict) else None
+        if class_name == APPLICATION:
+            given = None  # the backbone is named by pretrained.backbone_name
+        base = given or snake_name(class_name)
+        name, count = base, 0
+        while name in taken and not given:
+            count += 1
+            name = f"{base}_{count}"
+        taken.add(name)
+        names.append(None if class_name == APPLICATION else name)
+    return names
+
+
+def _application(path: tuple, args: dict | None, x, name: str | None, base_dir: Path | None):
+    """A keras.applications backbone (model/pretrained.py) applied to x; a failure names its argument."""
+    from dlrun.model.pretrained import ApplicationError, apply_application, backbone_name
+    from dlrun.spec.transfer import ApplicationLayer
+
+    spec = ApplicationLayer.model_validate(args or {})  # checked by validate already
+    try:
+        return apply_application(spec, x, backbone_name(spec, name), base_dir)
+    except ApplicationError as exc:
+        raise BuildError((*path, APPLICATION, *((exc.field,) if exc.field else ())), str(exc)) from None
+
+
+def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: dict,
+                base_dir: Path | None = None):
     import keras
 
     (info,) = inputs.values()
@@ -202,14 +248,18 @@ def _sequential(spec: SequentialModel, inputs: dict[str, InputInfo], name: str, 
                          f"says input shape {list(declared)} but the data gives {list(info.shape)} per sample; "
                          f"remove it (the data decides) or fix data.reshape")
     x = tensor = keras.Input(shape=info.shape, dtype=info.dtype, name="features")
-    for index, item in enumerate(spec.layers):
+    for index, (item, layer_name) in enumerate(zip(spec.layers, _stable_names(spec.layers))):
         class_name, args = layer_entry(item)
         path = ("model", "layers", index)
-        layer = make_layer(path, class_name, args, modules=modules)
+        if class_name == APPLICATION:
+            x = _application(path, args, x, None, base_dir)
+            continue
+        layer = make_layer(path, class_name, args, name=layer_name, modules=modules)
         x = _call(layer, x, path, class_name, args)
     if scaled:
         x = units_layer(UNITS_LAYER, next(iter(scaled.values())))(x)
-    return keras.Model(tensor, x, name=name)
+    from dlrun.model.imported import functional_model  # keras.Model, or the spec's model_class
+    return functional_model(spec, tensor, x, name, modules, BuildError)
 
 
 def _call(layer, x, path: tuple, class_name: str, args: dict | None = None):
@@ -227,7 +277,8 @@ def _call(layer, x, path: tuple, class_name: str, args: dict | None = None):
                                               f"{first_line(exc)}") from None
 
 
-def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: dict):
+def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: list, scaled: dict,
+           base_dir: Path | None = None):
     import keras
 
     tensors: dict[str, Any] = {}
@@ -243,6 +294,9 @@ def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: l
         if node.shared:
             layer = layers[node.shared]
             class_name = type(layer).__name__
+        elif node.layer[0] == APPLICATION:
+            tensors[node.name] = _application(path, node.layer[1], x, node.name, base_dir)
+            continue
         else:
             class_name, args = node.layer
             own = f"{node.name}_scaled" if node.name in scaled else node.name  # the output's name goes to its units layer
@@ -251,14 +305,15 @@ def _graph(spec: GraphModel, inputs: dict[str, InputInfo], name: str, modules: l
         tensors[node.name] = _call(layer, x, path, class_name, None if node.shared else args)
     outputs = [units_layer(o.node, scaled[o.node])(tensors[o.node]) if o.node in scaled else tensors[o.node]
                for o in spec.outputs]
-    return keras.Model(model_inputs, outputs, name=name)
+    from dlrun.model.imported import functional_model  # keras.Model, or the spec's model_class
+    return functional_model(spec, model_inputs, outputs, name, modules, BuildError)
 
 
 def build_model(spec: ModelSpec, inputs: dict[str, InputInfo], name: str = "model", modules: list = (),
-                scaled: dict | None = None):
+                scaled: dict | None = None, base_dir: Path | None = None):
     """A keras.Model for the spec, fed by `inputs` (one entry for Sequential). `scaled`: {output name:
     its units} of the outputs whose regression target is scaled for the fit: each gets a `units_layer`."""
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     if spec.is_graph:
-        return _graph(spec, inputs, safe, list(modules), dict(scaled or {}))
-    return _sequential(spec, inputs, safe, list(modules), dict(scaled or {}))
+        return _graph(spec, inputs, safe, list(modules), dict(scaled or {}), base_dir)
+    return _sequential(spec, inputs, safe, list(modules), dict(scaled or {}), base_dir)

@@ -13,8 +13,9 @@ the fit sees (weighted by training.class_weight):
     multilabel, sigmoid units    log(p / (1 - p)) of each label's share
 
 A `bias_initializer` written on the output layer is the user's choice and is kept;
-`training.init_output_bias: false` keeps Keras's zeros. Runs for a fresh or reused model only:
-a resumed or warm-started model keeps the values it was given.
+`training.init_output_bias: false` keeps Keras's zeros. The biases are set for a fresh or reused
+model only: a resumed or warm-started model keeps the values it was given (a warm-started one
+still gets this fit's target scales).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ PASS_THROUGH = {"Activation", "Dropout", "GaussianNoise", "GaussianDropout", "Al
 SMALLEST_SHARE = 1e-4   # a class absent from the fit rows still gets a finite bias
 
 
-def init_outputs(model, prepared: Prepared) -> None:
-    """Set every scaled output's units layer, then (unless switched off) every output's bias."""
+def init_outputs(model, prepared: Prepared, biases: bool = True) -> None:
+    """Set every scaled output's units layer, then (unless switched off, or `biases` is false: a
+    warm-started model keeps the biases it learned) every output's bias."""
     written = {head.output: head for head in find_heads(prepared.loaded.data, prepared.targets)[0]}
     for head, tensor in zip(prepared.heads, model.outputs):
         layer, node = _producer(tensor)
@@ -41,7 +43,8 @@ def init_outputs(model, prepared: Prepared) -> None:
                                np.full(units, scale.offset, dtype=np.float32)])
             layer, node = _producer(layer._inbound_nodes[node].input_tensors[0])
         spec_head = written.get(head.name)
-        if not prepared.spec.training.init_output_bias or spec_head is None or "bias_initializer" in spec_head.args:
+        if not biases or not prepared.spec.training.init_output_bias or spec_head is None \
+                or "bias_initializer" in spec_head.args:
             continue
         dense = _biased_layer(layer, node)
         bias = output_bias(prepared, head, spec_head.activation)

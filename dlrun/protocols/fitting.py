@@ -92,6 +92,7 @@ class Trained:
     epoch_seconds: list[float]
     fit_seconds: float
     validated: bool          # Keras saw validation data (val_* columns exist)
+    phases: list[dict] = field(default_factory=list)   # with training.fine_tune: each phase as it began
 
 
 def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | None = None, on_epoch=None,
@@ -110,9 +111,13 @@ def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | No
     built = built or build_compiled(prepared)
     build_seconds = time.perf_counter() - build_started
     start = start or Start.scratch()
-    apply_start(built.model, start)
-    if start.fresh:
-        init_outputs(built.model, prepared)
+    enter_phase(built.model, prepared, epochs_done=start.epoch)  # resumed: the phase it stopped in
+    loaded_weights = apply_start(built.model, start, prepared)
+    if start.fresh and prepared.parent is not None:  # init_from: the parent's weights over the (reset) build
+        loaded_weights = apply_start(built.model, parent_start(built.model, prepared), prepared)
+        init_outputs(built.model, prepared, biases=False)
+    elif start.fresh or start.mode == "from_run":
+        init_outputs(built.model, prepared, biases=start.fresh)
     run.update_info(runtime=built.runtime)
     audit, base = audit_of(prepared), baselines(prepared)  # before the fit: they read every training row
     if role.release_raw:  # the raw features are not needed again: free them before the fit's peak
@@ -120,8 +125,20 @@ def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | No
     trained = train_model(run, prepared, built.model, role, start, on_epoch)
     fitted = score_and_write(run, prepared, built.model, role, trained, audit, base)
     fitted.run_info["build_seconds"] = round(build_seconds, 3)
+    if loaded_weights is not None:
+        fitted.run_info["init_from"] = loaded_weights
     fitted.result.notes[:0] = built.runtime.get("notes", [])
     return fitted
+
+
+def parent_start(model, prepared: Prepared) -> Start:
+    """init_from: the parent's weights loaded into `model` by layer name now (a mismatch is an error before
+    anything is written), as the Start that says so."""
+    from dlrun.train.start import apply_start
+
+    parent = prepared.parent
+    loaded = apply_start(model, Start.from_run(parent.source, parent.skip_mismatch), prepared)
+    return Start.from_run(parent.source, parent.skip_mismatch, applied={**parent.record(), **loaded})
 
 
 def train_model(run: RunDir, prepared: Prepared, model, role: FitRole, start: Start, on_epoch=None) -> Trained:
@@ -129,14 +146,31 @@ def train_model(run: RunDir, prepared: Prepared, model, role: FitRole, start: St
     from dlrun.train.callbacks import compose_callbacks
     from dlrun.train.fit import fit
 
+    from dlrun.train.phases import phase_description, plan
+
     spec = prepared.spec
     composed = compose_callbacks(spec, run.path, role, start, on_epoch)
     validation = _validation_data(prepared, role)
+    phases = plan(spec.training, spec.optimizer.learning_rate)
+    described = []
     started = time.time()
     if composed.stopper is not None:
         composed.stopper.install()
     try:
-        fit(model, spec, *prepared.part("train"), validation, composed.callbacks, start.epoch, prepared.class_weight)
+        for phase in phases:
+            if phase.end <= start.epoch:
+                continue
+            if phase.number > 1 and phase.first >= start.epoch:  # the switch into it happens in this fit
+                enter_phase(model, prepared, phase)
+            callbacks = composed.callbacks if phase.number == 1 else [c for c in composed.callbacks
+                                                                      if not _schedules_rate(c)]
+            if len(phases) > 1:
+                composed.writer.phase = phase.number
+                described.append(phase_description(model, phase))
+            fit(model, spec, *prepared.part("train"), validation, callbacks, max(start.epoch, phase.first),
+                prepared.class_weight, end_epoch=phase.end)
+            if _ended_early(composed):
+                break
     finally:
         if composed.stopper is not None:
             composed.stopper.uninstall()
@@ -151,7 +185,38 @@ def train_model(run: RunDir, prepared: Prepared, model, role: FitRole, start: St
         raise Diverged(f"the loss became NaN or infinite at epoch {epoch}; try a lower optimizer.learning_rate "
                        f"(now {spec.optimizer.learning_rate}), gradient clipping (optimizer.clipnorm: 1.0), "
                        f"or check the data for extreme values")
-    return Trained(history, composed.writer.seconds, time.time() - started, validation is not None)
+    return Trained(history, composed.writer.seconds, time.time() - started, validation is not None, described)
+
+
+def enter_phase(model, prepared: Prepared, phase=None, epochs_done: int = 0) -> None:
+    """With training.fine_tune: set the layers' trainable flags for `phase` (default: the phase of the
+    last of `epochs_done` finished epochs, where a resumed run stopped), and recompile at its learning
+    rate when it is a fine-tuning phase."""
+    from dlrun.protocols.stages import recompile
+    from dlrun.train.phases import phase_at, plan, set_phase
+
+    spec = prepared.spec
+    if not spec.training.fine_tune:
+        return
+    phases = plan(spec.training, spec.optimizer.learning_rate)
+    phase = phase or phase_at(phases, epochs_done)
+    set_phase(model, phases, phase)
+    if phase.number > 1:
+        recompile(model, prepared, phase.learning_rate)
+
+
+def _schedules_rate(callback) -> bool:
+    """The spec's epoch schedule sets the rate of the first phase only; later phases keep their own."""
+    import keras
+
+    return isinstance(callback, keras.callbacks.LearningRateScheduler)
+
+
+def _ended_early(composed) -> bool:
+    """A stop that ends the whole fit, not just a phase: a signal, a diverged loss, the caller (a pruner)."""
+    writer = composed.writer
+    return (composed.stopper is not None and composed.stopper.signal_name is not None) \
+        or writer.diverged_epoch is not None or writer.stopped_by_caller is not None
 
 
 def _validation_data(prepared: Prepared, role: FitRole):
@@ -196,7 +261,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
                "epochs_run": len(history), "best_epoch": best, "monitor": monitor,
                "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
                "split": prepared.splits.sizes(), "fit": diagnose_fit(history, best, unscaled_targets(base, prepared.target_scales)), "audit": audit,
-               "imbalance_remedy": prepared.remedy()}
+               "imbalance_remedy": prepared.remedy(), **({"phases": trained.phases} if trained.phases else {})}
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets, truths,
                                history, spec.output.plots and role.plots, files=feature_data(inputs).listed_files())
     info = {"fit_seconds": round(trained.fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
@@ -220,12 +285,14 @@ def fit_final(folder: RunDir, resolved: Resolved, train_rows: np.ndarray, test_r
     """Retrain on `train_rows` for a number of epochs chosen beforehand (nothing is held back to stop
     early on) and score `test_rows` once: k-fold's final model, a sweep's retrained best trial."""
     from dlrun.data.split import Splits
+    from dlrun.train.phases import within
 
     callbacks = {"early_stopping": None, "model_checkpoint": None}
     plateau = resolved.spec.callbacks.reduce_lr_on_plateau
     if plateau is not None and plateau.monitor.startswith("val_"):
         callbacks["reduce_lr_on_plateau"] = None
-    loaded = resolved.loaded.with_sections(training={"epochs": epochs}, callbacks=callbacks, split={"validation": 0.0})
+    training = within(resolved.spec.training, epochs) if resolved.spec.training.fine_tune else {"epochs": epochs}
+    loaded = resolved.loaded.with_sections(training=training, callbacks=callbacks, split={"validation": 0.0})
     final_resolved = resolved.with_loaded(loaded)
     prepared = prepare_rows(final_resolved, Splits(np.sort(train_rows), train_rows[:0], np.sort(test_rows)))
     start_sub_run(folder, resolved, "final", **(extra or {}))

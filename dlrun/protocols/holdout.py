@@ -16,8 +16,8 @@ from dlrun.data.prepare import prepare_rows
 from dlrun.data.split import Splits
 from dlrun.errors import DamagedRunFile, RunFailed, UserError
 from dlrun.protocols.admission import admit, spec_to_resume
-from dlrun.protocols.fitting import TrainResult, fit_in_dir, write_fitted, write_inputs
-from dlrun.protocols.lifecycle import (data_record, open_new, open_to_resume, refuse_unless_resumable, resume_at,
+from dlrun.protocols.fitting import TrainResult, fit_in_dir, parent_start, write_fitted, write_inputs
+from dlrun.protocols.lifecycle import (data_record, lineage, open_new, open_to_resume, refuse_unless_resumable, resume_at,
                                        run_status, start_record)
 from dlrun.protocols.stages import build_compiled, load_resolved, prepare
 from dlrun.runs import artifacts
@@ -25,6 +25,7 @@ from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.train.fit_role import RUN, TRIAL
+from dlrun.train.phases import total_epochs
 from dlrun.train.start import Start
 
 
@@ -53,13 +54,15 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
     started = time.time()
     prepared = prepare(loaded, smoke=smoke)
     built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
+    start = Start.scratch() if prepared.parent is None else parent_start(built.model, prepared)  # so does a mismatch
     run = open_new(loaded, folder)
     with hold(run.path), run_status(run, "training", resume_at(run, "train") if folder is None else None):
-        start_record(run, loaded, "train", smoke, {**data_record(prepared), "split": prepared.splits.sizes()})
+        start_record(run, loaded, "train", smoke, {**data_record(prepared), "split": prepared.splits.sizes()},
+                     **lineage(prepared))
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run)
-        result = fit_in_dir(run, prepared, RUN if folder is None else TRIAL, Start.scratch(), on_epoch, built)
+        result = fit_in_dir(run, prepared, RUN if folder is None else TRIAL, start, on_epoch, built)
         _complete(run, prepared, time.time() - started, result.run_info)
         return result.result
 
@@ -123,10 +126,10 @@ def train_or_resume(config: Path | None, overrides: list[str], events: TrainEven
     if resume is not None:
         previous = open_to_resume(resume, runs_dir, "train")
         loaded = spec_to_resume(previous, config, overrides)
-        events.begin(previous, loaded.spec.training.epochs, True)
+        events.begin(previous, total_epochs(loaded.spec.training), True)
         return resume_train(previous, loaded, allow_changed=allow_changed, on_epoch=events.epoch)
     if config is None:
         raise UserError("give a CONFIG to train, or --resume RUN to continue an interrupted run")
     loaded = load_spec(config, overrides)
     return train(loaded, smoke=smoke, on_epoch=events.epoch,
-                 on_start=lambda run: events.begin(run, loaded.spec.training.epochs, False))
+                 on_start=lambda run: events.begin(run, total_epochs(loaded.spec.training), False))

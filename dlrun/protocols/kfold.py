@@ -24,8 +24,8 @@ from dlrun.errors import DamagedRunFile, UserError
 from dlrun.executors.choice import Executor, run_on
 from dlrun.protocols.admission import admit, spec_to_resume
 from dlrun.protocols.fitting import fit_final, fit_in_dir, write_inputs
-from dlrun.protocols.lifecycle import (data_record, open_new, open_to_resume, refuse_unless_resumable, resume_at,
-                                       run_status, start_record, start_sub_run, term_as_interrupt)
+from dlrun.protocols.lifecycle import (data_record, lineage, open_new, open_to_resume, refuse_unless_resumable,
+                                       resume_at, run_status, start_record, start_sub_run, term_as_interrupt)
 from dlrun.protocols.stages import build_compiled, load_resolved
 from dlrun.report.cv_report import write_cv_report
 from dlrun.report.cv_summary import average_curves, summarize
@@ -36,6 +36,7 @@ from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.split_forms import CV_PROTOCOLS
 from dlrun.train.fit_role import FOLD
 from dlrun.train.monitor import chosen_epochs
+from dlrun.train.phases import total_epochs
 from dlrun.train.start import Start
 
 
@@ -140,7 +141,7 @@ def _start(run: RunDir, loaded: LoadedSpec, resolved: Resolved, folds: list[Fold
     spec, dataset = resolved.spec, resolved.dataset
     start_record(run, loaded, "kfold", resolved.sample is not None,
                  {**data_record(resolved), "cv_rows": int(len(cv_rows)), "test_rows": int(len(test_rows))},
-                 protocol=spec.split.protocol, n_folds=len(folds), executor=executor.name)
+                 protocol=spec.split.protocol, n_folds=len(folds), executor=executor.name, **lineage(resolved))
     artifacts.write_config(run.path, spec.model_dump(mode="json"), "kfold")
     sample = {} if resolved.sample is None else {"sample": resolved.sample.tolist()}
     artifacts.write_splits(run.path, {
@@ -197,7 +198,7 @@ def _run_folds(run: RunDir, resolved: Resolved, folds: list[Fold], cv_rows, test
         final = None
         if spec.split.final_model and final_fit:
             monitor, mode = spec.callbacks.best_epoch_rule("val_loss")
-            epochs = chosen_epochs(curves, monitor, mode, len(folds), spec.training.epochs)
+            epochs = chosen_epochs(curves, monitor, mode, len(folds), total_epochs(spec.training))
             final = _final_model(run, resolved, cv_rows, test_rows, epochs)
             summary["final_model"] = final
         artifacts.write_summary(run.path, summary)

@@ -56,6 +56,13 @@ def data_record(resolved) -> dict:
     return {"fingerprint": resolved.dataset.fingerprint(), "rows": resolved.dataset.n_rows}
 
 
+def lineage(resolved) -> dict:
+    """For a warm start (init_from), the start record's `parent`: the run or file its weights start
+    from, which `runs` and `show` display."""
+    parent = resolved.parent
+    return {} if parent is None else {"parent": parent.record()}
+
+
 def start_sub_run(folder: RunDir, resolved, kind: str, **more) -> None:
     """A fresh folder inside a run (a fold, a final model), with its status record; an unfinished one
     from an interrupted run starts over."""

@@ -129,11 +129,12 @@ def _runs_folder(keep: bool):
 
 
 def smoke_overrides(loaded: LoadedSpec, kind: str, plots: bool = False) -> list[str]:
-    """The smoke settings for a spec of `kind`: 1 epoch; 2 folds (1 repeat) for a cross-validation
+    """The smoke settings for a spec of `kind`: 1 epoch (and 1 per fine-tuning phase); 2 folds (1 repeat) for a cross-validation
     split, which a sweep evaluated by k-fold has too; 2 trials (fewer if its grid is smaller); no plots
     unless `plots` (they depend on dlrun rather than on the spec, and take a quarter of the time)."""
     spec = loaded.spec
     overrides = [f"training.epochs={SMOKE_EPOCHS}"]
+    overrides += [f"training.fine_tune[{i}].epochs={SMOKE_EPOCHS}" for i in range(len(spec.training.fine_tune))]
     if not plots:
         overrides.append("output.plots=false")
     if spec.split.folds is not None:

@@ -95,6 +95,7 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
     """
     from dlrun.model.build import BuildError, build_model, import_modules
     from dlrun.model.custom import custom_objects
+    from dlrun.model.imported import piece_problems
     from dlrun.train.fit import compile_model
     from dlrun.train.distribute import scope
     from dlrun.train.runtime import setup_runtime
@@ -103,7 +104,8 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
     runtime = setup_runtime(spec.training, spec.seed, spec.callbacks.tensorboard)  # imports the backend first, quietly
     from dlrun.train.resume import model_arrays
 
-    key = _compile_key(prepared) if reuse else None
+    # a fine-tuned model is recompiled per phase (a new optimizer): it is built anew rather than reset
+    key = _compile_key(prepared) if reuse and not spec.training.fine_tune else None
     if key is not None and key in _reusable:
         model, arrays = _reusable[key]
         return Built(runtime, model, arrays)
@@ -111,11 +113,13 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
     with scope(training.distribute, runtime["device"] == "gpu", training.cpu_replicas):  # mirrored: variables on every replica
         try:
             modules = import_modules(list(spec.imports), loaded.base_dir)
-            model = build_model(spec.model, prepared.infos, spec.name, modules, scaled_outputs(prepared))
+            model = build_model(spec.model, prepared.infos, spec.name, modules, scaled_outputs(prepared),
+                                loaded.base_dir)
         except BuildError as exc:
             loc = loaded.locate(exc.path)
             raise SpecError([Problem(loc.file, loc.line, loc.col, dotted(exc.path), str(exc))]) from None
         custom, found = custom_objects(spec, prepared.heads, modules)  # losses and metrics from `imports:`
+        found += piece_problems(spec, modules)  # callbacks.custom and optimizer.name (model_class: build_model)
         if found:
             raise loaded.error(found)
         compile_model(model, spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)
@@ -125,3 +129,18 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
         model.optimizer.build(model.trainable_variables)  # so its starting state can be kept too
         _reusable[key] = (model, model_arrays(model))
     return Built(runtime, model, _reusable[key][1])
+
+
+def recompile(model, prepared: Prepared, learning_rate: float) -> None:
+    """Compile `model` again for a fine-tuning phase: a new optimizer of the spec's kind at the phase's
+    constant learning rate (after its layers' trainable flags changed, as Keras requires)."""
+    from dlrun.model.build import import_modules
+    from dlrun.model.custom import custom_objects
+    from dlrun.train.fit import compile_model
+
+    spec, loaded = prepared.spec, prepared.loaded
+    optimizer = spec.optimizer.model_copy(update={"learning_rate": learning_rate, "schedule": None})
+    phase_spec = spec.model_copy(update={"optimizer": optimizer})
+    modules = import_modules(list(spec.imports), loaded.base_dir)
+    custom, _ = custom_objects(spec, prepared.heads, modules)
+    compile_model(model, phase_spec, prepared.heads, loaded.locate, len(prepared.fit_rows), custom)

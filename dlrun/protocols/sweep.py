@@ -118,7 +118,9 @@ def _max_steps(loaded: LoadedSpec) -> int:
     sweep, split = loaded.spec.sweep, loaded.spec.split
     if sweep.evaluate == "kfold":
         return split.folds * (split.repeats if split.protocol == "repeated_kfold" else 1)
-    return loaded.spec.training.epochs
+    from dlrun.train.phases import total_epochs
+
+    return total_epochs(loaded.spec.training)
 
 
 def run_sweep(run: RunDir, *, executor: Executor = Executor(), on_trial: Callable[[dict], None] | None = None,

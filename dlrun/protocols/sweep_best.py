@@ -10,6 +10,7 @@ import numpy as np
 from dlrun.data.split import Splits
 from dlrun.protocols.admission import spec_to_resume
 from dlrun.protocols.fitting import fit_final
+from dlrun.train.phases import total_epochs
 from dlrun.protocols.stages import load_resolved
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
@@ -34,11 +35,11 @@ def retrain_best(run: RunDir, best: dict, settings: SweepSpec) -> dict:
         summary = artifacts.read_summary(trial) or {}
         monitor, mode = spec.callbacks.best_epoch_rule("val_loss")
         epochs = chosen_epochs(summary.get("average_curves", []), monitor, mode, len(splits["folds"]),
-                               spec.training.epochs)
+                               total_epochs(spec.training))
     else:
         parts = Splits.from_json(splits)
         train_rows = np.sort(np.concatenate([parts.train, parts.validation]))
-        epochs = int(artifacts.read_info(trial).get("best_epoch") or spec.training.epochs)
+        epochs = int(artifacts.read_info(trial).get("best_epoch") or total_epochs(spec.training))
         splits = {"test": parts.test}
     test_rows = np.asarray(splits["test"], dtype=np.int64)
     final = fit_final(RunDir(artifacts.best_folder(run.path)), resolved, train_rows, test_rows, epochs,

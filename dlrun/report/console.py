@@ -39,7 +39,7 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
                  f"{len(spec.model.outputs)} output(s)")
     else:
         model = " → ".join(layer_entry(item)[0] for item in spec.model.layers)
-    table.add_row("model", model)
+    table.add_row("model", model + (f"  as {spec.model.model_class}" if spec.model.model_class else ""))
     opt = spec.optimizer
     table.add_row("optimizer", f"{opt.name}  lr={opt.learning_rate}"
                   + (f"  schedule={opt.schedule.type}" if opt.schedule else ""))
@@ -50,6 +50,7 @@ def spec_summary(spec: ExperimentSpec, source: str) -> Panel:
                               f"seed={spec.seed}")
     callbacks = [n for n in ("early_stopping", "model_checkpoint", "reduce_lr_on_plateau")
                  if getattr(spec.callbacks, n) is not None]
+    callbacks += [name for name, _ in spec.callbacks.custom_entries()]
     table.add_row("callbacks", ", ".join(callbacks) or "none")
     if spec.sweep is not None:
         w = spec.sweep

@@ -135,6 +135,7 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
             gap = fit["gap_at_best"]
             lines.append(f"At the best epoch: training loss {_fmt(gap['loss'])}, validation loss {_fmt(gap['val_loss'])}.")
         lines += [f"- {flag}" for flag in fit["flags"]] + [""]
+    lines += phase_lines(document.get("phases"))
     lines += remedy_lines(document.get("imbalance_remedy"))
     audit = document.get("audit")
     if audit:
@@ -164,3 +165,21 @@ def remedy_lines(remedy: dict | None) -> list[str]:
         weights = ", ".join(f"{label}: {_fmt(w)}" for label, w in remedy["class_weight"].items())
         done.append(f"training.class_weight — each class's rows weigh in the loss as {weights}")
     return ["## Class imbalance remedy", "", *(f"- {d}" for d in done), ""] if done else []
+
+
+def phase_lines(phases: list[dict] | None) -> list[str]:
+    """The report's table of training phases (training.fine_tune): epochs, learning rate, what was
+    unfrozen and how many parameters trained."""
+    if not phases:
+        return []
+    lines = ["## Training phases", "", "| phase | epochs | learning rate | unfrozen | trainable parameters |",
+             "| --- | --- | --- | --- | --- |"]
+    for phase in phases:
+        first, last = phase["epochs"]
+        rate = "as the optimizer" if phase["learning_rate"] is None else f"{phase['learning_rate']:g}"
+        what = phase["unfreeze"]
+        unfrozen = "as the spec freezes" if what is None else (what if isinstance(what, str) else
+                                                                ", ".join(f"{k} {v}" for k, v in what.items()))
+        lines.append(f"| {phase['phase']} | {first}–{last} | {rate} | {unfrozen} | "
+                     f"{phase['trainable_parameters']:,} |")
+    return lines + [""]

@@ -125,8 +125,14 @@ def _run_cells(info: dict) -> dict[str, str]:
     headline = info.get("headline") or {}
     return {"id": str(info.get("run_id", "?")), "name": str(info.get("name", "?")),
             "status": f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", "backend": backend_of(info),
+            **({"name": f"{info.get('name', '?')} ← {_parent_name(info['parent'])}"} if info.get("parent") else {}),
             "started": str(info.get("started", "—"))[:19].replace("T", " "), "duration": _duration(info),
             "headline": f"{headline.get('name', '')} {fmt(headline.get('value'))}" if headline else "—"}
+
+
+def _parent_name(parent: dict) -> str:
+    """A warm start's parent in the runs table: its run id, or its model file's name."""
+    return str(parent.get("run") or Path(str(parent.get("source", "?"))).name)
 
 
 def _runs_at(cells: list[dict], width: int, title: str) -> Table:
@@ -142,7 +148,7 @@ def _runs_at(cells: list[dict], width: int, title: str) -> Table:
     return folded_table(list(layout), rows, right, title=title, caption=caption)
 
 
-def run_card(info: dict, metrics: dict | None) -> Panel:
+def run_card(info: dict, metrics: dict | None, lineage: list[str] = ()) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column(overflow="fold")  # a long path folds rather than ending in '…'
@@ -153,6 +159,10 @@ def run_card(info: dict, metrics: dict | None) -> Panel:
         if info.get(key) is not None:
             table.add_row(key, str(info[key]))
     table.add_row("duration", _duration(info))
+    if lineage:
+        preprocessing = (info.get("parent") or {}).get("preprocessing")
+        table.add_row("warm start", " ← ".join(["this run", *lineage])
+                      + (f"  (preprocessing {preprocessing})" if preprocessing else ""))
     data = info.get("data", {})
     if data:
         table.add_row("data", f"{data.get('source')}  rows={data.get('rows')}  split={data.get('split')}")
@@ -320,7 +330,7 @@ def overview_card(overview: dict) -> Panel:
     """`dlrun show`: a k-fold run's fold table, or a holdout run's card."""
     if "summary" in overview:
         return kfold_card(overview["run"], overview["summary"])
-    return run_card(overview["run"], overview["metrics"])
+    return run_card(overview["run"], overview["metrics"], overview.get("lineage", ()))
 
 
 def export_panel(report: dict, folder: Path) -> Panel:

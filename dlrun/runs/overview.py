@@ -21,7 +21,33 @@ def run_overview(run: RunDir) -> dict:
     info = live(run.path, run.read_info())
     readers = {"metrics": artifacts.read_metrics, "summary": artifacts.read_summary,
                "trials": artifacts.read_trials_table, "best": artifacts.read_best}
-    return {"run": info, **{name: readers[name](run.path) for name in kind_of(info).shows}, "path": str(run.path)}
+    more = {"lineage": lineage(info, run.path.parent)} if info.get("parent") else {}
+    return {"run": info, **{name: readers[name](run.path) for name in kind_of(info).shows}, "path": str(run.path),
+            **more}
+
+
+MAX_LINEAGE = 20   # ancestors followed at most (a chain of warm starts; a loop is cut too)
+
+
+def lineage(info: dict, runs_dir: Path) -> list[str]:
+    """The warm-start ancestors of a run, nearest first: each parent's run id (or model file), read from
+    the `parent` entry of each run.json in turn (the parent looked up beside the run, else where it was
+    when the run started), as far as the folders are still there."""
+    chain: list[str] = []
+    parent = info.get("parent")
+    while isinstance(parent, dict) and len(chain) < MAX_LINEAGE:
+        chain.append(str(parent.get("run") or parent.get("source")))
+        if parent.get("run") is None or chain.count(chain[-1]) > 1:
+            break
+        found = [f for f in (runs_dir / str(parent["run"]), Path(str(parent.get("source", "")))) if artifacts.is_run(f)]
+        if not found:
+            break
+        folder = found[0]
+        try:
+            parent = artifacts.read_info(folder).get("parent")
+        except Exception:  # noqa: BLE001 - a damaged ancestor ends the chain; the run itself is still shown
+            break
+    return chain
 
 
 def runs_to_compare(refs: list[str], runs_dir: Path) -> list[RunDir]:

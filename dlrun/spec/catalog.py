@@ -32,13 +32,24 @@ def layer_names() -> list[str]:
     return list(catalog()["layers"])
 
 
+# Metrics dlrun configures for each output head itself (train/head_metrics.py): Keras's F1Score wants
+# one-hot labels and its IoU metrics the number of classes, which only the head tells. Name -> kind.
+HEAD_METRICS = {"f1_score": "f1_score", "F1Score": "f1_score", "iou": "iou", "IoU": "iou",
+                "mean_iou": "mean_iou", "MeanIoU": "mean_iou"}
+
+
+def _known_names(kind: str) -> list[str]:
+    section = {"optimizer": "optimizers", "loss": "losses", "metric": "metrics", "activation": "activations",
+               "schedule": "schedules", "callback": "callbacks"}[kind]
+    known = list(catalog().get(section, ()))
+    return known + [m for m in HEAD_METRICS if m not in known] if kind == "metric" else known
+
+
 def check_named(kind: str, name: str, custom_allowed: bool = False) -> str:
     """Return `name` if Keras knows it under the catalog section `kind`, else raise ValueError.
     With `custom_allowed` (the spec lists `imports:`), an unknown name is left for the build,
     which imports the modules and resolves it there."""
-    section = {"optimizer": "optimizers", "loss": "losses", "metric": "metrics",
-               "activation": "activations"}[kind]
-    known = catalog()[section]
+    known = _known_names(kind)
     if name not in known and not custom_allowed:
         raise ValueError(unknown_name(kind, name, list(known)))
     return name
@@ -46,6 +57,8 @@ def check_named(kind: str, name: str, custom_allowed: bool = False) -> str:
 
 def is_known(kind: str, name: str) -> bool:
     """Whether Keras's catalog has `name` as a loss or metric (not a custom one from `imports:`)."""
+    if kind == "metric" and name in HEAD_METRICS:
+        return True
     return name in catalog()[{"loss": "losses", "metric": "metrics"}[kind]]
 
 
@@ -60,6 +73,14 @@ def custom_names_allowed(info) -> bool:
 def check_loss(value: str | None, info) -> str | None:
     """Field validator of a `loss:`: a catalog name, or with `imports:` any name (resolved at build)."""
     return value if value is None else check_named("loss", value, custom_names_allowed(info))
+
+
+def check_optimizer(value: str, info) -> str:
+    """Field validator of `optimizer.name`: a Keras optimizer (by its lower-case name), or with
+    `imports:` a keras.optimizers.Optimizer subclass of those modules, kept as written (resolved at build)."""
+    if value.lower() in catalog()["optimizers"]:
+        return value.lower()
+    return check_named("optimizer", value, custom_names_allowed(info))
 
 
 def check_metrics(value: list[str] | None, info) -> list[str] | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from dlrun.spec.catalog import catalog, suggest, unknown_name
+from dlrun.spec.piece_checks import check_pieces
+from dlrun.spec.transfer import APPLICATION, MANAGED_APPLICATION_ARGS, ApplicationLayer, transfer_problems
 from dlrun.spec.model_forms import NOT_A_NODE, NodeParts, unknown_feed, unknown_shared
 
 REGULARIZER_KEYS = ("l1", "l2")
@@ -37,6 +39,9 @@ def check_layer(path: tuple, layer: str, args: Any, found: Found, custom_allowed
     """Check one `{LayerName: {arg: value}}` against the catalog. With `imports:` in the spec, a
     name Keras does not have may be a custom layer: it is checked when the modules are imported."""
     layers = catalog()["layers"]
+    if layer == APPLICATION:
+        _check_application((*path, layer), args, found)
+        return
     if layer not in layers:
         if not custom_allowed:
             message = unknown_name("layer", layer, list(layers))
@@ -59,6 +64,28 @@ def check_layer(path: tuple, layer: str, args: Any, found: Found, custom_allowed
     for arg in layers[layer]["required"]:
         if arg not in args:
             found.append(((*path, layer), f"{layer} needs `{arg}:`"))
+
+
+def _check_application(path: tuple, args: Any, found: Found) -> None:
+    """`{Application: {name: MobileNetV2, ...}}`: its fields, and the name among keras.applications'."""
+    from pydantic import ValidationError
+
+    try:
+        spec = ApplicationLayer.model_validate(args or {})
+    except ValidationError as exc:
+        for error in exc.errors():
+            found.append(((*path, *error["loc"]), error["msg"].removeprefix("Value error, ")))
+        return
+    known = catalog().get("applications", {})
+    if spec.name not in known:
+        found.append(((*path, "name"), unknown_name("keras.applications model", spec.name, list(known))))
+        return
+    own = [a for a in known[spec.name]["args"] if a not in MANAGED_APPLICATION_ARGS]
+    for arg in spec.args:
+        if arg not in own:
+            found.append(((*path, "args", arg), f"unknown argument of {spec.name}{suggest(arg, own)}"
+                          + (" (set by dlrun: it has a field of its own or comes from the data)"
+                             if arg in MANAGED_APPLICATION_ARGS else "")))
 
 
 def _check_sequential(items: list, found: Found, custom: bool) -> None:
@@ -128,6 +155,7 @@ def check_free_form(data: dict) -> Found:
         if "nodes" in model:
             _check_graph(model, found, custom)
     _check_optimizer(data.get("optimizer"), found)
+    found += check_pieces(data)  # callbacks.custom, a keras schedule's arguments, model.model_class
     return found
 
 
@@ -159,6 +187,7 @@ def check_combinations(spec) -> Found:
                                                     "training.distribute: mirrored or remove cpu_replicas"))
     found.extend(_streaming_problems(spec))
     found.extend(_window_problems(spec))
+    found.extend(transfer_problems(spec))
     found.extend(target_problems(spec))
     if spec.model.is_graph and spec.loss is not None:
         found.append((("loss",), "a graph model sets `loss:` on each of model.outputs, not at the top level"))

@@ -56,6 +56,17 @@ def _accepted(getter, candidates) -> list[str]:
     return sorted(set(ok))
 
 
+def _subclasses(module, base) -> dict:
+    """{name: {"args", "required"}} of the public classes of `module` that subclass `base` (not `base` itself)."""
+    found = {}
+    for name in sorted(dir(module)):
+        obj = getattr(module, name)
+        if inspect.isclass(obj) and issubclass(obj, base) and obj is not base and not name.startswith("_"):
+            args, required, _ = _params(obj, base)
+            found[name] = {"args": args, "required": required}
+    return found
+
+
 def build_catalog() -> dict:
     import keras
 
@@ -81,8 +92,15 @@ def build_catalog() -> dict:
     def regular(module):
         return sorted(n for n in dir(module) if not n.startswith("_")
                       and n not in ("get", "serialize", "deserialize"))
+    applications = {}
+    for name in dir(keras.applications):
+        obj = getattr(keras.applications, name)
+        if callable(obj) and name[:1].isupper():
+            module = obj.__module__.rsplit(".", 1)[-1]
+            applications[name] = {"module": module, "args": list(inspect.signature(obj).parameters)}
     return {
         "keras_version": keras.__version__,
+        "applications": dict(sorted(applications.items())),
         "layers": dict(sorted(layers.items())),
         "optimizers": dict(sorted(optimizers.items())),
         "losses": _accepted(keras.losses.get, snake(keras.losses) + LOSS_ALIASES),
@@ -91,6 +109,9 @@ def build_catalog() -> dict:
         "initializers": regular(keras.initializers),
         "regularizers": regular(keras.regularizers),
         "constraints": regular(keras.constraints),
+        "schedules": _subclasses(keras.optimizers.schedules, keras.optimizers.schedules.LearningRateSchedule),
+        "callbacks": {name: entry for name, entry in _subclasses(keras.callbacks, keras.callbacks.Callback).items()
+                      if name != "CallbackList"},  # the container Keras runs callbacks in, not one to add
     }
 
 

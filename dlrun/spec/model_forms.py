@@ -18,6 +18,11 @@ from dlrun.spec.catalog import check_loss, check_metrics, suggest
 from dlrun.spec.section import Section, one_of_forms
 
 _LAYER_ITEM = "A one-key mapping: the keras.layers class name, then its arguments, e.g. {Dense: {units: 64, activation: relu}}."
+MODEL_CLASS_HELP = ("A keras.Model subclass from an `imports:` module that the built graph is made as "
+                    "(cls(inputs=..., outputs=..., name=...)), e.g. one whose train_step is a custom training loop. "
+                    "It must be registered (@keras.saving.register_keras_serializable) so model.keras loads again. "
+                    "train_step(self, data) runs on backend tensorflow; on jax, write train_step(self, state, data). "
+                    "Default: keras.Model.")
 
 
 class InputSpec(Section):
@@ -178,6 +183,7 @@ class SequentialModel(Section):
     """A Sequential model: a list of layers, each fed by the one before."""
 
     layers: list[dict[str, dict[str, Any] | None]] = Field(description="Sequential model. Each item: " + _LAYER_ITEM)
+    model_class: str | None = Field(None, description=MODEL_CLASS_HELP)
 
     @model_validator(mode="after")
     def _not_empty(self) -> "SequentialModel":
@@ -200,13 +206,15 @@ class GraphModel(Section):
                                               "nodes), and either one layer (e.g. `Dense: {units: 8}`) or "
                                               "`shared: NODE` to reuse another node's layer.")
     outputs: list[GraphOutputSpec] = Field(description="Graph model: output heads.")
+    model_class: str | None = Field(None, description=MODEL_CLASS_HELP)
 
     is_graph: ClassVar[bool] = True
     layers: ClassVar[None] = None  # the Sequential form's key reads as absent, for code that serves both forms
 
 
-SEQUENTIAL_KEYS = tuple(SequentialModel.model_fields)
-GRAPH_KEYS = tuple(GraphModel.model_fields)
+COMMON_KEYS = ("model_class",)  # keys of both forms, which decide neither
+SEQUENTIAL_KEYS = tuple(key for key in SequentialModel.model_fields if key not in COMMON_KEYS)
+GRAPH_KEYS = tuple(key for key in GraphModel.model_fields if key not in COMMON_KEYS)
 FORM_KEYS = (*SEQUENTIAL_KEYS, *GRAPH_KEYS)
 NEEDS_A_FORM = "a model needs `layers:` (Sequential) or all of `inputs:`, `nodes:` and `outputs:` (graph)"
 
@@ -219,6 +227,7 @@ class _NoForm(Section):
     inputs: Any = Field(None, description="See GraphModel.")
     nodes: Any = Field(None, description="See GraphModel.")
     outputs: Any = Field(None, description="See GraphModel.")
+    model_class: Any = Field(None, description="See SequentialModel.")
 
     @model_validator(mode="after")
     def _never_valid(self) -> "_NoForm":  # only reached without unknown keys, which _one_form prevents
@@ -233,7 +242,7 @@ def _one_form(data: Any) -> Any:
     graph = [key in data for key in GRAPH_KEYS]
     if "layers" in data and any(graph):
         raise ValueError("give either `layers:` (Sequential) or `inputs:`/`nodes:`/`outputs:` (graph), not both")
-    if "layers" not in data and not all(graph) and set(data) <= set(FORM_KEYS):
+    if "layers" not in data and not all(graph) and set(data) <= {*FORM_KEYS, *COMMON_KEYS}:
         raise ValueError(NEEDS_A_FORM)
     return data
 

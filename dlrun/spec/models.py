@@ -8,16 +8,20 @@ editors' completion. Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from dlrun.spec.catalog import check_loss, check_metrics, check_named
+from dlrun.spec.catalog import check_loss, check_metrics, check_optimizer
 from dlrun.spec.model_forms import (MODEL_TAGS, GraphModel, GraphOutputSpec, InputSpec,  # noqa: F401 - re-exported
                                     ModelSpec, NodeSpec, SequentialModel)
 from dlrun.spec.monitor import Direction
+from dlrun.spec.schedule_forms import (SCHEDULE_TAGS, SCHEDULES, CosineDecay, CyclicSchedule,  # noqa: F401 - re-exported
+                                       ExponentialDecay, KerasSchedule, Schedule, ScheduleBase, StepDrop,
+                                       TimeBasedDecay)
 from dlrun.spec.section import Section
 from dlrun.spec.source_kinds import SOURCE_SCHEMES, SOURCES, SourceKind
+from dlrun.spec.transfer import FineTunePhase, InitFrom
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -145,58 +149,29 @@ class DataSpec(Section):
         return [self.target] if isinstance(self.target, str) else list(self.target)
 
 
-class ScheduleBase(Section):
-    """A learning-rate schedule over epochs; `type:` picks which."""
-
-
-class ExponentialDecay(ScheduleBase):
-    """lr = lr0 · rate^(epoch / decay_epochs) (stepwise with staircase)."""
-
-    type: Literal["exponential"] = Field(description="Exponential decay of the learning rate.")
-    decay_rate: float = Field(0.9, gt=0.0, le=1.0, description="Factor the rate is multiplied by every `decay_epochs`.")
-    decay_epochs: float = Field(1.0, gt=0.0, description="Epochs over which the rate shrinks by one `decay_rate`.")
-    staircase: bool = Field(False, description="Drop in whole steps every `decay_epochs` instead of smoothly.")
-
-
-class StepDrop(ScheduleBase):
-    """Step decay: lr = lr0 · drop^floor((1 + epoch) / epochs_drop)."""
-
-    type: Literal["step"] = Field(description="Step decay: the rate drops by a factor at fixed intervals.")
-    drop: float = Field(0.5, gt=0.0, le=1.0, description="Factor the rate is multiplied by at each drop.")
-    epochs_drop: int = Field(10, ge=1, description="Epochs between two drops.")
-
-
-class TimeBasedDecay(ScheduleBase):
-    """Time-based decay: lr = lr0 / (1 + decay · epoch)."""
-
-    type: Literal["time_based"] = Field(description="Time-based decay: the rate shrinks as 1 / (1 + decay · epoch).")
-    decay: float = Field(0.01, ge=0.0, description="How fast the rate shrinks per epoch.")
-
-
-class CosineDecay(ScheduleBase):
-    """Linear warm-up for `warmup_epochs`, then cosine decay to alpha · lr0 at the last epoch."""
-
-    type: Literal["cosine"] = Field(description="Cosine decay, after an optional linear warm-up.")
-    warmup_epochs: int = Field(0, ge=0, description="Epochs of linear warm-up from 0 to the initial rate.")
-    alpha: float = Field(0.0, ge=0.0, le=1.0, description="Final rate as a fraction of the initial one.")
-
-
-SCHEDULES = (ExponentialDecay, StepDrop, TimeBasedDecay, CosineDecay)
-Schedule = Annotated[Union[SCHEDULES], Field(discriminator="type")]
-
-
 class OptimizerSpec(Section):
     """The optimizer by Keras name; other keys are passed to it (checked against its signature)."""
 
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field("adam", description="Keras optimizer name: adam, sgd, rmsprop, adamw, ...")
+    name: str = Field("adam", description="Keras optimizer name: adam, sgd, rmsprop, adamw, ...; or the name of a "
+                                          "keras.optimizers.Optimizer subclass in an `imports:` module, registered "
+                                          "with @keras.saving.register_keras_serializable (checked at build).")
     learning_rate: float = Field(0.001, gt=0.0, description="Initial learning rate.")
-    schedule: Schedule | None = Field(None, description="Learning-rate schedule over epochs: exponential, step, time_based or cosine.")
+    schedule: Schedule | None = Field(None, description="Learning-rate schedule: over epochs (exponential, step, "
+                                                        "time_based, cosine, cyclic) or every step (keras: a "
+                                                        "keras.optimizers.schedules class; cyclic with unit: steps).")
     clipnorm: float | None = Field(None, gt=0.0, description="Clip each gradient to this norm.")
     clipvalue: float | None = Field(None, gt=0.0, description="Clip each gradient element to ±this value.")
 
-    _known = field_validator("name")(lambda v: check_named("optimizer", v.lower()))
+    _known = field_validator("name")(check_optimizer)
+
+    @model_validator(mode="after")
+    def _cycle_rises(self) -> "OptimizerSpec":
+        if isinstance(self.schedule, CyclicSchedule) and self.schedule.max_learning_rate <= self.learning_rate:
+            raise ValueError(f"a cyclic schedule rises from learning_rate ({self.learning_rate:g}) to "
+                             f"schedule.max_learning_rate ({self.schedule.max_learning_rate:g}); make it higher")
+        return self
 
     def extra_args(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -227,6 +202,10 @@ class TrainingSpec(Section):
                                                     "their mean for regression (in scaled units), the log of the "
                                                     "class shares for classification; false: zeros (Keras's default). "
                                                     "A bias_initializer written on the output layer is kept.")
+    fine_tune: list[FineTunePhase] = Field(default_factory=list, description="Phases after the first (which runs "
+                                             "`epochs` with the layers the spec freezes): each unfreezes layers, "
+                                             "recompiles with its own learning rate and trains on; history.csv has "
+                                             "a phase column.")
     cpu_replicas: int = Field(1, ge=1, le=64, description="With distribute: mirrored on a machine without GPUs: split "
                                                           "the CPU into this many logical devices, one replica each "
                                                           "(to check a mirrored spec without GPUs, e.g. in CI).")
@@ -272,6 +251,16 @@ class CallbacksSpec(Section):
     reduce_lr_on_plateau: ReduceLRSpec | None = Field(None, description="Lower the learning rate on a plateau.")
     tensorboard: bool = Field(False, description="Write TensorBoard logs to the run's tensorboard/ folder.")
     terminate_on_nan: bool = Field(True, description="Stop (status diverged) when the loss becomes NaN or infinite.")
+    custom: list[dict[str, dict[str, Any] | None]] = Field(
+        default_factory=list, description="More callbacks, each a one-key mapping {ClassName: {arg: value}}: a "
+                                          "keras.callbacks.Callback subclass from an `imports:` module, else a class "
+                                          "of keras.callbacks. A class whose __init__ takes `run_dir` gets the fit's "
+                                          "folder (a pathlib.Path: the run's, a fold's or a trial's) to write files "
+                                          "in. Checked when the model is built (validate --build, train).")
+
+    def custom_entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(class name, arguments) of each `custom:` callback (a mapping of one key each, checked by spec/checks.py)."""
+        return [(name, dict(args or {})) for item in self.custom for name, args in list(item.items())[:1]]
 
     def best_epoch_rule(self, default: str) -> tuple[str, str]:
         """The quantity that picks the best epoch (early stopping's, else the checkpoint's, else
@@ -323,7 +312,10 @@ class ExperimentSpec(Section):
     seed: int = Field(42, ge=0, lt=2**31, description="Seeds Python, NumPy, TensorFlow and the split.")
     imports: list[ModuleName] = Field(default_factory=list, description="Python modules (importable names, looked up next to "
                                                                  "the spec too) whose keras.layers.Layer classes the "
-                                                                 "model may use. Only these modules are imported.")
+                                                                 "model may use, and whose losses, metrics, callbacks "
+                                                                 "(callbacks.custom), optimizer (optimizer.name) and "
+                                                                 "keras.Model subclass (model.model_class) the spec may "
+                                                                 "name. Only these modules are imported.")
     data: DataSpec = Field(description="Where the data comes from and how it is prepared.")
     split: Split = Field(default_factory=HoldoutSplit, description="How rows are divided: holdout (the default) or a "
                                                                     "cross-validation protocol, by `protocol:`.")
@@ -336,6 +328,8 @@ class ExperimentSpec(Section):
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="Epochs, batch size, device and precision.")
     callbacks: CallbacksSpec = Field(default_factory=CallbacksSpec, description="Early stopping, checkpoints, "
                                                                                 "learning-rate reduction, TensorBoard.")
+    init_from: InitFrom | None = Field(None, description="Warm start: the weights of an earlier run (or of a model "
+                                                         "file), loaded by layer name before training.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Where runs go and which files they keep.")
     sweep: SweepSpec | None = Field(None, description="A hyperparameter search over spec paths, run by `dlrun sweep`.")
 
@@ -355,5 +349,5 @@ class ExperimentSpec(Section):
 UNION_TAGS: dict[tuple, tuple[str, ...]] = {
     ("model",): MODEL_TAGS,
     ("split",): SPLIT_TAGS,
-    ("optimizer", "schedule"): tuple(get_args(s.model_fields["type"].annotation)[0] for s in SCHEDULES),
+    ("optimizer", "schedule"): SCHEDULE_TAGS,
 }

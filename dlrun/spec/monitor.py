@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 
-MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2")  # in a monitor's name: higher is better
+MAX_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "r2", "iou")  # in a monitor's name: higher is better
 MODES = ("min", "max")
 OPTUNA = {"min": "minimize", "max": "maximize"}
 

@@ -24,9 +24,15 @@ from dlrun.train.start import Start
 
 
 def _current_lr(model) -> float:
+    """The optimizer's learning rate now: a per-step schedule (optimizer.schedule type keras, or cyclic
+    over steps) evaluated at the optimizer's step count, i.e. the rate of the epoch's end."""
     try:
-        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    except Exception:  # noqa: BLE001 - a schedule object: report nothing rather than fail
+        optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision wraps it
+        rate = getattr(optimizer, "_learning_rate", None)
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+            return float(keras.ops.convert_to_numpy(rate(optimizer.iterations)))
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except Exception:  # noqa: BLE001 - a rate that cannot be read: report nothing rather than fail
         return float("nan")
 
 
@@ -47,6 +53,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.stopped_by_caller: int | None = None
         self.on_epoch = on_epoch
         self.every_seconds = every_seconds
+        self.phase: int | None = None   # with training.fine_tune: the phase number, a history column
         self._started = 0.0
         self._written: float | None = None  # the first epoch is written at once (perf_counter may start near 0)
 
@@ -55,7 +62,7 @@ class HistoryWriter(keras.callbacks.Callback):
         columns, rows = read_history_table(self.folder)
         if columns:
             self.columns = columns
-        self.rows = rows[:epochs]
+        self.rows = [{**row, "phase": int(row["phase"])} if "phase" in row else row for row in rows[:epochs]]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -63,6 +70,8 @@ class HistoryWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         row = {"epoch": epoch + 1}
+        if self.phase is not None:
+            row["phase"] = self.phase
         row.update({k: float(v) for k, v in logs.items() if k != "learning_rate"})
         row["learning_rate"] = float(logs.get("learning_rate", _current_lr(self.model)))
         self.seconds.append(round(time.perf_counter() - self._started, 4))
@@ -98,7 +107,7 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
     cbs = spec.callbacks
     callbacks: list = []
     handles: dict = {"watched": []}
-    if spec.optimizer.schedule is not None:
+    if spec.optimizer.schedule is not None and spec.optimizer.schedule.by_epoch:  # else the optimizer's, per step
         schedule, lr0, epochs = spec.optimizer.schedule, spec.optimizer.learning_rate, spec.training.epochs
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr_at(schedule, lr0, epoch, epochs)))
     if cbs.reduce_lr_on_plateau is not None:
@@ -135,6 +144,10 @@ def build_callbacks(spec: ExperimentSpec, run_path: Path) -> tuple[list, dict]:
             raise UserError("callbacks.tensorboard is on, but the tensorboard package is not installed "
                             "(pip install tensorboard), or set callbacks.tensorboard: false")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_folder(run_path))))
+    if cbs.custom:
+        from dlrun.model.imported import make_callbacks
+
+        callbacks += make_callbacks(spec, run_path)  # callbacks.custom, in the order written
     return callbacks, handles
 
 

@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import math
 
-from dlrun.spec.models import CosineDecay, ExponentialDecay, StepDrop, TimeBasedDecay
+from dlrun.spec.models import CosineDecay, CyclicSchedule, ExponentialDecay, StepDrop, TimeBasedDecay
+
+
+def cyclic_rate(low: float, high: float, step_size: int, mode: str, position: float) -> float:
+    """The triangular cyclic rate at `position` (epochs or steps from the start): `low` at 0, `high` at
+    `step_size`, `low` again at 2 · step_size; triangular2 halves the height of every later cycle.
+
+        >>> [cyclic_rate(0.1, 0.5, 2, "triangular", e) for e in range(5)]
+        [0.1, 0.30000000000000004, 0.5, 0.30000000000000004, 0.1]
+        >>> cyclic_rate(0.1, 0.5, 2, "triangular2", 6)
+        0.30000000000000004
+    """
+    cycle = math.floor(1 + position / (2 * step_size))
+    distance = abs(position / step_size - 2 * cycle + 1)
+    scale = 1.0 if mode == "triangular" else 1.0 / 2 ** (cycle - 1)
+    return low + (high - low) * max(0.0, 1.0 - distance) * scale
 
 
 def lr_at(schedule, lr0: float, epoch: int, total_epochs: int) -> float:
@@ -27,4 +42,6 @@ def lr_at(schedule, lr0: float, epoch: int, total_epochs: int) -> float:
         span = max(1, total_epochs - schedule.warmup_epochs - 1)
         progress = min(1.0, (epoch - schedule.warmup_epochs) / span)
         return lr0 * (schedule.alpha + (1 - schedule.alpha) * 0.5 * (1 + math.cos(math.pi * progress)))
-    raise TypeError(f"unknown schedule {schedule!r}")
+    if isinstance(schedule, CyclicSchedule) and schedule.by_epoch:
+        return cyclic_rate(lr0, schedule.max_learning_rate, schedule.step_size, schedule.mode, epoch)
+    raise TypeError(f"not a schedule over epochs: {schedule!r}")

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,8 @@ class Start:
     state: dict | None = None     # resume: the saved state (train.resume.read_state)
     initial: dict | None = None   # reused: the variable values the model started with (model_arrays)
     source: Path | None = None    # from_run: a run folder, or a weights file
+    skip_mismatch: bool = False   # from_run: layers of other shapes start as built instead of an error
+    applied: dict | None = None   # from_run: what was loaded, when the weights are in the model already
 
     @classmethod
     def scratch(cls) -> "Start":
@@ -43,12 +44,13 @@ class Start:
         return cls("resume", state=state) if state is not None else cls()
 
     @classmethod
-    def reused(cls, initial: dict) -> "Start":
-        return cls("reused", initial=initial)
+    def reused(cls, initial: dict | None) -> "Start":
+        """Put a reused model back; None (a model built anew, not kept for reuse) starts from scratch."""
+        return cls("reused", initial=initial) if initial is not None else cls()
 
     @classmethod
-    def from_run(cls, source: Path) -> "Start":
-        return cls("from_run", source=Path(source))
+    def from_run(cls, source: Path, skip_mismatch: bool = False, applied: dict | None = None) -> "Start":
+        return cls("from_run", source=Path(source), skip_mismatch=skip_mismatch, applied=applied)
 
     @property
     def fresh(self) -> bool:
@@ -73,8 +75,9 @@ class Start:
         return source
 
 
-def apply_start(model, start: Start) -> int:
-    """Put the starting values into a built, compiled model; returns the first epoch to run."""
+def apply_start(model, start: Start, prepared=None) -> dict | None:
+    """Put the starting values into a built, compiled model; for a warm start, returns what was loaded
+    (train/warm_start.py), for run.json."""
     from dlrun.train.resume import restore_model
 
     if start.mode == "resume":
@@ -86,12 +89,14 @@ def apply_start(model, start: Start) -> int:
     elif start.mode == "reused":
         restore_model(model, start.initial)
     elif start.mode == "from_run":
-        path = start.weights_file()
-        try:
-            with warnings.catch_warnings():  # the saved optimizer state is left out on purpose: a new fit starts
-                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-                model.load_weights(str(path))
-        except (ValueError, KeyError, OSError) as exc:
-            raise UserError(f"{path}: its weights do not fit this model ({first_line(exc)}); the model must "
-                            f"have the same layers and shapes as the one that saved them") from None
-    return start.epoch
+        from dlrun.train.warm_start import load_by_name
+
+        if start.applied is not None:  # loaded before the run folder was made (a mismatch leaves no folder)
+            return start.applied
+        source = Path(start.source)
+        if source.is_dir():
+            start.weights_file()  # a run without a model is refused by name
+        spec = None if prepared is None else prepared.spec
+        return load_by_name(model, source, start.skip_mismatch, [] if spec is None else list(spec.imports),
+                            None if prepared is None else prepared.loaded.base_dir)
+    return None

@@ -26,7 +26,8 @@ def test_a_model_started_from_another_runs_weights_begins_at_that_runs_loss(trai
     prepared = prepare(spec_to_resume(source.run, None))
     model = build_compiled(prepared).model
     scratch = _loss(model, prepared)
-    assert apply_start(model, Start.from_run(source.run.path)) == 0
+    loaded = apply_start(model, Start.from_run(source.run.path))
+    assert loaded["loaded"] == ["dense", "dense_1"] and loaded["skipped"] == [] and loaded["new"] == []
     started = _loss(model, prepared)
     x, _ = prepared.part("train")
     trained = load_model(source.run.path)
