@@ -21,7 +21,7 @@ from dlrun.cli_options import (Config, ConfigOrResume, AllowChanged, NewRunsDir,
                                Resume, Jobs, Backend, RunsDir, ExecutorName, Address, CpusPerTrial, GpusPerTrial,
                                RunRef, Json, InitFromRun)
 from dlrun.cli_smoke import Junit, Keep, Plots, SmokeJobs, SpecPaths, Strict, print_result, show_smoke
-from dlrun.errors import DlrunError, Interrupted
+from dlrun.errors import DlrunError, Interrupted, UserError
 
 # dlrun uses no pydantic plugins; looking them up scans every installed package's metadata,
 # a noticeable share of `dlrun validate`'s start-up
@@ -301,6 +301,33 @@ def show(run: RunRef, runs_dir: RunsDir = Path("runs"), as_json: Json = False) -
 
     out.print(show_card(overview))
     out.print(f"folder: {overview['path']}")
+
+
+@app.command()
+@reports_errors
+def audit(run: RunRef, runs_dir: RunsDir = Path("runs"), as_json: Json = False,
+          reproduce: Annotated[bool, typer.Option("--reproduce", help="Train the run's saved spec again in a "
+                                                                      "temporary folder and compare the histories "
+                                                                      "(train and k-fold runs).")] = False,
+          fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 1 when an item is at this level or "
+                                                                           "worse: warn or fail (a CI gate).")] = None,
+          verbose: Verbose = False) -> None:
+    """Audit a finished run: nine quality items, each PASS / WARN / FAIL with its evidence and fix (audit.md)."""
+    _quiet(verbose)
+    from dlrun.protocols.audit import audit as audit_run
+    from dlrun.runs.lookup import resolve_run
+
+    if fail_on is not None and fail_on not in ("warn", "fail"):
+        raise UserError(f"--fail-on {fail_on}: give warn or fail")
+    result = audit_run(resolve_run(run, runs_dir), reproduce)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        from dlrun.report.audit_view import audit_table
+
+        out.print(audit_table(result))
+    if fail_on is not None and result.reaches(fail_on):
+        raise typer.Exit(1)
 
 
 @app.command()

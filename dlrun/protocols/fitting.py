@@ -247,6 +247,7 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     best = best_epoch(history, monitor, mode)
     if spec.output.save_model:
         save_final_model(model, run.path)
+    described = describe_model(model, run, spec.output.plots and role.plots)
     part = prepared.splits.held_out(role.hold_test)
     inputs, _ = prepared.part(part)
     raw = predict_outputs(model, inputs)
@@ -261,14 +262,31 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
                "epochs_run": len(history), "best_epoch": best, "monitor": monitor,
                "validation_at_best": {k: v for k, v in best_row.items() if k.startswith("val_")},
                "split": prepared.splits.sizes(), "fit": diagnose_fit(history, best, unscaled_targets(base, prepared.target_scales)), "audit": audit,
-               "imbalance_remedy": prepared.remedy(), **({"phases": trained.phases} if trained.phases else {})}
+               "imbalance_remedy": prepared.remedy(), **({"phases": trained.phases} if trained.phases else {}),
+               "model": described}
     metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets, truths,
                                history, spec.output.plots and role.plots, files=feature_data(inputs).listed_files())
     info = {"fit_seconds": round(trained.fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
+            "parameters": {k: described[k] for k in ("total", "trainable", "non_trainable")},
             "epoch_seconds": trained.epoch_seconds, "headline": headline(metrics, prepared)}
     empty = audit.get("empty_in_train")
     notes = ([empty_columns_note(empty)] if empty else []) + linear_notes(results, part)
     return Fitted(TrainResult(run, "completed", len(history), best, monitor, history, metrics, notes), info)
+
+
+def describe_model(model, run: RunDir, draw: bool) -> dict:
+    """model_summary.txt (layers, output shapes, parameters), the graph's picture when asked and
+    possible, and what metrics.json and the report keep of them."""
+    from dlrun.report.model_summary import draw_graph, model_summary, summary_text
+
+    summary = model_summary(model)
+    text = summary_text(summary)
+    artifacts.write_model_summary(run.path, text)
+    graph_note = draw_graph(model, artifacts.model_graph_path(run.path)) if draw else None
+    return {"name": summary.name, "total": summary.total, "trainable": summary.trainable,
+            "non_trainable": summary.non_trainable, "layers": len(summary.rows), "summary": text,
+            "graph": None if graph_note or not draw else artifacts.model_graph_path(run.path).name,
+            **({"graph_note": graph_note} if graph_note else {})}
 
 
 def headline(metrics: dict, prepared: Prepared) -> dict:

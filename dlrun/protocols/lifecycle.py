@@ -20,7 +20,7 @@ from dlrun.errors import Diverged, DlrunError, Interrupted, Pruned, ResumeAt, Ru
 from dlrun.runs import artifacts
 from dlrun.runs.kinds import kind_of
 from dlrun.runs.lookup import resolve_run
-from dlrun.runs.provenance import provenance
+from dlrun.runs.provenance import installed_packages, provenance
 from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec
 
@@ -49,6 +49,7 @@ def start_record(run: RunDir, loaded: LoadedSpec, kind: str, smoke: bool, data: 
                     backend=spec.training.backend, spec_file=str(loaded.path), data_dir=str(loaded.base_dir),
                     seed=spec.seed, smoke=smoke, data={"source": spec.data.source, **data},
                     **provenance(loaded.base_dir), **more)
+    artifacts.write_environment(run.path, installed_packages())
 
 
 def data_record(resolved) -> dict:

@@ -135,6 +135,7 @@ def render_markdown(document: dict, part: str, per_output: dict[str, dict], imag
             gap = fit["gap_at_best"]
             lines.append(f"At the best epoch: training loss {_fmt(gap['loss'])}, validation loss {_fmt(gap['val_loss'])}.")
         lines += [f"- {flag}" for flag in fit["flags"]] + [""]
+    lines += model_lines(document.get("model"))
     lines += phase_lines(document.get("phases"))
     lines += remedy_lines(document.get("imbalance_remedy"))
     audit = document.get("audit")
@@ -183,3 +184,15 @@ def phase_lines(phases: list[dict] | None) -> list[str]:
         lines.append(f"| {phase['phase']} | {first}–{last} | {rate} | {unfrozen} | "
                      f"{phase['trainable_parameters']:,} |")
     return lines + [""]
+
+
+def model_lines(model: dict | None) -> list[str]:
+    """The report's Model section: the layer table (model_summary.txt) and the graph's picture, or how to get one."""
+    if not model:
+        return []
+    lines = ["## Model", "", model["summary"].rstrip("\n"), ""]
+    if model.get("graph"):
+        lines += [f"![model graph](plots/{model['graph']})", ""]
+    elif model.get("graph_note"):
+        lines += [f"- {model['graph_note']}", ""]
+    return lines

@@ -77,3 +77,35 @@ def _layers_at(rows: list[dict], width: int):
     return fitted_table(list(COLUMNS), cells, width, ("parameters",)) or \
         fitted_table(["layer (type)", "output shape", "params"], stacked, width, ("params",)) or \
         folded_table(["layer (type)", "output shape", "params"], stacked, ("params",))
+
+
+def summary_text(summary: ModelSummary) -> str:
+    """The summary as a Markdown table and its totals: model_summary.txt and report.md's Model section."""
+    lines = [f"Model `{summary.name}`", "", "| " + " | ".join(COLUMNS) + " |", "| --- | --- | --- | ---: |"]
+    lines += [f"| {row['layer']} | {row['type']} | {row['output shape']} | {row['parameters']:,} |"
+              for row in summary.rows]
+    lines += ["", f"parameters: {summary.total:,} (trainable {summary.trainable:,}, "
+                  f"non-trainable {summary.non_trainable:,})"]
+    return "\n".join(lines) + "\n"
+
+
+GRAPH_HINT = ("no picture of the model graph: keras.utils.plot_model needs pydot (pip install pydot) and "
+              "Graphviz's dot program (e.g. apt install graphviz)")
+
+
+def draw_graph(model, path) -> str | None:
+    """plots/model.png by keras.utils.plot_model where pydot and Graphviz are installed; else (or when it
+    fails) the reason, for the report."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pydot") is None or shutil.which("dot") is None:
+        return GRAPH_HINT
+    try:
+        import keras
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True, dpi=72)
+    except Exception as exc:  # noqa: BLE001 - a picture is never worth failing a finished run for
+        return f"the model graph could not be drawn: {type(exc).__name__}: {str(exc)[:120]}"
+    return None

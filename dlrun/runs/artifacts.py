@@ -68,7 +68,14 @@ BEST_CHECKPOINT = "best.keras"             # in checkpoints/: the best epoch's m
 RESUME_STATE = "resume.json"               # in checkpoints/: the last finished epoch, naming its arrays
 RESUME_ARRAYS = "resume-{epoch:04d}.npz"   # ... and those arrays
 MANIFEST = "manifest.json"
+MODEL_SUMMARY = "model_summary.txt"        # the layers, output shapes and parameters of the run's model
+MODEL_GRAPH = "model.png"                  # in plots/: keras.utils.plot_model's picture (with pydot and Graphviz)
+ENVIRONMENT = "environment.txt"            # every installed package as name==version: the run's lock file
+AUDIT_REPORT = "audit.md"                  # `dlrun audit RUN`
+AUDIT_JSON = "audit.json"
 COMPARISONS = "comparisons"  # in the runs directory itself, beside the runs: `dlrun compare --plot`
+TRACKING_STORE = "mlflow.db"        # in the runs directory too: the MLflow store of tracking.mlflow without a uri
+TRACKING_ARTIFACTS = "mlartifacts"  # ... and the files its runs log
 
 # what a finished run must hold before it can be evaluated or predicted with
 SAVED_RUN_FILES = (RUN_INFO, CONFIG, PREPROCESSING, SPLITS)
@@ -393,3 +400,38 @@ def write_manifest(folder: Path, document: dict) -> None:
 
 def read_manifest(folder: Path) -> dict | None:
     return _json_or(Path(folder) / MANIFEST, None)
+
+
+def write_model_summary(folder: Path, text: str) -> None:
+    write_text(Path(folder) / MODEL_SUMMARY, text)
+
+
+def read_model_summary(folder: Path) -> str | None:
+    path = Path(folder) / MODEL_SUMMARY
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def model_graph_path(folder: Path) -> Path:
+    return plots_folder(folder) / MODEL_GRAPH
+
+
+def write_environment(folder: Path, lines: list[str]) -> None:
+    write_text(Path(folder) / ENVIRONMENT, "\n".join(lines) + "\n")
+
+
+def environment_path(folder: Path) -> Path:
+    return Path(folder) / ENVIRONMENT
+
+
+def write_audit(folder: Path, document: dict, markdown: str) -> None:
+    write_json(Path(folder) / AUDIT_JSON, document)
+    write_text(Path(folder) / AUDIT_REPORT, markdown)
+
+
+def audit_paths(folder: Path) -> list[Path]:
+    return [Path(folder) / AUDIT_REPORT, Path(folder) / AUDIT_JSON]
+
+
+def tensorboard_written(folder: Path) -> bool:
+    """Whether the fit wrote TensorBoard logs (callbacks.tensorboard)."""
+    return any(tensorboard_folder(folder).rglob("*")) if tensorboard_folder(folder).is_dir() else False

@@ -43,3 +43,14 @@ def provenance(spec_dir: Path) -> dict:
         "versions": versions(),
         "git_commit": git_commit(spec_dir),
     }
+
+
+def installed_packages() -> list[str]:
+    """Every installed distribution as `name==version`, sorted: the run's environment lock
+    (environment.txt), enough to rebuild the environment with `pip install -r environment.txt`."""
+    found = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found[name.lower()] = f"{name}=={dist.version}"
+    return [found[key] for key in sorted(found)]

@@ -34,6 +34,7 @@ def fake_runs(tmp_path_factory):
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["validate", str(CONFIGS / "digits_mlp.yaml")],
                                   ["schema"], ["runs"], ["show", "latest"], ["compare", "latest", "demo"],
+                                  ["audit", "--help"],
                                   ["train", "--help"], ["kfold", "--help"], ["sweep", "--help"], ["export", "--help"],
                                   ["sweep", str(CONFIGS / "iris_sweep.yaml"), "--dry-run"],
                                   ["validate", str(CONFIGS / "iris_sweep.yaml")]])
