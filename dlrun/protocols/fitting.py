@@ -19,8 +19,10 @@ from dlrun.protocols.lifecycle import resume_at, run_status, start_sub_run
 from dlrun.report.metrics import headline_key
 from dlrun.runs import artifacts
 from dlrun.runs.rundir import RunDir
+from dlrun.runs.timing import PhaseClock
 from dlrun.train.fit_role import FINAL, FitRole
 from dlrun.train.start import Start
+from dlrun.train.tracking import tracked
 
 
 @dataclass
@@ -33,6 +35,7 @@ class TrainResult:
     history: list[dict]
     metrics: dict
     notes: list[str] = field(default_factory=list)
+    phases: dict = field(default_factory=dict)   # seconds per phase of the flow (runs/timing.py)
 
 
 @dataclass
@@ -96,19 +99,22 @@ class Trained:
 
 
 def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | None = None, on_epoch=None,
-               built=None) -> Fitted:
+               built=None, clock: PhaseClock | None = None) -> Fitted:
     """One model in one folder, as a pipeline: build → starting weights → fit → score → write.
 
     `role` (train/fit_role.py) says what the fit is for: a holdout run, a fold, a trial, a final
     model. `start` is where the weights start (default: as built). `built`: a model the caller built
-    already (holdout builds before it makes a folder, k-fold reuses one per process).
+    already (holdout builds before it makes a folder, k-fold reuses one per process). `clock`: the
+    caller's, holding the phases before this one (load, preprocess); run.json gets every phase's seconds.
     """
     from dlrun.model.output_init import init_outputs
     from dlrun.protocols.stages import build_compiled
     from dlrun.train.start import apply_start
 
+    clock = clock or PhaseClock()
     build_started = time.perf_counter()
-    built = built or build_compiled(prepared)
+    with clock.phase("build"):
+        built = built or build_compiled(prepared)
     build_seconds = time.perf_counter() - build_started
     start = start or Start.scratch()
     enter_phase(built.model, prepared, epochs_done=start.epoch)  # resumed: the phase it stopped in
@@ -119,12 +125,15 @@ def fit_in_dir(run: RunDir, prepared: Prepared, role: FitRole, start: Start | No
     elif start.fresh or start.mode == "from_run":
         init_outputs(built.model, prepared, biases=start.fresh)
     run.update_info(runtime=built.runtime)
-    audit, base = audit_of(prepared), baselines(prepared)  # before the fit: they read every training row
+    with clock.phase("evaluate"):
+        audit, base = audit_of(prepared), baselines(prepared)  # before the fit: they read every training row
     if role.release_raw:  # the raw features are not needed again: free them before the fit's peak
         prepared.dataset.features = None
-    trained = train_model(run, prepared, built.model, role, start, on_epoch)
-    fitted = score_and_write(run, prepared, built.model, role, trained, audit, base)
+    with clock.phase("fit"):
+        trained = train_model(run, prepared, built.model, role, start, on_epoch)
+    fitted = score_and_write(run, prepared, built.model, role, trained, audit, base, clock)
     fitted.run_info["build_seconds"] = round(build_seconds, 3)
+    fitted.run_info["phases"] = fitted.result.phases = clock.record()
     if loaded_weights is not None:
         fitted.run_info["init_from"] = loaded_weights
     fitted.result.notes[:0] = built.runtime.get("notes", [])
@@ -231,7 +240,7 @@ def _validation_data(prepared: Prepared, role: FitRole):
 
 
 def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, trained: Trained, audit: dict,
-                    base: dict) -> Fitted:
+                    base: dict, clock: PhaseClock | None = None) -> Fitted:
     """The score and write steps: best epoch, final model, the held-out part scored, report and plots."""
     from dlrun.data.feature_data import feature_data
     from dlrun.model.io import predict_outputs, save_final_model
@@ -245,18 +254,22 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
     spec, history = prepared.spec, trained.history
     monitor, mode = spec.callbacks.best_epoch_rule("val_loss" if trained.validated else "loss")
     best = best_epoch(history, monitor, mode)
-    if spec.output.save_model:
-        save_final_model(model, run.path)
-    described = describe_model(model, run, spec.output.plots and role.plots)
+    clock = clock or PhaseClock()
+    with clock.phase("write"):
+        if spec.output.save_model:
+            save_final_model(model, run.path)
+        described = describe_model(model, run, spec.output.plots and role.plots)
     part = prepared.splits.held_out(role.hold_test)
-    inputs, _ = prepared.part(part)
-    raw = predict_outputs(model, inputs)
-    truths = prepared.truths(part)
-    results = score_outputs(raw, prepared.heads, prepared.targets, truths, base)
-    if role.linear_baseline:
-        add_linear_models(results, prepared, getattr(prepared.splits, part))
-    add_window_forecasts(results, prepared, getattr(prepared.splits, part), raw,
-                         run.path if spec.output.plots and role.plots else None)
+    with clock.phase("evaluate"):
+        inputs, _ = prepared.part(part)
+        raw = predict_outputs(model, inputs)
+        truths = prepared.truths(part)
+        results = score_outputs(raw, prepared.heads, prepared.targets, truths, base)
+        if role.linear_baseline:
+            add_linear_models(results, prepared, getattr(prepared.splits, part))
+    with clock.phase("report"):
+        add_window_forecasts(results, prepared, getattr(prepared.splits, part), raw,
+                             run.path if spec.output.plots and role.plots else None)
     best_row = next((row for row in history if row["epoch"] == best), history[-1])
     summary = {"run_id": run.run_id, "task": {n: t.task for n, t in prepared.targets.items()},
                "epochs_run": len(history), "best_epoch": best, "monitor": monitor,
@@ -264,8 +277,9 @@ def score_and_write(run: RunDir, prepared: Prepared, model, role: FitRole, train
                "split": prepared.splits.sizes(), "fit": diagnose_fit(history, best, unscaled_targets(base, prepared.target_scales)), "audit": audit,
                "imbalance_remedy": prepared.remedy(), **({"phases": trained.phases} if trained.phases else {}),
                "model": described}
-    metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets, truths,
-                               history, spec.output.plots and role.plots, files=feature_data(inputs).listed_files())
+    with clock.phase("report"):
+        metrics = write_evaluation(run.path, summary, part, results, raw, prepared.heads, prepared.targets, truths,
+                                   history, spec.output.plots and role.plots, files=feature_data(inputs).listed_files())
     info = {"fit_seconds": round(trained.fit_seconds, 3), "epochs_run": len(history), "best_epoch": best,
             "parameters": {k: described[k] for k in ("total", "trainable", "non_trainable")},
             "epoch_seconds": trained.epoch_seconds, "headline": headline(metrics, prepared)}
@@ -315,7 +329,7 @@ def fit_final(folder: RunDir, resolved: Resolved, train_rows: np.ndarray, test_r
     prepared = prepare_rows(final_resolved, Splits(np.sort(train_rows), train_rows[:0], np.sort(test_rows)))
     start_sub_run(folder, resolved, "final", **(extra or {}))
     write_inputs(folder, prepared, "holdout", {"chosen_epochs": epochs})
-    with run_status(folder, "final model"):
+    with tracked(folder, "final", resolved.spec, sub_run=True), run_status(folder, "final model"):
         fitted = fit_in_dir(folder, prepared, FINAL)
         folder.set_status("completed", **fitted.run_info)
     metrics = fitted.result.metrics

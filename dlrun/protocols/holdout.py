@@ -23,10 +23,12 @@ from dlrun.protocols.stages import build_compiled, load_resolved, prepare
 from dlrun.runs import artifacts
 from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir, now_iso
+from dlrun.runs.timing import PhaseClock
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.train.fit_role import RUN, TRIAL
 from dlrun.train.phases import total_epochs
 from dlrun.train.start import Start
+from dlrun.train.tracking import check_tracking, tracked
 
 
 class TrainEvents(Protocol):
@@ -51,18 +53,26 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
         >>> result.status
         'completed'
     """
-    started = time.time()
-    prepared = prepare(loaded, smoke=smoke)
-    built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
-    start = Start.scratch() if prepared.parent is None else parent_start(built.model, prepared)  # so does a mismatch
+    started, clock = time.time(), PhaseClock()
+    if folder is None:  # a trial's store was checked by its sweep
+        check_tracking(loaded.spec)  # a tracking store that does not answer: exit 2 before anything is made
+    prepared = prepare(loaded, smoke=smoke, clock=clock)
+    with clock.phase("backend"):
+        from dlrun.model.backend import import_keras
+
+        import_keras()  # the backend's own start (TensorFlow's import is seconds), apart from the build
+    with clock.phase("build"):
+        built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
+        start = Start.scratch() if prepared.parent is None else parent_start(built.model, prepared)  # so does a mismatch
     run = open_new(loaded, folder)
-    with hold(run.path), run_status(run, "training", resume_at(run, "train") if folder is None else None):
+    with hold(run.path), tracked(run, "train" if folder is None else "trial", loaded.spec, folder is not None), \
+            run_status(run, "training", resume_at(run, "train") if folder is None else None):
         start_record(run, loaded, "train", smoke, {**data_record(prepared), "split": prepared.splits.sizes()},
                      **lineage(prepared))
         write_inputs(run, prepared)
         if on_start is not None:
             on_start(run)
-        result = fit_in_dir(run, prepared, RUN if folder is None else TRIAL, start, on_epoch, built)
+        result = fit_in_dir(run, prepared, RUN if folder is None else TRIAL, start, on_epoch, built, clock)
         _complete(run, prepared, time.time() - started, result.run_info)
         return result.result
 
@@ -84,7 +94,7 @@ def resume_train(run: RunDir, loaded: LoadedSpec | None = None, *, allow_changed
         start = _trusted_start(run)
         started = time.time()
         run.set_status("running", resumed=now_iso(), resumed_from_epoch=start.epoch)
-        with run_status(run, "training", resume_at(run, "train")):
+        with tracked(run, "train", resolved.spec), run_status(run, "training", resume_at(run, "train")):
             write_fitted(run, prepared)  # the same rows give the same fit: a lost preprocessing.json comes back
             result = fit_in_dir(run, prepared, RUN, start, on_epoch)
             _complete(run, prepared, time.time() - started, result.run_info)
@@ -126,6 +136,7 @@ def train_or_resume(config: Path | None, overrides: list[str], events: TrainEven
     if resume is not None:
         previous = open_to_resume(resume, runs_dir, "train")
         loaded = spec_to_resume(previous, config, overrides)
+        check_tracking(loaded.spec)
         events.begin(previous, total_epochs(loaded.spec.training), True)
         return resume_train(previous, loaded, allow_changed=allow_changed, on_epoch=events.epoch)
     if config is None:

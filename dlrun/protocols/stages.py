@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dlrun.data.prepare import Prepared, Resolved, load_data, prepare_rows, take_smoke_sample
 from dlrun.errors import Problem, SpecError
 from dlrun.model.heads import output_activations, resolve_for_data
+from dlrun.runs.timing import PhaseClock
 from dlrun.spec.load import LoadedSpec
 from dlrun.spec.yamlsource import dotted
 
@@ -34,16 +35,20 @@ def load_resolved(loaded: LoadedSpec, smoke: bool = False) -> Resolved:
     return take_smoke_sample(resolved) if smoke else resolved
 
 
-def prepare(loaded: LoadedSpec, smoke: bool = False) -> Prepared:
-    """Holdout: load the data, fill in task defaults, split, and fit preprocessing on the training rows."""
+def prepare(loaded: LoadedSpec, smoke: bool = False, clock: PhaseClock | None = None) -> Prepared:
+    """Holdout: load the data, fill in task defaults, split, and fit preprocessing on the training rows
+    (timed as the load and preprocess phases on `clock`)."""
     spec = loaded.spec
     if spec.split.protocol != "holdout":
         raise loaded.error([(("split", "protocol"), f"{spec.split.protocol} is a cross-validation protocol, run by "
                                                     f"`dlrun kfold`; `dlrun train` uses protocol: holdout")])
-    resolved = load_resolved(loaded, smoke)
-    splits = resolved.dataset.data.split_holdout(resolved.spec.split, resolved.spec.seed, resolved.labels(),
-                                                 resolved.dataset.source_test)
-    return prepare_rows(resolved, splits)
+    clock = clock or PhaseClock()
+    with clock.phase("load"):
+        resolved = load_resolved(loaded, smoke)
+    with clock.phase("preprocess"):
+        splits = resolved.dataset.data.split_holdout(resolved.spec.split, resolved.spec.seed, resolved.labels(),
+                                                     resolved.dataset.source_test)
+        return prepare_rows(resolved, splits)
 
 
 # The last model compiled with reuse=True in this process, by what it was compiled from, with

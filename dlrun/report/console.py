@@ -116,6 +116,10 @@ def train_summary(result) -> Panel:
         if margin is not None:
             table.add_row(prefix + f"linear model {margin[0]}", _fmt(values["linear_model"][margin[0]]))
     items = [table, f"run directory: [bold]{result.run.path}[/]"]
+    if result.phases:
+        from dlrun.runs.timing import phase_line
+
+        items.append(f"[dim]time: {phase_line(result.phases, result.epochs_run)}[/]")
     items.extend(f"[yellow]note:[/] {note}" for note in result.notes)
     return Panel(Group(*items), title=f"[bold green]completed[/] {result.run.run_id}", expand=False)
 

@@ -92,6 +92,7 @@ def test_validate_build_prints_the_layers_as_a_table_at_80_columns(tmp_path):
 def test_train_and_resume_print_no_tensorflow_start_up_lines(tmp_path):
     fresh = dlrun("train", write_dedented(tmp_path / "tiny.yaml", TINY_IRIS), "--runs-dir", tmp_path / "fresh")
     assert "completed" in fresh.stdout
+    assert_readable(fresh.stdout, "time:", "load", "backend", "fit", "s/epoch", "report")  # where the time went
     assert NOISE.findall(fresh.stderr) == [], fresh.stderr
     killed = TINY_IRIS.replace("training: {epochs: 2, batch_size: 16}", "training: {epochs: 40, batch_size: 5}")
     run = killed_after_epochs(write_dedented(tmp_path / "killed.yaml", killed), tmp_path / "runs", epochs=2)
