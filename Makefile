@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup train test test-fast bench bench-windows clean
+.PHONY: setup train test test-fast bench bench-gpu bench-windows clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test-fast: $(STAMP)  ## the suite without the tests marked slow (a quick loop wh
 
 bench: $(STAMP)  ## time dlrun against the hand-written Keras scripts
 	$(BIN)/python bench/run.py
+
+bench-gpu: $(STAMP)  ## dlrun --backend jax against plain Keras-on-JAX scripts, with phase timings (run it on a GPU machine)
+	$(BIN)/python bench/gpu.py
 
 bench-windows: $(STAMP)  ## peak memory of 1 epoch on windows over a 1,000,000-step series (data.window)
 	$(BIN)/python bench/window_memory.py --stages
