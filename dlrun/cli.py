@@ -19,7 +19,7 @@ from rich.console import Console
 from dlrun import __version__
 from dlrun.cli_options import (Config, ConfigOrResume, AllowChanged, NewRunsDir, RunName, Smoke, Verbose, Sets,
                                Resume, Jobs, Backend, RunsDir, ExecutorName, Address, CpusPerTrial, GpusPerTrial,
-                               RunRef, Json, InitFromRun)
+                               RunRef, Json, InitFromRun, Track)
 from dlrun.cli_smoke import Junit, Keep, Plots, SmokeJobs, SpecPaths, Strict, print_result, show_smoke
 from dlrun.errors import DlrunError, Interrupted, UserError
 
@@ -70,9 +70,10 @@ def _print_json(data) -> None:
 
 
 def _overrides(set_: list[str] | None, runs_dir: Path | None, name: str | None, smoke: bool,
-               backend: str | None = None, init_from: str | None = None) -> list[str]:
+               backend: str | None = None, init_from: str | None = None, track: str | None = None) -> list[str]:
     """--set values plus the options that are spec values in disguise."""
     overrides = list(set_ or [])
+    overrides += [f"tracking.mlflow.uri={json.dumps(track)}"] if track is not None else []
     if init_from is not None:
         overrides.append(f"init_from.run={json.dumps(init_from)}")
     if backend is not None:
@@ -132,14 +133,14 @@ def validate(
 @reports_errors
 def train(config: ConfigOrResume = None, set_: Sets = None, resume: Resume = None, allow_changed: AllowChanged = False,
           runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, backend: Backend = None,
-          init_from: InitFromRun = None, verbose: Verbose = False) -> None:
+          init_from: InitFromRun = None, track: Track = None, verbose: Verbose = False) -> None:
     """Train the experiment, evaluate it on held-out data, and write a run directory."""
     _quiet(verbose)
     from dlrun.protocols.holdout import train_or_resume
     from dlrun.report.console import TrainConsole, train_summary
 
     with TrainConsole(out) as console:
-        result = train_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend, init_from), console,
+        result = train_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend, init_from, track), console,
                                  resume=resume, runs_dir=runs_dir, allow_changed=allow_changed, smoke=smoke)
     out.print(train_summary(result))
 
@@ -147,7 +148,7 @@ def train(config: ConfigOrResume = None, set_: Sets = None, resume: Resume = Non
 @app.command()
 @reports_errors
 def kfold(config: ConfigOrResume = None, set_: Sets = None, jobs: Jobs = 1, resume: Resume = None,
-          allow_changed: AllowChanged = False, runs_dir: NewRunsDir = None, name: RunName = None,
+          allow_changed: AllowChanged = False, runs_dir: NewRunsDir = None, name: RunName = None, track: Track = None,
           smoke: Smoke = False, backend: Backend = None, executor: ExecutorName = "local", address: Address = None,
           cpus_per_trial: CpusPerTrial = 1.0, gpus_per_trial: GpusPerTrial = 0.0, verbose: Verbose = False) -> None:
     """Cross-validate: k-fold, stratified, repeated, group or time-series folds, with mean, std and 95% CI."""
@@ -156,9 +157,9 @@ def kfold(config: ConfigOrResume = None, set_: Sets = None, jobs: Jobs = 1, resu
     from dlrun.report.console import fold_line
     from dlrun.report.runs_view import kfold_panel
 
-    result = kfold_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend), resume=resume, runs_dir=runs_dir,
+    result = kfold_or_resume(config, _overrides(set_, runs_dir, name, smoke, backend, track=track), resume=resume,
+                             runs_dir=runs_dir, allow_changed=allow_changed, smoke=smoke,
                              executor=_executor(executor, jobs, address, cpus_per_trial, gpus_per_trial),
-                             allow_changed=allow_changed, smoke=smoke,
                              on_fold=lambda fold, total: out.print(fold_line(fold, total), highlight=False))
     out.print(kfold_panel(result))
 
@@ -174,15 +175,15 @@ def sweep(config: ConfigOrResume = None, set_: Sets = None, jobs: Annotated[int,
                                                                   "nothing.")] = False,
           runs_dir: NewRunsDir = None, name: RunName = None, smoke: Smoke = False, backend: Backend = None,
           executor: ExecutorName = "local", address: Address = None, cpus_per_trial: CpusPerTrial = 1.0,
-          gpus_per_trial: GpusPerTrial = 0.0, verbose: Verbose = False) -> None:
+          gpus_per_trial: GpusPerTrial = 0.0, track: Track = None, verbose: Verbose = False) -> None:
     """Search hyperparameters declared in the spec's sweep: section (Optuna); each trial is a run folder."""
     _quiet(verbose)
     from dlrun.protocols.sweep import sweep_command
     from dlrun.report.sweep_view import result_panel, trial_line
 
-    shown = sweep_command(config, _overrides(set_, runs_dir, name, smoke, backend), resume=resume, runs_dir=runs_dir,
-                          executor=_executor(executor, jobs, address, cpus_per_trial, gpus_per_trial), smoke=smoke,
-                          dry_run=dry_run,
+    shown = sweep_command(config, _overrides(set_, runs_dir, name, smoke, backend, track=track), resume=resume,
+                          runs_dir=runs_dir, smoke=smoke, dry_run=dry_run,
+                          executor=_executor(executor, jobs, address, cpus_per_trial, gpus_per_trial),
                           on_trial=lambda record: out.print(trial_line(record), highlight=False, markup=False))
     out.print(result_panel(shown))
 

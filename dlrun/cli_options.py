@@ -27,6 +27,9 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Folds run in parallel p
 InitFromRun = Annotated[Optional[str], typer.Option("--init-from", help="Warm start: begin with the weights of this run "
                                                                          "(id, prefix, SWEEP:best, path) or model file "
                                                                          "(sets init_from.run).")]
+Track = Annotated[Optional[str], typer.Option("--track", help="Track the run in MLflow at this tracking URI "
+                                                              "(http://HOST:PORT, sqlite:///PATH; sets "
+                                                              "tracking.mlflow.uri; pip install \"dlrun\\[mlflow]\").")]
 Backend = Annotated[Optional[str], typer.Option("--backend", help="Keras backend: tensorflow or jax (default: the "
                                                                   "spec's training.backend; for a run, the one it "
                                                                   "was trained on).")]

@@ -25,10 +25,10 @@ def spec_to_resume(run: RunDir, config: Path | None, overrides: list[str] = ()) 
 
 def refuse_changed_spec(run: RunDir, spec, allow_changed: bool) -> None:
     """Resuming with a spec other than the run's own: list the differing keys and refuse, unless allowed.
-    Output settings (where runs go, plots) may differ."""
+    Output settings (where runs go, plots) and tracking may differ."""
     saved = upgrade_saved(artifacts.read_config(run.path))
     diff = {k: v for k, v in config_differences([saved, spec.model_dump(mode="json")]).items()
-            if not k.startswith("output.")}
+            if not k.startswith(("output.", "tracking."))}
     if diff and not allow_changed:
         lines = [f"  {key}: {old!r} → {new!r}" for key, (old, new) in diff.items()]
         raise UserError("the spec differs from the one the run started with:\n" + "\n".join(lines)

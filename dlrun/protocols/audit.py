@@ -10,8 +10,9 @@ import tempfile
 from pathlib import Path
 
 from dlrun.errors import UserError
-from dlrun.report.audit import Audit, audit_run
-from dlrun.runs import artifacts
+from dlrun.report.audit import Audit, fits_of
+from dlrun.report.audit_items import audit_items
+from dlrun.runs import artifacts, records
 from dlrun.runs.rundir import RunDir
 
 REPRODUCIBLE_KINDS = ("train", "kfold")
@@ -26,7 +27,7 @@ def audit(run: RunDir, reproduce: bool = False) -> Audit:
         raise UserError(f"{run.run_id} is {info.get('status', 'not finished')}: only a completed run can be audited")
     reproduced = reproduce_run(run, info) if reproduce else None
     result = audit_run(run, reproduced)
-    artifacts.write_audit(run.path, result.to_json(), audit_markdown(result))
+    records.write_audit(run.path, result.to_json(), audit_markdown(result))
     return result
 
 
@@ -77,3 +78,12 @@ def compare_histories(pairs: list[tuple[Path, Path]]) -> dict:
                if identical else f"--reproduce: the retrained history differs, by up to {largest:.3g} ({where})")
     return {"identical": identical, "epochs": epochs, "largest_difference": largest if math.isfinite(largest) else None,
             "summary": summary}
+
+
+def audit_run(run: RunDir, reproduced: dict | None = None) -> Audit:
+    """The nine items for a train, k-fold or sweep run (or a fold or trial folder, audited as a train run)."""
+    info = run.read_info()
+    fits = fits_of(run, info)
+    kind = info.get("kind", "train")
+    items = audit_items(run, info, fits, reproduced)
+    return Audit(run.run_id, kind, items, reproduced)

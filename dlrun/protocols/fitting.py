@@ -17,7 +17,7 @@ from dlrun.data.prepare import Prepared, Resolved, prepare_rows
 from dlrun.errors import Diverged, Interrupted
 from dlrun.protocols.lifecycle import resume_at, run_status, start_sub_run
 from dlrun.report.metrics import headline_key
-from dlrun.runs import artifacts
+from dlrun.runs import artifacts, records
 from dlrun.runs.rundir import RunDir
 from dlrun.runs.timing import PhaseClock
 from dlrun.train.fit_role import FINAL, FitRole
@@ -295,11 +295,11 @@ def describe_model(model, run: RunDir, draw: bool) -> dict:
 
     summary = model_summary(model)
     text = summary_text(summary)
-    artifacts.write_model_summary(run.path, text)
-    graph_note = draw_graph(model, artifacts.model_graph_path(run.path)) if draw else None
+    records.write_model_summary(run.path, text)
+    graph_note = draw_graph(model, records.model_graph_path(run.path)) if draw else None
     return {"name": summary.name, "total": summary.total, "trainable": summary.trainable,
             "non_trainable": summary.non_trainable, "layers": len(summary.rows), "summary": text,
-            "graph": None if graph_note or not draw else artifacts.model_graph_path(run.path).name,
+            "graph": None if graph_note or not draw else records.model_graph_path(run.path).name,
             **({"graph_note": graph_note} if graph_note else {})}
 
 

@@ -38,6 +38,7 @@ from dlrun.train.fit_role import FOLD
 from dlrun.train.monitor import chosen_epochs
 from dlrun.train.phases import total_epochs
 from dlrun.train.start import Start
+from dlrun.train.tracking import check_tracking, tracked
 
 
 @dataclass
@@ -74,7 +75,7 @@ def run_fold(job: FoldJob) -> dict:
     start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat, executor=job.executor,
                   node=socket.gethostname())
     write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
-    with hold(folder.path), run_status(folder, f"fold {fold.number}"):
+    with hold(folder.path), tracked(folder, "fold", spec, sub_run=True), run_status(folder, f"fold {fold.number}"):
         built = build_compiled(prepared, reuse=True)
         fitted = fit_in_dir(folder, prepared, FOLD.with_curves_on_test(spec.split.curves), Start.reused(built.initial),
                             built=built)
@@ -115,6 +116,8 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
                                                     f"({', '.join(CV_PROTOCOLS)}), not {spec.split.protocol}")])
     executor = executor or Executor(jobs=jobs)
     executor.check_installed()
+    if folder is None:  # a trial's store was checked by its sweep
+        check_tracking(spec)  # a tracking store that does not answer: exit 2 before anything is made
     resolved = load_resolved(loaded, smoke)
     spec, dataset = resolved.spec, resolved.dataset
     cv_rows, test_rows = held_out_test(dataset.n_rows, spec.split, spec.seed, resolved.labels(), dataset.groups,
@@ -122,7 +125,8 @@ def kfold(loaded: LoadedSpec, *, smoke: bool = False, jobs: int = 1, executor: E
     cv_rows = dataset.data.before(cv_rows, test_rows)  # windows: a gap before the final test part
     folds = make_folds(cv_rows, spec.split, spec.seed, resolved.labels(), dataset.groups)
     run = resume or open_new(loaded, folder)
-    with hold(run.path), term_as_interrupt():  # one writer per run: a second exits 2 naming the holder
+    tracking = tracked(run, "kfold" if folder is None else "trial", spec, folder is not None)  # folds: child runs
+    with hold(run.path), term_as_interrupt(), tracking:  # one writer per run: a second exits 2 naming the holder
         if resume is not None:
             refuse_unless_resumable(resume, "kfold")
             admit(resume, resolved, allow_changed, f"the data differs from what run {resume.run_id} started on (or "

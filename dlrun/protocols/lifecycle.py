@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from dlrun.errors import Diverged, DlrunError, Interrupted, Pruned, ResumeAt, RunFailed, UserError
-from dlrun.runs import artifacts
+from dlrun.runs import artifacts, records
 from dlrun.runs.kinds import kind_of
 from dlrun.runs.lookup import resolve_run
 from dlrun.runs.provenance import installed_packages, provenance
@@ -49,7 +49,7 @@ def start_record(run: RunDir, loaded: LoadedSpec, kind: str, smoke: bool, data: 
                     backend=spec.training.backend, spec_file=str(loaded.path), data_dir=str(loaded.base_dir),
                     seed=spec.seed, smoke=smoke, data={"source": spec.data.source, **data},
                     **provenance(loaded.base_dir), **more)
-    artifacts.write_environment(run.path, installed_packages())
+    records.write_environment(run.path, installed_packages())
 
 
 def data_record(resolved) -> dict:

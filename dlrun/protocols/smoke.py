@@ -131,7 +131,7 @@ def _runs_folder(keep: bool):
 def smoke_overrides(loaded: LoadedSpec, kind: str, plots: bool = False) -> list[str]:
     """The smoke settings for a spec of `kind`: 1 epoch (and 1 per fine-tuning phase); 2 folds (1 repeat) for a cross-validation
     split, which a sweep evaluated by k-fold has too; 2 trials (fewer if its grid is smaller); no plots
-    unless `plots` (they depend on dlrun rather than on the spec, and take a quarter of the time)."""
+    unless `plots` (they depend on dlrun rather than on the spec, and take a quarter of the time); no tracking."""
     spec = loaded.spec
     overrides = [f"training.epochs={SMOKE_EPOCHS}"]
     overrides += [f"training.fine_tune[{i}].epochs={SMOKE_EPOCHS}" for i in range(len(spec.training.fine_tune))]
@@ -141,6 +141,8 @@ def smoke_overrides(loaded: LoadedSpec, kind: str, plots: bool = False) -> list[
         overrides.append(f"split.folds={min(SMOKE_FOLDS, spec.split.folds)}")
         if spec.split.repeats > 1:
             overrides.append("split.repeats=1")
+    if spec.tracking.mlflow is not None:  # a smoke check is not an experiment to record
+        overrides.append("tracking.mlflow=null")
     if kind == SWEEP:
         overrides.append(f"sweep.trials={min(SMOKE_TRIALS, spec.sweep.trial_count())}")
         if not plots:

@@ -35,6 +35,7 @@ from dlrun.runs.rundir import RunDir, now_iso
 from dlrun.spec.load import LoadedSpec, load_spec
 from dlrun.spec.sweep_checks import check_sweep
 from dlrun.spec.sweep_forms import SweepSpec
+from dlrun.train.tracking import check_tracking, tracked
 
 
 @dataclass
@@ -91,11 +92,13 @@ def sweep_or_resume(config: Path | None, overrides: list[str], *, resume: str | 
         started_on = previous.read_info().get("executor", "local")
         if started_on != executor.name:
             raise UserError(f"sweep {previous.run_id} ran on --executor {started_on}; resume it with the same executor")
+        check_tracking(_saved(previous).spec)
         return run_sweep(previous, executor=executor, on_trial=on_trial, resuming=True)
     if config is None:
         raise UserError("give a CONFIG with a sweep: section, or --resume SWEEP to continue an interrupted sweep")
     loaded = load_spec(config, overrides)
     settings = check_sweep(loaded)
+    check_tracking(loaded.spec)  # a tracking store that does not answer: exit 2 before anything is made
     run = open_new(loaded)
     with run_status(run, "sweep", resume_at(run, "sweep")):  # a sweep that fails to start is not left running
         artifacts.write_config(run.path, loaded.spec.model_dump(mode="json"), "sweep")
@@ -127,8 +130,10 @@ def run_sweep(run: RunDir, *, executor: Executor = Executor(), on_trial: Callabl
               resuming: bool = False) -> SweepResult:
     """Run trials until the sweep has its number of finished trials, then write its summary."""
     started = time.time()
-    with hold(run.path, "sweep"), term_as_interrupt(), run_status(run, "sweep", resume_at(run, "sweep")):
+    with hold(run.path, "sweep"), term_as_interrupt(), tracked(run, "sweep") as tracker, \
+            run_status(run, "sweep", resume_at(run, "sweep")):
         loaded = _saved(run)
+        tracker.open(loaded.spec)  # tracking.mlflow: trials are its child runs
         settings = check_sweep(loaded) if resuming else loaded.spec.sweep  # a new sweep was checked before it began
         recovered = _recover(run, settings, _max_steps(loaded)) if resuming and executor.name == "local" else []
         _run_trials(run, settings, _max_steps(loaded), executor, on_trial, resuming)

@@ -48,4 +48,7 @@ def backend_problems(spec) -> list[tuple[tuple, str]]:
         return [(("callbacks", "tensorboard"), f"TensorBoard logs are written with TensorFlow, which is not installed "
                                                f"next to {backend}; install tensorflow or set "
                                                f"callbacks.tensorboard: false")]
+    if spec.tracking.mlflow is not None and not installed("mlflow"):
+        return [(("tracking", "mlflow"), 'runs are tracked with MLflow, which is not installed: '
+                                         'pip install "dlrun[mlflow]" (or remove tracking.mlflow)')]
     return []

@@ -22,6 +22,7 @@ from dlrun.spec.schedule_forms import (SCHEDULE_TAGS, SCHEDULES, CosineDecay, Cy
 from dlrun.spec.section import Section
 from dlrun.spec.source_kinds import SOURCE_SCHEMES, SOURCES, SourceKind
 from dlrun.spec.transfer import FineTunePhase, InitFrom
+from dlrun.spec.tracking_forms import MlflowTracking, TrackingSpec  # noqa: F401 - re-exported
 from dlrun.spec.split_forms import SPLIT_TAGS, CrossValidationSplit, HoldoutSplit, Split, SplitSpec  # noqa: F401 - re-exported
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -332,6 +333,8 @@ class ExperimentSpec(Section):
                                                          "file), loaded by layer name before training.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Where runs go and which files they keep.")
     sweep: SweepSpec | None = Field(None, description="A hyperparameter search over spec paths, run by `dlrun sweep`.")
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec, description="Experiment tracking (MLflow): "
+                                   "parameters, per-epoch metrics and files of each run; folds and trials as child runs.")
 
     _loss_known = field_validator("loss")(check_loss)
     _metrics_known = field_validator("metrics")(check_metrics)

@@ -21,6 +21,7 @@ from dlrun.spec.monitor import Direction
 from dlrun.train.fit_role import FitRole
 from dlrun.train.schedules import lr_at
 from dlrun.train.start import Start
+from dlrun.train.tracking import mlflow_callback
 
 
 def _current_lr(model) -> float:
@@ -163,7 +164,8 @@ class FitCallbacks:
 def compose_callbacks(spec: ExperimentSpec, folder: Path, role: FitRole, start: Start,
                       on_epoch=None) -> FitCallbacks:
     """Every callback of one fit in `folder`, in the order they must run: the spec's, then (on a
-    resumed start) the restorer of their saved states, the history writer, and what the role adds."""
+    resumed start) the restorer of their saved states, the history writer, what the role adds, and
+    the MLflow callback when the folder is tracked (train/tracking.py)."""
     callbacks, handles = build_callbacks(spec, folder)
     writer = HistoryWriter(folder, spec.callbacks.terminate_on_nan, on_epoch, every_seconds=role.history_every)
     if start.mode == "resume":
@@ -184,4 +186,7 @@ def compose_callbacks(spec: ExperimentSpec, folder: Path, role: FitRole, start: 
 
         stopper = GracefulStop()
         callbacks.append(stopper)
+    tracking = mlflow_callback(folder, writer)  # tracking.mlflow: the epoch's metrics in the folder's MLflow run
+    if tracking is not None:
+        callbacks.append(tracking)
     return FitCallbacks(callbacks, writer, stopper)

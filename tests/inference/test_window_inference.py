@@ -19,7 +19,7 @@ from dlrun.errors import DataError, UserError
 from dlrun.inference.evaluate import evaluate
 from dlrun.inference.export import export, parse_formats
 from dlrun.inference.predict import predict
-from dlrun.runs import artifacts
+from dlrun.runs import artifacts, records
 
 LOOKBACK, HORIZON = 7, 3
 
@@ -244,7 +244,7 @@ def test_every_format_takes_a_raw_window_and_matches_predict_on_the_test_windows
     assert report["rows"] == {"part": "test", "n": test_windows}
     for name, check in report["formats"].items():
         assert check["passed"] and check["outputs"]["sales_value"]["max_abs_difference"] <= 1e-3, (name, check)
-    manifest = artifacts.read_manifest(stores_export.folder)
+    manifest = records.read_manifest(stores_export.folder)
     for fmt in manifest["formats"].values():
         assert fmt["inputs"] == [{"name": "window", "kind": "window", "dtype": "float32", "shape": [LOOKBACK, 1],
                                   "columns": ["sales"]}]
