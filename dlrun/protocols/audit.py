@@ -28,6 +28,9 @@ def audit(run: RunDir, reproduce: bool = False) -> Audit:
     reproduced = reproduce_run(run, info) if reproduce else None
     result = audit_run(run, reproduced)
     records.write_audit(run.path, result.to_json(), audit_markdown(result))
+    from dlrun.train.tracking import log_later
+
+    log_later(run.path, records.audit_paths(run.path), {"dlrun.audit": result.worst})
     return result
 
 

@@ -364,3 +364,23 @@ def _environment(values: dict[str, str]):
                 os.environ[key] = saved[key]
             else:
                 os.environ.pop(key, None)
+
+
+def log_later(folder: Path, paths: list[Path], tags: dict[str, str] | None = None) -> None:
+    """Files a finished run gains later (`dlrun audit`: audit.md, audit.json) into the MLflow run its
+    run.json names, with `tags`; nothing when it was not tracked or MLflow is not installed, and a
+    failure is one warning (the files are in the folder either way)."""
+    import importlib.util
+
+    record = artifacts.peek_info(folder).get("mlflow") or {}
+    if not record.get("run_id") or not record.get("uri") or importlib.util.find_spec("mlflow") is None:
+        return
+    try:
+        client = _client(record["uri"])
+        for path in paths:
+            client.log_artifact(record["run_id"], str(path))
+        for key, value in (tags or {}).items():
+            client.set_tag(record["run_id"], key, value)
+    except Exception as exc:  # noqa: BLE001 - tracking never fails a command
+        print(f"warning: the MLflow run at {record['uri']} did not take {', '.join(p.name for p in paths)} "
+              f"({first_line(exc, 200)})", file=sys.stderr, flush=True)

@@ -201,6 +201,11 @@ def test_a_train_run_is_an_mlflow_run_with_params_epoch_metrics_tags_and_files(s
     assert {item.path for item in client.list_artifacts(run.info.run_id, "plots")} >= {"plots/loss.png"}
     model = Path(client.download_artifacts(run.info.run_id, "model.keras", str(tmp_path / "download")))
     assert model.read_bytes() == (folder / artifacts.MODEL).read_bytes()
+    # an audit of the finished run joins its MLflow run: the files and the worst status as a tag
+    audited = CliRunner().invoke(app, ["audit", folder.name, "--runs-dir", str(runs)])
+    assert audited.exit_code == 0, combined_output(audited)
+    assert {"audit.md", "audit.json"} <= {item.path for item in client.list_artifacts(run.info.run_id)}
+    assert client.get_run(run.info.run_id).data.tags["dlrun.audit"] in ("PASS", "WARN", "FAIL")
 
 
 @pytest.mark.slow
