@@ -45,11 +45,9 @@ MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "diverged": "FAILE
 MAX_KEY, MAX_VALUE = 250, 6000  # MLflow's limits on a parameter's name and value
 # the files a run's MLflow run gets, those the folder has (the audit, summary and environment files when
 # present); plots/ goes whole
-LOGGED_FILES = tuple(name for name in (
-    artifacts.CONFIG, artifacts.HISTORY, artifacts.METRICS, artifacts.SUMMARY, artifacts.REPORT, artifacts.BEST,
-    artifacts.TRIALS_TABLE, *(getattr(artifacts, n, None) for n in ("AUDIT_REPORT", "AUDIT_JSON", "MODEL_SUMMARY",
-                                                                     "ENVIRONMENT")),
-    artifacts.MODEL) if name)
+LOGGED_FILES = (artifacts.CONFIG, artifacts.HISTORY, artifacts.METRICS, artifacts.SUMMARY, artifacts.REPORT,
+                artifacts.BEST, artifacts.TRIALS_TABLE, artifacts.AUDIT_REPORT, artifacts.AUDIT_JSON,
+                artifacts.MODEL_SUMMARY, artifacts.ENVIRONMENT, artifacts.MODEL)
 
 _OPEN: dict[Path, "Tracker"] = {}  # the trackers open in this process, by folder: where a fit finds its own
 
