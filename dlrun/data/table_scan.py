@@ -10,18 +10,20 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dlrun.data.dataset import Dataset
+from dlrun.data.read_ahead import read_ahead
 from dlrun.data.table_columns import check_finite, check_header, check_numeric, needed_columns, require_file, sniff_delimiter
 from dlrun.data.table_stream import CHUNK_ROWS, StreamedTable
 from dlrun.errors import DataError, first_line
 from dlrun.spec.models import DataSpec
 
-BLOCK_BYTES = 1 << 24  # newlines are counted this many bytes at a time
+BLOCK_BYTES = 1 << 20  # newlines are counted this many bytes at a time
 
 
 def scan_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int | None = None) -> Dataset:
@@ -32,20 +34,22 @@ def scan_table(spec: DataSpec, path: Path, group: str | None, chunk_rows: int | 
     targets = spec.targets()
     reserved = set(targets) | ({group} if group else set())
     scan = _Scan(table.columns, [c for c in needed if c in reserved])
-    for chunk in range(len(table.bounds)):
-        first = int(table.bounds[chunk, 3])
-        frame = _read(table, chunk, needed, path)
-        expected = (int(table.bounds[chunk + 1, 3]) if chunk + 1 < len(table.bounds) else table.n_total) - first
-        if len(frame) != expected:
-            raise DataError(f"{table.files[int(table.bounds[chunk, 0])]}: file lines {first + 2}-{first + 1 + expected} "
-                            f"hold {len(frame)} rows where there are {expected} lines; with data.streaming each row "
-                            f"is one line (no blank lines, no quoted field holding a line break)")
-        features = frame[table.columns].copy()
-        check_numeric(features, spec, path, file_lines=spec.scheme == "csv", first_row=first)
-        numeric = [c for c in table.columns if c not in table.text_columns]
-        if numeric:
-            check_finite(features[numeric].to_numpy(dtype=np.float64), str(path), numeric, first)
-        scan.add(features, frame, first)
+    # the next chunk is parsed by a thread of its own (Arrow lets go of the interpreter) while this one is
+    # checked; closed, the thread stops at once where a chunk is refused
+    with closing(read_ahead(((c, _read(table, c, needed, path)) for c in range(len(table.bounds))), 1)) as chunks:
+        for chunk, frame in chunks:
+            first = int(table.bounds[chunk, 3])
+            expected = (int(table.bounds[chunk + 1, 3]) if chunk + 1 < len(table.bounds) else table.n_total) - first
+            if len(frame) != expected:
+                raise DataError(f"{table.files[int(table.bounds[chunk, 0])]}: file lines {first + 2}-{first + 1 + expected} "
+                                f"hold {len(frame)} rows where there are {expected} lines; with data.streaming each row "
+                                f"is one line (no blank lines, no quoted field holding a line break)")
+            features = frame[table.columns].copy()
+            check_numeric(features, spec, path, file_lines=spec.scheme == "csv", first_row=first)
+            numeric = [c for c in table.columns if c not in table.text_columns]
+            if numeric:
+                check_finite(features[numeric].to_numpy(dtype=np.float64), str(path), numeric, first)
+            scan.add(features, frame, first)
     label = f"{spec.scheme}:{path.name}"
     values = scan.reserved_values()
     table.keys, table.missing = scan.keys(), scan.missing_rows()
@@ -96,8 +100,8 @@ def _table(files, header, needed, spec, group, delimiter, bounds, n_rows) -> Str
 
 def line_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, int]:
     """(per chunk of `chunk_rows` data rows: 0, first byte, end byte, first row; the number of data rows)
-    of a CSV file, from its newlines (counted with NumPy, a block at a time). Line breaks at the end of
-    the file end no row."""
+    of a CSV file, from its newlines (counted a block at a time; NumPy finds the places of those that end a
+    chunk). Line breaks at the end of the file end no row."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         handle.seek(max(0, size - 4096))
@@ -109,10 +113,13 @@ def line_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, i
             block = handle.read(min(BLOCK_BYTES, end - position))
             if not block:
                 break
-            found = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-            index = newlines + np.arange(len(found))  # newline i ends line i (line 0 is the header)
-            starts.extend((found[index % chunk_rows == 0] + position + 1).tolist())
-            newlines += len(found)
+            count = block.count(b"\n")
+            # newline i ends line i (line 0 is the header); the first of this block's that ends a chunk:
+            first = -newlines % chunk_rows
+            if first < count:  # only then are the newlines' places needed
+                found = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                starts.extend((found[first::chunk_rows] + position + 1).tolist())
+            newlines += count
             position += len(block)
     n_rows = newlines
     ends = starts[1:] + [end]
@@ -126,7 +133,7 @@ def _read(table: StreamedTable, chunk: int, columns: list[str], path: Path) -> p
     first = int(table.bounds[chunk, 3])
     data = table.chunk_bytes(chunk) if table.header else None
     try:
-        frame = table.read_chunk(chunk, columns, data)
+        frame, counted = table.parse_chunk(chunk, columns, data)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} in the rows from file line {first + 2})") from None
     except pd.errors.ParserError:
@@ -137,7 +144,7 @@ def _read(table: StreamedTable, chunk: int, columns: list[str], path: Path) -> p
             raise DataError(f"{table.files[int(table.bounds[chunk, 0])]}: row group {int(table.bounds[chunk, 1])} "
                             f"cannot be read ({first_line(exc, 200)})") from None
         raise
-    if data is not None:
+    if data is not None and not counted:
         message = _bad_line(table, first, data, quick=True)
         if message:
             raise DataError(message)
@@ -172,7 +179,7 @@ class _Scan:
 
     def add(self, features: pd.DataFrame, frame: pd.DataFrame, first: int) -> None:
         numeric = {c: features[c].astype(np.float64) for c in features.columns
-                   if pd.api.types.is_numeric_dtype(features[c])}
+                   if pd.api.types.is_numeric_dtype(features[c]) and features[c].dtype != np.float64}
         hashed = features.assign(**numeric) if numeric else features  # 1 and 1.0 in two chunks hash alike
         self._keys.append(pd.util.hash_pandas_object(hashed, index=False).to_numpy())
         empty = features.isna().to_numpy()

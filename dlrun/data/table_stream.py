@@ -9,12 +9,13 @@ resumed run sees exactly the batches an uninterrupted one would. TensorFlow is i
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
+
+from dlrun.data.csv_chunks import parse_chunk
 
 CHUNK_ROWS = 65_536     # rows per CSV chunk (a Parquet chunk is one row group)
 WINDOW_ROWS = 262_144   # rows mixed together when shuffling: the chunks' order is shuffled, then each window's rows
@@ -82,19 +83,24 @@ class StreamedTable:
     def read_chunk(self, chunk: int, columns: list[str] | None = None, data: bytes | None = None) -> pd.DataFrame:
         """Every row of one chunk (the feature columns, or `columns`), with a fresh 0-based index; `data`:
         the CSV chunk's bytes when the caller has read them already."""
+        return self.parse_chunk(chunk, columns, data)[0]
+
+    def parse_chunk(self, chunk: int, columns: list[str] | None = None,
+                    data: bytes | None = None) -> tuple[pd.DataFrame, bool]:
+        """read_chunk's rows, and whether every line of a CSV chunk was seen to hold the header's number of
+        fields (csv_chunks.py: Arrow parsed it; pandas pads a short row, so its chunks are checked after)."""
         file, start, _, _ = (int(v) for v in self.bounds[chunk])
         columns = self.columns if columns is None else columns
         if self.header:  # CSV: the chunk's bytes, parsed on their own
             data = self.chunk_bytes(chunk) if data is None else data
-            return pd.read_csv(io.BytesIO(data), header=None, names=self.header, usecols=columns, sep=self.delimiter,
-                               dtype={c: str for c in self.text_columns if c in columns})
+            return parse_chunk(data, self.header, columns, self.text_columns, self.delimiter)
         import pyarrow.parquet as pq
 
         frame = pq.ParquetFile(self.files[file]).read_row_group(start, columns=columns).to_pandas()
         if not isinstance(frame.index, pd.RangeIndex):  # a named index saved with the table is one of its columns
             frame = frame.reset_index()
         frame.columns = [str(c) for c in frame.columns]
-        return frame[columns].reset_index(drop=True)
+        return frame[columns].reset_index(drop=True), True
 
     def _spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first row of each chunk, and the positions lo:hi of this view's rows that fall in it)."""

@@ -26,7 +26,7 @@ from dlrun.inference.predict import predictions
 from dlrun.inference.raw_model import RawOutput, build_raw_model, raw_outputs
 from dlrun.inference.saved_run import SavedRun, load_saved_run
 from dlrun.model.backend import native_output_quiet
-from dlrun.runs import artifacts
+from dlrun.runs import artifacts, records
 from dlrun.runs.atomic import check_writable, unwritable
 from dlrun.runs.provenance import versions
 from dlrun.runs.kinds import the_model
@@ -35,7 +35,7 @@ from dlrun.runs.rundir import RunDir
 
 FLOAT_TOLERANCE = 1e-5       # float formats: |exported - predict| <= 1e-5 + 1e-5 * |predict| (np.isclose's rule)
 QUANTIZED_AGREEMENT = 0.99   # share of rows with predict's class, quantized formats
-CALIBRATION_ROWS = 200       # training rows that calibrate int8 quantization
+CALIBRATION_ROWS = 1000      # training rows that calibrate int8 quantization
 STREAMED_CHECK_ROWS = 20_000  # rows of a streamed table's part that an export is checked on
 RUNTIME_PACKAGES = ("tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 
@@ -143,7 +143,7 @@ def _export(run: RunDir, formats: list[Format], quantize: str, out: Path | None)
               "formats": checks, "passed": all(c["passed"] for c in checks.values())}
     manifest = _manifest(saved, outputs, described)
     artifacts.write_export_report(folder, report)
-    artifacts.write_manifest(folder, manifest)
+    records.write_manifest(folder, manifest)
     failed = {name: check for name, check in checks.items() if not check["passed"]}
     if failed:
         raise ExportCheckFailed("exported model(s) do not reproduce `dlrun predict` on the run's "

@@ -280,3 +280,79 @@ def test_kfold_on_a_streamed_table_uses_the_folds_and_statistics_of_a_whole_read
         assert _close(*(json.loads((f / "preprocessing.json").read_text()) for f in (a, b))), a.name
     summary = json.loads((streamed / "summary.json").read_text())
     assert len(summary["folds"]) == 3 and 0 <= summary["stats"]["accuracy"]["mean"] <= 1
+
+
+# ---- the CSV chunks' parser: pyarrow's where it is installed, giving exactly pandas's rows ----------------
+
+def write_quoted(folder, rows=300) -> None:
+    """Orders with a ';' delimiter, every text quoted (some holding ';', '"' or nothing: a gap), numbers
+    with gaps, an integer count and a categorical colour with gaps and 'NA'."""
+    import csv
+
+    frame = shop_frame(n=rows, seed=3)
+    rng = np.random.default_rng(4)
+    frame["count"] = rng.integers(-5, 50, size=rows)
+    frame["note"] = rng.choice(['fragile; "handle" with care', "gift", "", "rush;express", "NA"], size=rows)
+    frame.loc[rng.random(rows) < 0.1, "price"] = np.nan
+    frame.to_csv(folder / "orders.csv", sep=";", index=False, quoting=csv.QUOTE_NONNUMERIC)
+
+
+def quoted_spec(**more) -> DataSpec:
+    return DataSpec(source="csv:orders.csv", target="label", categorical=["color", "note"], streaming=True,
+                    delimiter=";", **more)
+
+
+def test_arrow_reads_exactly_the_rows_dtypes_statistics_and_batches_pandas_reads(tmp_path, small_chunks, monkeypatch):
+    from dlrun.data import csv_chunks
+
+    write_quoted(tmp_path)
+    assert '"fragile; ""handle"" with care"' in (tmp_path / "orders.csv").read_text()
+    read = {}
+    for arrow in (True, False):
+        monkeypatch.setattr(csv_chunks, "ARROW", arrow)
+        dataset = load_dataset(quoted_spec(), tmp_path)
+        table = dataset.features
+        chunks = [table.parse_chunk(c, table.header) for c in range(len(table.bounds))]
+        assert len(chunks) == 8 and all(counted == arrow for _, counted in chunks)  # Arrow parsed every chunk
+        rows = np.sort(np.random.default_rng(2).choice(300, 210, replace=False))
+        pre = FeaturePreprocessor.fit(table[rows], quoted_spec(impute="median"))
+        batches = list(pre.transform(table)[rows].batches(np.arange(210), 32, True, seed=5, epochs=2))
+        read[arrow] = dataset, [frame for frame, _ in chunks], pre, batches
+    (arrow_data, arrow_frames, arrow_pre, arrow_batches), (pandas_data, pandas_frames, pandas_pre, pandas_batches) = \
+        read[True], read[False]
+    for got, expected in zip(arrow_frames, pandas_frames):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)  # same values and dtypes, gaps where pandas has
+    assert arrow_frames[0]["note"].isna().any() and arrow_frames[0]["color"].isna().any()
+    a, p = arrow_data.features, pandas_data.features
+    assert np.array_equal(a.keys, p.keys) and a.missing_counts() == p.missing_counts()
+    assert np.array_equal(arrow_data.targets["label"], pandas_data.targets["label"])
+    assert arrow_pre.to_json() == pandas_pre.to_json()
+    assert all(np.array_equal(x, y) and np.array_equal(i, j) for (x, i), (y, j) in zip(arrow_batches, pandas_batches))
+
+
+@pytest.mark.parametrize("body", [
+    b"1,0x1A,x\n2,3,y\n",          # Arrow reads 0x1A as 26, pandas as text
+    b"1,+3,x\n2,4,y\n",            # +3: an integer to pandas, a float to Arrow
+    b"1,True,x\n2,,y\n",           # booleans with a gap: pandas keeps objects
+    b"1,2024-01-05,x\n2,2024-01-06,y\n",  # a date stays text in pandas
+    b"1,9223372036854775808,x\n2,5,y\n",  # beyond int64: uint64 to pandas
+    b"1,5,x\n2,abc,y\n",           # numbers and text in one column
+    b"1,5\n2,6,y\n",               # a short row: pandas pads it (and the scan names its line)
+    b"1,\xe9,x\n2,b,y\n",           # not UTF-8: pandas's error
+    b"1,2.5,x\n2,,y\n3,nan,NA\n",   # Arrow's own: gaps and pandas's missing-value words
+])
+def test_a_chunk_arrow_cannot_read_as_pandas_does_is_read_by_pandas(body):
+    import io
+
+    from dlrun.data.csv_chunks import parse_chunk
+
+    names = ["a", "b", "c"]
+    try:
+        expected = pd.read_csv(io.BytesIO(body), header=None, names=names, usecols=names, sep=",", dtype={"c": str})
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            parse_chunk(body, names, names, ["c"], ",")
+        return
+    frame, counted = parse_chunk(body, names, names, ["c"], ",")
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert counted == (body == b"1,2.5,x\n2,,y\n3,nan,NA\n")

@@ -61,6 +61,36 @@ def shop_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"weight": weight, "price": price, "color": color, "label": label})
 
 
+# Three classes from numbers of very different ranges (0-1, 0-1,000 with gaps, ±50,000) and a categorical
+# kind (with gaps): the int8 export's case, where raw columns must not share one quantization scale
+RANGES = """
+name: tiny-ranges
+seed: 1
+data: {source: "csv:ranges.csv", target: label, categorical: [kind]}
+model:
+  layers:
+    - Dense: {units: 32, activation: relu}
+    - Dense: {units: 16, activation: relu}
+    - Dense: {units: 3, activation: softmax}
+training: {epochs: 3, batch_size: 32}
+"""
+
+
+def ranges_frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    """`low`, `mid` or `high` by a score that every column moves by about as much; 5% of `mid` and 3% of
+    `kind` missing."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 1, n).round(4)
+    mid = rng.uniform(0, 1000, n).round(2)
+    big = rng.uniform(-50_000, 50_000, n).round(1)
+    kind = rng.choice(["a", "b", "c", "d"], n).astype(object)
+    score = 2 * (small - 0.5) + (mid - 500) / 300 + big / 30_000 + np.select([kind == "a", kind == "b"], [1.0, -1.0])
+    label = np.select([score < -1, score > 1], ["low", "high"], "mid")
+    mid[rng.random(n) < 0.05] = np.nan
+    kind[rng.random(n) < 0.03] = None
+    return pd.DataFrame({"small": small, "mid": mid, "big": big, "kind": kind, "label": label})
+
+
 def pets_frame(n: int = 80, seed: int = 0) -> pd.DataFrame:
     """Binary pets: label dog when a + b > 0, else cat; c is noise."""
     rng = np.random.default_rng(seed)

@@ -16,8 +16,8 @@ from dlrun.errors import UserError
 from dlrun.inference.export import compare, export, model_run, parse_formats
 from dlrun.inference.predict import predict
 from dlrun.inference.raw_model import RawOutput, safe_name
-from dlrun.runs import artifacts
-from tests.inference.samples import SHOP, shop_frame
+from dlrun.runs import artifacts, records
+from tests.inference.samples import RANGES, SHOP, ranges_frame, shop_frame
 from tests.support import CONFIGS, child_env, write_dedented
 
 ALL = "keras,savedmodel,litert,onnx"
@@ -46,7 +46,7 @@ def test_every_format_reproduces_predict_on_the_test_rows(shop_export):
 
 
 def test_the_manifest_describes_inputs_outputs_classes_and_every_file(shop_export):
-    manifest = artifacts.read_manifest(shop_export.folder)
+    manifest = records.read_manifest(shop_export.folder)
     assert manifest["source_run"] == shop_export.run.run_id
     assert manifest["classes"] == {"label": ["kept", "returned"]}
     assert [o["name"] for o in manifest["outputs"]] == ["label_probabilities", "label_class"]
@@ -127,7 +127,29 @@ def test_int8_litert_of_the_digits_cnn_agrees_with_predict(trained_run):
     from ai_edge_litert.interpreter import Interpreter
 
     tensors = Interpreter(model_path=str(artifacts.export_path(result.folder, "litert"))).get_tensor_details()
-    assert sum(t["dtype"] == np.int8 for t in tensors) > 10  # the convolutions and dense layers run in int8
+    dtypes = {tuple(t["shape"]): t["dtype"] for t in tensors}
+    # the convolutions' filters and the hidden Dense's kernel are int8; the output layer's (10 x 64) stays float
+    assert [dtypes[s] for s in [(16, 3, 3, 1), (32, 3, 3, 16), (64, 512), (10, 64)]] == \
+        [np.int8, np.int8, np.int8, np.float32]
+
+
+def test_int8_litert_of_a_table_keeps_the_preprocessing_in_float_and_stays_close_to_predict(trained_run):
+    # raw columns of 0-1, 0-1,000 (with gaps) and ±50,000 and a categorical one, a 3-epoch MLP: quantized
+    # whole, each raw column got 256 steps and NaN was quantized before it was filled (84% agreement here)
+    ranges = trained_run(RANGES, files={"ranges.csv": ranges_frame().to_csv(index=False)})
+    result = export(ranges.run, parse_formats("litert", "int8"), "int8")
+    report = artifacts.read_export_report(result.folder)
+    check = report["formats"]["litert"]
+    assert report["passed"] and check["passed"] and check["quantization"] == "int8", check
+    assert check["outputs"]["label_class"]["agreement"] >= report["tolerance"]["quantized_agreement"] == 0.99
+    assert check["outputs"]["label_probabilities"]["max_abs_difference"] <= 0.05
+    from ai_edge_litert.interpreter import Interpreter
+
+    tensors = Interpreter(model_path=str(artifacts.export_path(result.folder, "litert"))).get_tensor_details()
+    dtypes = {tuple(t["shape"]): t["dtype"] for t in tensors if len(t["shape"]) == 2 and t["shape"][0] > 1}
+    # the hidden layers' kernels (units x inputs) are int8, the output layer's float; no input is quantized
+    assert dtypes == {(32, 8): np.int8, (16, 32): np.int8, (3, 16): np.float32}
+    assert {t["dtype"] for t in tensors if t["name"].startswith("serving_default_")} == {np.float32, np.int32}
 
 
 def test_a_multi_output_graph_model_exports_each_target(trained_run):
