@@ -160,7 +160,7 @@ def train_model(run: RunDir, prepared: Prepared, model, role: FitRole, start: St
     spec = prepared.spec
     composed = compose_callbacks(spec, run.path, role, start, on_epoch)
     validation = _validation_data(prepared, role)
-    phases = plan(spec.training, spec.optimizer.learning_rate)
+    phases = plan(spec.training)
     described = []
     started = time.time()
     if composed.stopper is not None:
@@ -207,7 +207,7 @@ def enter_phase(model, prepared: Prepared, phase=None, epochs_done: int = 0) -> 
     spec = prepared.spec
     if not spec.training.fine_tune:
         return
-    phases = plan(spec.training, spec.optimizer.learning_rate)
+    phases = plan(spec.training)
     phase = phase or phase_at(phases, epochs_done)
     set_phase(model, phases, phase)
     if phase.number > 1:

@@ -8,7 +8,7 @@ expanded layer by layer ("leaf" layers). BatchNormalization layers the spec froz
 inference mode, and dlrun's own fixed layers (model/build.py `fixed`) are never trained.
 
     >>> from dlrun.spec.models import TrainingSpec
-    >>> [(p.number, p.first, p.end) for p in plan(TrainingSpec(epochs=3, fine_tune=[{"epochs": 2}]), 0.01)]
+    >>> [(p.number, p.first, p.end) for p in plan(TrainingSpec(epochs=3, fine_tune=[{"epochs": 2}]))]
     [(1, 0, 3), (2, 3, 5)]
 """
 
@@ -34,8 +34,8 @@ class Phase:
         return self.end - self.first
 
 
-def plan(training, learning_rate: float) -> list[Phase]:
-    """Every phase of a fit, from the training section (the first phase's learning rate is the optimizer's)."""
+def plan(training) -> list[Phase]:
+    """Every phase of a fit, from the training section (the first phase keeps the optimizer as written)."""
     phases = [Phase(1, 0, training.epochs, None)]
     for number, extra in enumerate(training.fine_tune, start=2):
         first = phases[-1].end
