@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import DLRUN, PY, ROOT, measure  # noqa: E402 - bench/run.py: one fresh, measured process
+from run import DLRUN, PY, ROOT, measure, run_phases  # noqa: E402 - bench/run.py: one fresh, measured process
 
 SCRIPTS = ROOT / "bench" / "scripts"
 JAX_TWIN = [*PY, str(SCRIPTS / "jax_twin.py")]
@@ -100,19 +100,10 @@ def dlrun_case(spec_text: str, folder: Path, data: Path | None, command: str = "
         result = measure([*DLRUN, command, str(spec), "--runs-dir", str(runs), *extra])
         run_dir = sorted(runs.iterdir())[-1]
         info = json.loads((run_dir / "run.json").read_text())
-        result["phases"] = info.get("phases") or _fold_phases(run_dir)
+        result["phases"] = run_phases(run_dir)
         result["device"] = (info.get("runtime") or {}).get("device")
         return result
     return run
-
-
-def _fold_phases(run_dir: Path) -> dict:
-    """A k-fold run: its folds' phases added up."""
-    total: dict[str, float] = {}
-    for fold in sorted(run_dir.glob("folds/*/run.json")):
-        for name, seconds in (json.loads(fold.read_text()).get("phases") or {}).items():
-            total[name] = total.get(name, 0.0) + seconds
-    return {k: round(v, 3) for k, v in total.items()}
 
 
 def script_case(*args: str):

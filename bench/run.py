@@ -56,6 +56,18 @@ def _latest(runs_dir: str) -> Path:
     return sorted(Path(runs_dir).iterdir())[-1]
 
 
+def run_phases(run_dir: Path) -> dict:
+    """dlrun's seconds per phase (run.json `phases`); a k-fold or sweep run's folds or trials added up."""
+    info = run_dir / "run.json"
+    if info.is_file() and json.loads(info.read_text()).get("phases"):
+        return json.loads(info.read_text())["phases"]
+    total: dict[str, float] = {}
+    for part in sorted([*run_dir.glob("folds/*/run.json"), *run_dir.glob("trials/*/run.json")]):
+        for name, seconds in (json.loads(part.read_text()).get("phases") or {}).items():
+            total[name] = total.get(name, 0.0) + seconds
+    return {k: round(v, 3) for k, v in total.items()}
+
+
 def dlrun_train(config: str, *options: str):
     def run():
         runs = _runs_dir()
@@ -64,7 +76,7 @@ def dlrun_train(config: str, *options: str):
         metrics = json.loads((run_dir / "metrics.json").read_text())
         info = json.loads((run_dir / "run.json").read_text())
         result.update(accuracy=metrics[metrics.get("part", "test")]["accuracy"], fit_seconds=info["fit_seconds"],
-                      train_rows=metrics["split"]["train"])
+                      train_rows=metrics["split"]["train"], phases=run_phases(run_dir))
         return result
     return run
 
@@ -74,7 +86,8 @@ def dlrun_kfold(config: str, jobs: int, *options: str):
         runs = _runs_dir()
         result = measure([*DLRUN, "kfold", config, "--runs-dir", runs, "--jobs", str(jobs), *options])
         summary = json.loads((_latest(runs) / "summary.json").read_text())
-        result.update(accuracy=summary["stats"]["accuracy"]["mean"], accuracy_std=summary["stats"]["accuracy"]["std"])
+        result.update(accuracy=summary["stats"]["accuracy"]["mean"], accuracy_std=summary["stats"]["accuracy"]["std"],
+                      phases=run_phases(_latest(runs)))
         return result
     return run
 
@@ -154,7 +167,8 @@ def run_case(name: str, runs: int) -> dict:
         row[label] = {"seconds": median([s["seconds"] for s in samples]),
                       "peak_mib": median([s.get("peak_mib") for s in samples]),
                       "accuracy": median([s.get("accuracy") for s in samples]),
-                      "all_seconds": [round(s["seconds"], 3) for s in samples]}
+                      "all_seconds": [round(s["seconds"], 3) for s in samples],
+                      "phases": samples[-1].get("phases"), "fit_seconds": median([s.get("fit_seconds") for s in samples])}
         if samples[0].get("fit_seconds") and samples[0].get("train_rows"):
             epochs = 3
             row[label]["samples_per_s"] = median([s["train_rows"] * epochs / s["fit_seconds"] for s in samples])
@@ -183,6 +197,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def phase_table(rows: list[dict]) -> str:
+    """Where dlrun's time went (its last run of each case), beside the script's own fit seconds."""
+    lines = ["| case | dlrun phases, s (last run) | dlrun fit s | script fit s |", "| --- | --- | --- | --- |"]
+    for row in rows:
+        ours, theirs = row.get("dlrun", {}), row.get("script", {})
+        phases = ", ".join(f"{name} {seconds:.2f}" for name, seconds in (ours.get("phases") or {}).items())
+        fit = (ours.get("phases") or {}).get("fit", ours.get("fit_seconds"))
+        lines.append(f"| {row['case']} | {phases or '—'} | {fmt(fit)} | {fmt(theirs.get('fit_seconds'))} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
@@ -200,6 +225,8 @@ def main() -> None:
     (ROOT / "bench" / "results.json").write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"),
                                                               "rows": rows}, indent=2) + "\n")
     print(table(rows))
+    print()
+    print(phase_table(rows))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dlrun.protocols.admission import admit, spec_to_resume
 from dlrun.protocols.fitting import TrainResult, fit_in_dir, parent_start, write_fitted, write_inputs
 from dlrun.protocols.lifecycle import (data_record, lineage, open_new, open_to_resume, refuse_unless_resumable, resume_at,
                                        run_status, start_record)
-from dlrun.protocols.stages import build_compiled, load_resolved, prepare
+from dlrun.protocols.stages import build_compiled, load_resolved, prepare, start_backend
 from dlrun.runs import artifacts
 from dlrun.runs.lock import hold
 from dlrun.runs.rundir import RunDir, now_iso
@@ -58,9 +58,7 @@ def train(loaded: LoadedSpec, *, smoke: bool = False, on_epoch: Callable[[dict],
         check_tracking(loaded.spec)  # a tracking store that does not answer: exit 2 before anything is made
     prepared = prepare(loaded, smoke=smoke, clock=clock)
     with clock.phase("backend"):
-        from dlrun.model.backend import import_keras
-
-        import_keras()  # the backend's own start (TensorFlow's import is seconds), apart from the build
+        start_backend(prepared)
     with clock.phase("build"):
         built = build_compiled(prepared)  # a model that cannot be built fails before any run folder exists
         start = Start.scratch() if prepared.parent is None else parent_start(built.model, prepared)  # so does a mismatch

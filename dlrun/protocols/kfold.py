@@ -26,7 +26,8 @@ from dlrun.protocols.admission import admit, spec_to_resume
 from dlrun.protocols.fitting import fit_final, fit_in_dir, write_inputs
 from dlrun.protocols.lifecycle import (data_record, lineage, open_new, open_to_resume, refuse_unless_resumable,
                                        resume_at, run_status, start_record, start_sub_run, term_as_interrupt)
-from dlrun.protocols.stages import build_compiled, load_resolved
+from dlrun.protocols.stages import build_compiled, load_resolved, start_backend
+from dlrun.runs.timing import PhaseClock
 from dlrun.report.cv_report import write_cv_report
 from dlrun.report.cv_summary import average_curves, summarize
 from dlrun.runs import artifacts
@@ -71,14 +72,19 @@ def run_fold(job: FoldJob) -> dict:
     folder = RunDir(job.folder)
     splits = fold_splits(fold, spec.split, spec.seed, resolved.labels(), resolved.dataset.groups)
     splits = resolved.dataset.data.separated(splits)  # windows: no part reaches into an earlier one
-    prepared = prepare_rows(resolved, splits)
+    clock = PhaseClock()
+    with clock.phase("preprocess"):
+        prepared = prepare_rows(resolved, splits)
     start_sub_run(folder, resolved, "fold", fold=fold.number, repeat=fold.repeat, executor=job.executor,
                   node=socket.gethostname())
     write_inputs(folder, prepared, spec.split.protocol, {"fold": fold.number, "repeat": fold.repeat})
     with hold(folder.path), tracked(folder, "fold", spec, sub_run=True), run_status(folder, f"fold {fold.number}"):
-        built = build_compiled(prepared, reuse=True)
+        with clock.phase("backend"):
+            start_backend(prepared)
+        with clock.phase("build"):
+            built = build_compiled(prepared, reuse=True)
         fitted = fit_in_dir(folder, prepared, FOLD.with_curves_on_test(spec.split.curves), Start.reused(built.initial),
-                            built=built)
+                            built=built, clock=clock)
         folder.set_status("completed", **fitted.run_info)
     result = fitted.result
     return {"fold": fold.number, "repeat": fold.repeat, "metrics": result.metrics[result.metrics["part"]],

@@ -51,6 +51,26 @@ def prepare(loaded: LoadedSpec, smoke: bool = False, clock: PhaseClock | None = 
         return prepare_rows(resolved, splits)
 
 
+def job_of(prepared: Prepared):
+    """What the `training.device: auto` rule reads of a prepared job (train/device_rule.py)."""
+    from dlrun.train.device_rule import job_size
+
+    spec = prepared.spec
+    return job_size(spec.model, [info.shape for info in prepared.infos.values()], spec.training.batch_size)
+
+
+def start_backend(prepared: Prepared) -> None:
+    """Start the spec's backend (TensorFlow's import alone takes seconds), on the CPU alone for a tiny
+    JAX job on a GPU machine, so it can be timed apart from the build."""
+    from dlrun.model.backend import activate, import_keras
+    from dlrun.train.runtime import platform_for
+
+    training = prepared.spec.training
+    activate(training.backend, training.device, training.deterministic)
+    platform_for(training, job_of(prepared))
+    import_keras()
+
+
 # The last model compiled with reuse=True in this process, by what it was compiled from, with
 # the variable values it started with: {key: (model, arrays)}.
 _reusable: dict = {}
@@ -106,7 +126,7 @@ def build_compiled(prepared: Prepared, reuse: bool = False) -> Built:
     from dlrun.train.runtime import setup_runtime
 
     spec, loaded = prepared.spec, prepared.loaded
-    runtime = setup_runtime(spec.training, spec.seed, spec.callbacks.tensorboard)  # imports the backend first, quietly
+    runtime = setup_runtime(spec.training, spec.seed, spec.callbacks.tensorboard, job_of(prepared))  # imports the backend first
     from dlrun.train.resume import model_arrays
 
     # a fine-tuned model is recompiled per phase (a new optimizer): it is built anew rather than reset

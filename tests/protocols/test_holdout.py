@@ -27,6 +27,7 @@ def test_run_directory_holds_every_artifact(trained_run):
     assert len(info["data"]["fingerprint"]) == 64
     assert info["versions"]["tensorflow"] != "not installed"
     assert info["runtime"]["device"] == "cpu"
+    assert info["runtime"]["device_reason"] == "no GPU on this machine"
     assert {"command", "host", "git_commit", "started", "finished"} <= set(info)
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["loss"] == "sparse_categorical_crossentropy"  # filled in from the task

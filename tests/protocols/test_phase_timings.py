@@ -39,4 +39,4 @@ def test_each_fold_records_its_phases(tmp_path):
     result = kfold(load_spec(spec, [f"output.runs_dir={tmp_path / 'runs'}", "output.plots=false"]))
     for fold in sorted(result.run.path.glob("folds/*/run.json")):
         phases = json.loads(fold.read_text())["phases"]
-        assert {"build", "fit", "evaluate", "report", "write"} <= set(phases)
+        assert {"preprocess", "backend", "build", "fit", "evaluate", "report", "write"} <= set(phases)
