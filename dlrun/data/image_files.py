@@ -17,6 +17,7 @@ from dlrun.data.class_folders import scan_class_folders as scan_folders
 from dlrun.errors import DataError, first_line
 
 SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+KEPT_PIXELS_BYTES = 256 * 2**20  # a folder whose decoded pictures fit is decoded once, not every epoch
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 
 
@@ -37,12 +38,20 @@ class ImageFiles:
     center: list[float] = field(default_factory=list)  # per channel, subtracted ...
     spread: list[float] = field(default_factory=list)  # ... then divided by (empty: pixels as decoded, 0-255)
     root: str = ""                         # the folder the paths are listed relative to in splits.json
+    # A small folder's pictures as decoded when it was checked (uint8, every file, shared by every
+    # subset) and each path's row in it: epochs then gather pixels instead of decoding files again.
+    pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pixel_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, rows) -> "ImageFiles":
-        return replace(self, paths=self.paths[rows])
+        kept = None if self.pixel_rows is None else self.pixel_rows[rows]
+        return replace(self, paths=self.paths[rows], pixel_rows=kept)
+
+    def __getstate__(self) -> dict:  # a worker process or Ray task decodes its files itself
+        return {**self.__dict__, "pixels": None, "pixel_rows": None}
 
     @property
     def channels(self) -> int:
@@ -78,16 +87,36 @@ def read_image(path, channels: int):
     return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
 
 
-def _decoded_shapes(files: list[Path], channels: int, color_mode: str) -> list[tuple[int, int]]:
-    """(height, width) of each file, decoded in parallel; when one fails, the files are decoded one by one
-    to name it."""
+def _decoded(files: list[Path], channels: int, color_mode: str, keep: bool) -> tuple[list[tuple[int, int]], np.ndarray | None]:
+    """(height, width) of each file, decoded in parallel, and with `keep` every picture as one uint8 array
+    (None when they differ in size or would take more than KEPT_PIXELS_BYTES, judged by the first file);
+    when a file fails, the files are decoded one by one to name it."""
     import tensorflow as tf
 
     paths = [str(p) for p in files]
+    first = ()
+    if keep and paths:
+        try:
+            first = tuple(int(d) for d in read_image(paths[0], channels).shape)
+        except tf.errors.OpError:  # named below
+            pass
+        keep = bool(first) and len(paths) * int(np.prod(first)) <= KEPT_PIXELS_BYTES
+    if keep:
+        pictures = tf.data.Dataset.from_tensor_slices(paths).map(
+            lambda p: tf.ensure_shape(read_image(p, channels), first), num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True)
+        stacked, done = np.empty((len(paths), *first), np.uint8), 0
+        try:
+            for batch in pictures.batch(512).as_numpy_iterator():  # written into place: no second copy
+                stacked[done:done + len(batch)] = batch
+                done += len(batch)
+            return [first[:2]] * len(paths), stacked
+        except (tf.errors.OpError, ValueError):  # a file of another size or one that does not decode: as below
+            pass
     shapes = tf.data.Dataset.from_tensor_slices(paths).map(lambda p: tf.shape(read_image(p, channels))[:2],
                                                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     try:  # fetched 512 at a time: one Python round trip per file cost more than decoding it
-        return [(int(h), int(w)) for batch in shapes.batch(512).as_numpy_iterator() for h, w in batch]
+        return [(int(h), int(w)) for batch in shapes.batch(512).as_numpy_iterator() for h, w in batch], None
     except tf.errors.OpError:
         pass
     for path in paths:
@@ -109,7 +138,8 @@ def checked_files(files: list[Path], image_size: list[int] | None, color_mode: s
     an unreadable, truncated or unsupported image (a WebP named .png, a GIF in grayscale, a 1-bit BMP),
     or images of different sizes when data.image_size is not set, is a DataError naming the file."""
     sizes: dict[tuple[int, int], Path] = {}
-    for path, shape in zip(files, _decoded_shapes(files, CHANNELS[color_mode], color_mode)):
+    shapes, pixels = _decoded(files, CHANNELS[color_mode], color_mode, keep=image_size is None)
+    for path, shape in zip(files, shapes):
         sizes.setdefault(shape, path)
         if image_size is None and len(sizes) > 1:
             (first, first_path), (other, other_path) = list(sizes.items())[:2]
@@ -117,4 +147,5 @@ def checked_files(files: list[Path], image_size: list[int] | None, color_mode: s
                             f"images of different sizes need data.image_size: [height, width] to resize them to")
     size = list(image_size) if image_size is not None else list(next(iter(sizes)))
     return ImageFiles(np.array([str(p) for p in files], dtype=str), size, color_mode, resize=image_size is not None,
-                      root="" if root is None else str(root))
+                      root="" if root is None else str(root), pixels=pixels,
+                      pixel_rows=None if pixels is None else np.arange(len(files)))

@@ -1,5 +1,7 @@
 """Image files to float32 batches with tf.data: read, decode, resize and scale each file in parallel,
-batch and prefetch, so a folder of any size trains and predicts without being held in memory.
+batch and prefetch, so a folder of any size trains and predicts without being held in memory. A
+small folder (data/image_files.py KEPT_PIXELS_BYTES) keeps its pictures as decoded when it was
+checked, and its batches are gathered from them: the same pixels, without decoding every epoch.
 
 Decoding follows Keras's `image_dataset_from_directory`: `decode_image` to the colour mode's
 channels (first frame of a GIF), then a bilinear resize to data.image_size when it is set. TensorFlow
@@ -14,17 +16,37 @@ from dlrun.data.image_files import ImageFiles, read_image
 from dlrun.data.tf_data import settled
 
 
+_kept: list = []  # (pixels array, its tensor): the folder's kept pictures become one tensor, shared by pipelines
+
+
+def _kept_tensor(pixels: np.ndarray):
+    import tensorflow as tf
+
+    if not _kept or _kept[0][0] is not pixels:
+        _kept[:] = [(pixels, tf.convert_to_tensor(pixels))]
+    return _kept[0][1]
+
+
+def _scaling(files: ImageFiles, scaled: bool):
+    """(center, spread) tensors to scale decoded pixels by, or (None, None) for pixels as decoded."""
+    import tensorflow as tf
+
+    if not (scaled and files.spread):
+        return None, None
+    return (tf.constant(files.center or [0.0] * files.channels, tf.float32),
+            tf.constant(files.spread, tf.float32))
+
+
 def _decoder(files: ImageFiles, scaled: bool = True):
     import tensorflow as tf
 
     shape = [*files.size, files.channels]
-    center = tf.constant(files.center or [0.0] * files.channels, tf.float32)
-    spread = tf.constant(files.spread or [1.0] * files.channels, tf.float32)
+    center, spread = _scaling(files, scaled)
 
     def decode(path):
         image = tf.cast(read_image(path, files.channels), tf.float32)
         image = tf.image.resize(image, files.size, method="bilinear") if files.resize else tf.ensure_shape(image, shape)
-        return (image - center) / spread if scaled and files.spread else image
+        return image if spread is None else (image - center) / spread
 
     return decode
 
@@ -35,12 +57,20 @@ def decode_batches(files: ImageFiles, y, row_batches, scaled: bool = True):
     starts no new pipeline."""
     import tensorflow as tf
 
-    paths = tf.constant(files.paths)
-    decode = _decoder(files, scaled)
-    spec = tf.TensorSpec([*files.size, files.channels], tf.float32)
+    if files.pixels is not None:  # decoded once when the folder was checked: gather, then scale as below
+        kept, rows_of = _kept_tensor(files.pixels), tf.constant(files.pixel_rows)
+        center, spread = _scaling(files, scaled)
 
-    def images(rows):
-        return tf.map_fn(decode, tf.gather(paths, rows), fn_output_signature=spec, parallel_iterations=16)
+        def images(rows):
+            pictures = tf.cast(tf.gather(kept, tf.gather(rows_of, rows)), tf.float32)
+            return pictures if spread is None else (pictures - center) / spread
+    else:
+        paths = tf.constant(files.paths)
+        decode = _decoder(files, scaled)
+        spec = tf.TensorSpec([*files.size, files.channels], tf.float32)
+
+        def images(rows):
+            return tf.map_fn(decode, tf.gather(paths, rows), fn_output_signature=spec, parallel_iterations=16)
 
     if y is None:
         return row_batches.map(images, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

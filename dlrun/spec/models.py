@@ -186,7 +186,8 @@ class TrainingSpec(Section):
                                                   "dlrun before Keras starts; KERAS_BACKEND and keras.json are "
                                                   "overridden). jax needs the extra: pip install \"dlrun[jax]\".")
     batch_size: int = Field(32, ge=1, description="Samples per gradient update.")
-    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto uses a GPU when one is present.")
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto uses a GPU when one is present, except for a tiny "
+                                                                   "Dense-only network, which runs faster on the CPU.")
     mixed_precision: bool = Field(False, description="float16 compute on GPU (ignored on CPU, with a note).")
     deterministic: bool = Field(False, description="Ask the backend for deterministic ops (slower on GPU, exactly repeatable).")
     shuffle: bool = Field(True, description="Reshuffle the training rows every epoch (seeded).")

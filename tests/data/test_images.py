@@ -218,3 +218,25 @@ def test_a_killed_image_run_resumes_to_the_same_history(shapes_dir, trained_run,
     run = killed_after_epochs(spec, tmp_path / "runs")
     resume_train(RunDir(run))
     assert (run / "history.csv").read_bytes() == (uninterrupted / "history.csv").read_bytes()
+
+
+def test_a_small_folder_keeps_its_decoded_pixels_and_batches_equal_decoding_the_files(shapes_dir, monkeypatch):
+    import pickle
+    from dataclasses import replace
+
+    from dlrun.data import image_files
+    from dlrun.data.image_stream import ordered_images
+
+    files = load_dataset(DataSpec(source="images:shapes"), shapes_dir).features
+    assert files.pixels is not None and files.pixels.shape == (48, 16, 16, 3) and files.pixels.dtype == np.uint8
+    subset = files.scaled([100.0, 90.0, 80.0], [50.0, 40.0, 30.0])[np.array([5, 40, 2, 17])]
+    assert subset.pixels is files.pixels and list(subset.pixel_rows) == [5, 40, 2, 17]  # no copy of the pixels
+    from_files = replace(subset, pixels=None, pixel_rows=None)
+    for scaled in (True, False):
+        kept = np.concatenate(list(ordered_images(subset, None, 3, scaled).as_numpy_iterator()))
+        decoded = np.concatenate(list(ordered_images(from_files, None, 3, scaled).as_numpy_iterator()))
+        assert kept.dtype == decoded.dtype == np.float32 and np.array_equal(kept, decoded)
+    assert pickle.loads(pickle.dumps(subset)).pixels is None  # a worker decodes its files itself
+
+    monkeypatch.setattr(image_files, "KEPT_PIXELS_BYTES", 48 * 16 * 16 * 3 - 1)  # one byte short: files only
+    assert load_dataset(DataSpec(source="images:shapes"), shapes_dir).features.pixels is None
