@@ -129,8 +129,10 @@ class ArrayFeatures:
         return settled(gathered.prefetch(tf.data.AUTOTUNE))
 
     def predict(self, model):
-        if self.rows <= EVAL_BATCH:  # one batch: the compiled predict step, kept by Keras across calls (k-fold
-            return model.predict_on_batch(self.x)  # folds reuse one model), without predict's per-call set-up
+        # one batch: the compiled predict step, kept by Keras across calls (k-fold folds reuse one model),
+        # without predict's per-call set-up; not under a MirroredStrategy, whose replicas' outputs it repeats
+        if self.rows <= EVAL_BATCH and getattr(model, "_distribute_strategy", None) is None:
+            return model.predict_on_batch(self.x)
         return model.predict(self.x, verbose=0, batch_size=EVAL_BATCH)
 
     # The preprocessing and split steps, which a kind whose rows are not samples of one table (windows
