@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from dlrun import __version__
+from dlrun import __version__, process_exit
 from dlrun.cli_options import (Config, ConfigOrResume, AllowChanged, NewRunsDir, RunName, Smoke, Verbose, Sets,
                                Resume, Jobs, Backend, RunsDir, ExecutorName, Address, CpusPerTrial, GpusPerTrial,
                                RunRef, Json, InitFromRun, Track)
@@ -393,7 +393,7 @@ def smoke(paths: SpecPaths, junit: Junit = None, jobs: SmokeJobs = 1, backend: B
 
 
 def main() -> None:
-    app()
+    process_exit.run(app)
 
 
 if __name__ == "__main__":
