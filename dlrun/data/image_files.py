@@ -17,6 +17,7 @@ from dlrun.data.class_folders import scan_class_folders as scan_folders
 from dlrun.errors import DataError, first_line
 
 SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+TENSOR_ALIGNMENT = 64  # bytes: the alignment TensorFlow needs to share an array's memory
 KEPT_PIXELS_BYTES = 256 * 2**20  # a folder whose decoded pictures fit is decoded once, not every epoch
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 
@@ -105,9 +106,9 @@ def _decoded(files: list[Path], channels: int, color_mode: str, keep: bool) -> t
         pictures = tf.data.Dataset.from_tensor_slices(paths).map(
             lambda p: tf.ensure_shape(read_image(p, channels), first), num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True)
-        stacked, done = np.empty((len(paths), *first), np.uint8), 0
+        stacked, done = _aligned_uint8((len(paths), *first)), 0
         try:
-            for batch in pictures.batch(512).as_numpy_iterator():  # written into place: no second copy
+            for batch in pictures.batch(64).as_numpy_iterator():  # written into place: no second copy
                 stacked[done:done + len(batch)] = batch
                 done += len(batch)
             return [first[:2]] * len(paths), stacked
@@ -126,6 +127,15 @@ def _decoded(files: list[Path], channels: int, color_mode: str, keep: bool) -> t
             raise DataError(f"{path}: not an image TensorFlow can decode as {color_mode} ({first_line(exc, 200)}); "
                             f"fix, convert or remove the file") from None
     raise DataError(f"{Path(paths[0]).parent.parent}: the images could not be decoded")  # pragma: no cover
+
+
+def _aligned_uint8(shape: tuple[int, ...]) -> np.ndarray:
+    """An empty uint8 array whose data starts on a 64-byte boundary: TensorFlow can then use its memory as
+    a tensor's without a copy (image_stream's kept tensor; it refuses an unaligned buffer)."""
+    size = int(np.prod(shape))
+    buffer = np.empty(size + TENSOR_ALIGNMENT, np.uint8)
+    start = -buffer.ctypes.data % TENSOR_ALIGNMENT
+    return buffer[start:start + size].reshape(shape)
 
 
 def scan_class_folders(folder: Path, at_least: int = 2) -> tuple[list[Path], list[str], list[str]]:

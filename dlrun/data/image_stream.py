@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlrun.data.image_files import ImageFiles, read_image
+from dlrun.data.image_files import TENSOR_ALIGNMENT, ImageFiles, read_image
 from dlrun.data.tf_data import settled
 
 
@@ -20,10 +20,15 @@ _kept: list = []  # (pixels array, its tensor): the folder's kept pictures becom
 
 
 def _kept_tensor(pixels: np.ndarray):
+    """The kept pictures as one tensor. An aligned array (image_files allocates it so) becomes a tensor over
+    the same memory through DLPack; a conversion would copy it, and TensorFlow's conversion holds about
+    twice the array's size on the way (52 MiB for 2,000 64x64 pictures of 24.6 MB)."""
     import tensorflow as tf
 
     if not _kept or _kept[0][0] is not pixels:
-        _kept[:] = [(pixels, tf.convert_to_tensor(pixels))]
+        shared = pixels.flags.c_contiguous and pixels.flags.writeable and pixels.ctypes.data % TENSOR_ALIGNMENT == 0
+        _kept[:] = [(pixels, tf.experimental.dlpack.from_dlpack(pixels.__dlpack__()) if shared
+                     else tf.convert_to_tensor(pixels))]
     return _kept[0][1]
 
 

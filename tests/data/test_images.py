@@ -238,5 +238,19 @@ def test_a_small_folder_keeps_its_decoded_pixels_and_batches_equal_decoding_the_
         assert kept.dtype == decoded.dtype == np.float32 and np.array_equal(kept, decoded)
     assert pickle.loads(pickle.dumps(subset)).pixels is None  # a worker decodes its files itself
 
+    # the batches gather from a tensor over the kept array's own memory, not from a copy of it
+    from dlrun.data.image_stream import _kept_tensor
+
+    spare = np.empty(files.pixels.size + 2 * image_files.TENSOR_ALIGNMENT, np.uint8)
+    start = -spare.ctypes.data % image_files.TENSOR_ALIGNMENT + 1  # one byte off the boundary: TensorFlow would
+    unaligned = spare[start:start + files.pixels.size].reshape(files.pixels.shape)  # abort on sharing it
+    unaligned[...] = files.pixels
+    assert np.array_equal(_kept_tensor(unaligned).numpy(), files.pixels)  # converted (a copy) instead
+    tensor = _kept_tensor(files.pixels)
+    assert files.pixels.ctypes.data % image_files.TENSOR_ALIGNMENT == 0
+    files.pixels[0, 0, 0, 0] ^= 1
+    assert int(tensor[0, 0, 0, 0]) == int(files.pixels[0, 0, 0, 0])
+    files.pixels[0, 0, 0, 0] ^= 1
+
     monkeypatch.setattr(image_files, "KEPT_PIXELS_BYTES", 48 * 16 * 16 * 3 - 1)  # one byte short: files only
     assert load_dataset(DataSpec(source="images:shapes"), shapes_dir).features.pixels is None
