@@ -11,7 +11,6 @@ string lookup tables that `StringLookup` needs.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.errors import first_line
+from dlrun.inference.litert_int8 import int8_in_child, litert_converter
 from dlrun.spec.backends import installed
 
 QUANTIZATIONS = ("none", "dynamic", "int8")
@@ -103,80 +103,12 @@ def _litert_convert(model, scratch: Path, quantization: str, calibration: dict[s
     signature = None if batch is None else \
         [{name: tf.TensorSpec((batch, *t.shape[1:]), t.dtype, name=name) for name, t in model.input.items()}]
     model.export(str(scratch), format="tf_saved_model", verbose=False, input_signature=signature)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(scratch))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no flex ops: plain LiteRT runs it
-    if quantization != "none":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "int8":
         import keras
 
         networks = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]  # the trained model
-        return _int8_network(tf, converter, calibration, networks)
-    return converter.convert()
-
-
-def _int8_network(tf, converter, calibration: dict[str, np.ndarray], networks: list[str]) -> bytes:
-    """int8 for the trained network, calibrated on `calibration` (training rows); the preprocessing in
-    front of it (imputation, scaling, one-hot), its output layers and predict's outputs behind it stay
-    float. Quantized whole, raw columns of very different ranges (0-1 next to ±50,000) each get 256
-    steps and a missing value (NaN) is quantized before it is filled; here the network's input is the
-    preprocessed features, quantized once. The output layers in float keep the class of a row whose two
-    likeliest classes are close. TensorFlow Lite's selective quantization (the quantization debugger's
-    denylist of nodes) keeps those ops float."""
-    rows = len(next(iter(calibration.values())))
-
-    def representative():
-        for i in range(rows):
-            yield {name: values[i:i + 1] for name, values in calibration.items()}
-
-    converter.representative_dataset = representative
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=representative)
-    kept_float, quantized = _float_ops(debugger.calibrated_model, networks)
-    if quantized:  # else no network was found by its scope: the whole graph in int8, as the check then judges
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=kept_float)
-    return debugger.get_nondebug_quantized_model()
-
-
-def _float_ops(content: bytes, networks: list[str]) -> tuple[list[str], int]:
-    """(the output tensors of the ops of a converted model that stay float in an int8 file, how many ops
-    are left to quantize): every op outside the nested models `networks`, and each network output's layer
-    — from an op whose result leaves the network back through ops without weights to the first op with
-    weights (a constant input of 2 or more dimensions: a Dense's kernel, a convolution's filters)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    graph = schema.Model.GetRootAs(content, 0).Subgraphs(0)
-    ops = [graph.Operators(i) for i in range(graph.OperatorsLength())]
-    ins = [[op.Inputs(k) for k in range(op.InputsLength()) if op.Inputs(k) >= 0] for op in ops]
-    outs = [[op.Outputs(k) for k in range(op.OutputsLength())] for op in ops]
-    names = [[graph.Tensors(t).Name().decode() for t in out] for out in outs]
-    producer = {t: i for i, out in enumerate(outs) for t in out}
-    inside = [bool(n) and _in_network(n[0], networks) for n in names]
-    leaving = {graph.Outputs(k) for k in range(graph.OutputsLength())} | \
-        {t for i, used in enumerate(ins) if not inside[i] for t in used}
-    float_ops = {i for i in range(len(ops)) if not inside[i]}
-    walk = [i for i in range(len(ops)) if inside[i] and set(outs[i]) & leaving]
-    while walk:
-        i = walk.pop()
-        if i in float_ops:
-            continue
-        float_ops.add(i)
-        if not any(t not in producer and graph.Tensors(t).ShapeLength() >= 2 for t in ins[i]):  # no weights
-            walk += [producer[t] for t in ins[i] if t in producer and inside[producer[t]]]
-    return [n for i in sorted(float_ops) for n in names[i]], len(ops) - len(float_ops)
-
-
-def _in_network(tensor: str, networks: list[str]) -> bool:
-    """Whether a converted tensor was made inside one of the nested models `networks`: a tensor is named by
-    its scopes, `outer/network/layer/.../op` (fused ops' names joined by ';'), and TensorFlow may number a
-    scope (`shop_1` for the model `shop`).
-
-        >>> _in_network("shop_raw_1/shop_1/dense_1/MatMul;shop_raw_1/shop_1/dense_1/Relu", ["shop"])
-        True
-        >>> _in_network("shop_raw_1/columns_1/concat", ["shop"]), _in_network("shop_raw_1/Sub", ["Sub"])
-        (False, False)
-    """
-    scopes = tensor.split(";")[0].split("/")[1:-1]
-    return any(re.fullmatch(rf"{re.escape(name)}(_\d+)?", scope) for name in networks for scope in scopes)
+        return int8_in_child(scratch, calibration, networks)
+    return litert_converter(scratch, quantization).convert()
 
 
 def _write_onnx(model, path: Path, quantization: str, scratch: Path) -> None:

@@ -152,6 +152,34 @@ def test_int8_litert_of_a_table_keeps_the_preprocessing_in_float_and_stays_close
     assert {t["dtype"] for t in tensors if t["name"].startswith("serving_default_")} == {np.float32, np.int32}
 
 
+def test_an_int8_conversion_that_crashes_its_process_is_a_failed_check_naming_the_signal(tmp_path):
+    from dlrun.inference.litert_int8 import int8_in_child
+    from tests.inference.samples import crashing_int8_conversion
+
+    calibration = {"x": np.zeros((4, 3), np.float32)}
+    with pytest.raises(RuntimeError, match=r"crashed \(SIGSEGV\).*--quantize dynamic"):
+        int8_in_child(tmp_path / "saved_model", calibration, ["net"], convert=crashing_int8_conversion)
+    with pytest.raises(RuntimeError, match="SavedModel|saved_model"):  # a converter error: its own message
+        int8_in_child(tmp_path / "saved_model", calibration, ["net"])
+    assert [p.name for p in tmp_path.iterdir()] == []  # the child's scratch folder is gone
+
+
+@pytest.mark.slow
+def test_int8_of_an_lstm_after_a_masked_embedding_never_takes_the_export_down(trained_run):
+    # TensorFlow Lite's calibrator died of SIGSEGV on this model (TensorFlow 2.21), taking dlrun with it
+    from dlrun.inference.export import ExportCheckFailed
+
+    reviews = trained_run(CONFIGS / "reviews_lstm.yaml", "training.epochs=1")
+    try:
+        export(reviews.run, parse_formats("keras,litert", "int8"), "int8")
+    except ExportCheckFailed as failed:  # exit 1 from the command, the report written
+        assert "litert: could not be written" in str(failed) and "keras" not in str(failed).split("rows: ")[1]
+    report = artifacts.read_export_report(artifacts.export_folder(reviews.run.path))
+    assert report["formats"]["keras"]["passed"]
+    litert = report["formats"]["litert"]
+    assert litert["passed"] or "crashed (SIGSEGV)" in litert["verdict"], litert
+
+
 def test_a_multi_output_graph_model_exports_each_target(trained_run):
     reviews = trained_run(CONFIGS / "reviews_two_inputs.yaml", "training.epochs=2")
     result = export(reviews.run, parse_formats("keras,onnx", "none"))
