@@ -37,7 +37,7 @@ def int8_in_child(saved_model: Path, calibration: dict[str, np.ndarray], network
     by `convert` (this module's converter unless a test passes another); a RuntimeError naming what went
     wrong when the child fails or crashes."""
     with tempfile.TemporaryDirectory(prefix=".int8-", dir=saved_model.parent) as scratch:
-        out, error = Path(scratch) / "model.tflite", Path(scratch) / "error.txt"
+        out, error = Path(scratch) / "int8.bytes", Path(scratch) / "error.txt"
         child = multiprocessing.get_context("spawn").Process(
             target=convert or _convert, args=(str(saved_model), calibration, networks, str(out), str(error)),
             name="dlrun-int8")
