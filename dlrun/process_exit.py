@@ -5,7 +5,7 @@ exit handler run — Python would still tear down each imported module and objec
 loaded that takes most of a second of every training command (0.85 s of a 9 s image run). The
 handler below is registered when dlrun is first imported, so it runs after every other exit handler
 (they run last-registered first), and only where `dlrun.cli.main` armed it with the command's exit
-status: tests that call the CLI in-process, and worker processes, exit as usual.
+status (or a process pool's worker, by `in_worker`): tests that call the CLI in-process exit as usual.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ def arm(code: object) -> None:
     exit handlers have run."""
     global _status
     _status = code if isinstance(code, int) else 0 if code is None else 1
+
+
+def in_worker() -> None:
+    """A process pool's initializer: its spawned worker ends the same way once the pool lets it go (the
+    pool reads results, not its workers' exit statuses). multiprocessing's own exit work runs before."""
+    arm(None)
 
 
 def run(command) -> None:

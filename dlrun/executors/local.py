@@ -31,6 +31,9 @@ def run_jobs(function: Callable[[Job], Result], jobs: Iterable[Job], workers: in
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    from dlrun.process_exit import in_worker
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=in_worker) as pool:
         for future in as_completed([pool.submit(function, job) for job in jobs]):
             on_result(future.result())

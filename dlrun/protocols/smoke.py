@@ -316,7 +316,10 @@ def in_workers(cases: list[SmokeCase], workers: int, on_result: OnResult) -> Non
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    from dlrun.process_exit import in_worker
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=in_worker) as pool:
         futures = {pool.submit(run_case, case): case for case in cases}
         for future in as_completed(futures):
             try:

@@ -54,3 +54,16 @@ def test_an_exit_message_gives_status_one():
         assert process_exit._status == 2
     finally:
         process_exit._status = None  # this test process must exit as usual
+
+
+def test_a_pool_worker_armed_by_in_worker_returns_its_results_and_the_pool_closes():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dlrun.process_exit import in_worker
+
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=in_worker) as pool:
+        assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
+        workers = list(pool._processes.values())
+    assert all(w.exitcode == 0 for w in workers)  # ended (os._exit after their exit handlers), nothing hung
