@@ -47,7 +47,7 @@ def int8_in_child(saved_model: Path, calibration: dict[str, np.ndarray], network
             return out.read_bytes()
         if error.is_file():
             raise RuntimeError(error.read_text(encoding="utf-8"))
-        if child.exitcode is not None and child.exitcode < 0:
+        if child.exitcode < 0:  # killed by a signal (joined: the status is set)
             raise RuntimeError(f"TensorFlow Lite's int8 calibration crashed ({signal.Signals(-child.exitcode).name}) "
                                f"on this model; --quantize dynamic quantizes its weights without calibrating")
         raise RuntimeError(f"the int8 conversion ended with exit status {child.exitcode}")
